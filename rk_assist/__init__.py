@@ -1,0 +1,8 @@
+"""rk-assist: a local voice-assistant brain for Home Assistant."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("rk-assist")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"

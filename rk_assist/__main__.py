@@ -1,0 +1,55 @@
+"""``rk-assist``: run the service; ``rk-assist ask`` and ``rk-assist bench`` for people."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .assistant.prompt import PromptFileError
+from .config import parse_service_args
+from .runtimes.base import RuntimeFailure
+
+_LOGGER = logging.getLogger("rk_assist")
+
+
+def setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "ask":
+        from .client import main as ask_main
+
+        return ask_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
+
+    config = parse_service_args(argv)
+    setup_logging(config.debug)
+    from .service import serve
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(config))
+    except (RuntimeFailure, PromptFileError) as err:
+        # One line a person can act on, not a traceback.
+        print(f"rk-assist: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

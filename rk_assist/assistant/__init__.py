@@ -1,0 +1,1 @@
+"""The assistant pipeline: prompt, conversation memory, and speech-ready streaming."""

@@ -1,0 +1,72 @@
+"""In-memory conversation history, keyed by Home Assistant's conversation_id.
+
+Home Assistant keeps a conversation alive for five minutes of silence; we
+forget on the same schedule, and keep only the newest turns so memory stays
+bounded however long a conversation runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..runtimes.base import ChatMessage
+
+Turn = tuple[ChatMessage, ...]
+
+
+@dataclass
+class _Conversation:
+    turns: deque[Turn]
+    last_used: float = field(default=0.0)
+
+
+class ConversationStore:
+    def __init__(
+        self,
+        max_turns: int = 8,
+        idle_seconds: float = 300.0,
+        max_conversations: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_turns = max_turns
+        self.idle_seconds = idle_seconds
+        self.max_conversations = max_conversations
+        self._clock = clock
+        self._conversations: OrderedDict[str, _Conversation] = OrderedDict()
+
+    def history(self, conversation_id: str | None) -> list[Turn]:
+        if not conversation_id or self.max_turns <= 0:
+            return []
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        return list(conversation.turns) if conversation else []
+
+    def add_turn(self, conversation_id: str | None, turn: Sequence[ChatMessage]) -> None:
+        if not conversation_id or self.max_turns <= 0:
+            return
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:
+            conversation = _Conversation(deque(maxlen=self.max_turns))
+            self._conversations[conversation_id] = conversation
+        conversation.turns.append(tuple(turn))
+        conversation.last_used = self._clock()
+        self._conversations.move_to_end(conversation_id)
+        while len(self._conversations) > self.max_conversations:
+            self._conversations.popitem(last=False)
+
+    def __len__(self) -> int:
+        self._expire()
+        return len(self._conversations)
+
+    def _expire(self) -> None:
+        deadline = self._clock() - self.idle_seconds
+        # Ordered by last use, so the idle ones are at the front.
+        while self._conversations:
+            oldest_id, oldest = next(iter(self._conversations.items()))
+            if oldest.last_used > deadline:
+                break
+            del self._conversations[oldest_id]

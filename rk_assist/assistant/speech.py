@@ -1,0 +1,118 @@
+"""Make model output safe to speak.
+
+Text-to-speech reads everything it is given: a ``<think>`` block, a ``**``
+or an emoji name would be spoken aloud. Tagged blocks are removed while the
+text streams (they span many tokens); markdown and emoji are removed per
+chunk, which is safe because each marker is removed on its own, not in pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Blocks whose content must never be spoken. Tool-call blocks join this list
+# when home control lands.
+HIDDEN_BLOCKS: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
+
+
+class BlockStripper:
+    """Streaming removal of ``<tag>...</tag>`` blocks.
+
+    Text that might be the start of an opening tag is held back until the
+    next piece settles it, so a tag split across tokens is still caught. An
+    unterminated block at the end of the answer is dropped: a model that ran
+    out of tokens mid-thought has nothing speakable there.
+    """
+
+    def __init__(self, blocks: Iterable[tuple[str, str]] = HIDDEN_BLOCKS) -> None:
+        self._blocks = tuple(blocks)
+        self._pending = ""
+        self._closing: str | None = None  # the closing tag we are inside of
+
+    def feed(self, piece: str) -> str:
+        self._pending += piece
+        out: list[str] = []
+        while self._pending:
+            if self._closing is not None:
+                end = self._pending.find(self._closing)
+                if end < 0:
+                    # Keep only what could be the start of the closing tag.
+                    self._pending = self._pending[-(len(self._closing) - 1) :]
+                    break
+                self._pending = self._pending[end + len(self._closing) :]
+                self._closing = None
+                continue
+            start, opening, closing = self._find_opening()
+            if opening:
+                out.append(self._pending[:start])
+                self._pending = self._pending[start + len(opening) :]
+                self._closing = closing
+                continue
+            keep = self._partial_opening_length()
+            cut = len(self._pending) - keep
+            out.append(self._pending[:cut])
+            self._pending = self._pending[cut:]
+            break
+        return "".join(out)
+
+    def finish(self) -> str:
+        rest = "" if self._closing is not None else self._pending
+        self._pending = ""
+        self._closing = None
+        return rest
+
+    def _find_opening(self) -> tuple[int, str, str]:
+        best = (-1, "", "")
+        for opening, closing in self._blocks:
+            index = self._pending.find(opening)
+            if index >= 0 and (best[0] < 0 or index < best[0]):
+                best = (index, opening, closing)
+        return best
+
+    def _partial_opening_length(self) -> int:
+        longest = 0
+        for opening, _closing in self._blocks:
+            for size in range(min(len(opening) - 1, len(self._pending)), 0, -1):
+                if self._pending.endswith(opening[:size]):
+                    longest = max(longest, size)
+                    break
+        return longest
+
+
+_EMOJI = re.compile(
+    "["
+    "\U0001f000-\U0001faff"  # emoticons, symbols, pictographs, flags, extended-A
+    "\U00002600-\U000027bf"  # miscellaneous symbols and dingbats
+    "\U00002b00-\U00002bff"  # arrows and stars used as emoji
+    "\U0001f1e6-\U0001f1ff"  # regional indicators
+    "\ufe0e\ufe0f\u200d\u20e3"  # variation selectors, zero-width joiner, keycap
+    "]+"
+)
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL_ANGLE = re.compile(r"<(https?://[^>]+)>")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+", re.MULTILINE)
+_QUOTE_MARK = re.compile(r"^\s*>\s?", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*{1,3}|(?<!\w)_{1,3}|_{1,3}(?!\w)|~~|`+")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
+_HRULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$", re.MULTILINE)
+_SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+
+
+def clean_for_speech(text: str) -> str:
+    """Plain, single-line text for TTS: no markdown, no emoji, no stray tags."""
+    text = _LINK.sub(r"\1", text)
+    text = _URL_ANGLE.sub(r"\1", text)
+    text = _TABLE_RULE.sub(" ", text)
+    text = _HRULE.sub(" ", text)
+    text = _HEADING.sub("", text)
+    text = _LIST_MARK.sub("", text)
+    text = _QUOTE_MARK.sub("", text)
+    text = _EMPHASIS.sub("", text)
+    text = text.replace("|", " ")
+    text = _EMOJI.sub("", text)
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    return text.strip()

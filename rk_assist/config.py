@@ -1,0 +1,234 @@
+"""Service configuration: command-line options, environment overrides, one schema.
+
+Each option can be given on the command line or as ``RK_ASSIST_<NAME>`` in
+the environment (the command line wins), and every value, wherever it came
+from, goes through the same voluptuous schema, so a wrong value stops
+start-up with one line that names the option and where it was set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+ENV_PREFIX = "RK_ASSIST_"
+RUNTIMES = ("cpu",)
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the option."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    uri: str
+    model: Path | None
+    runtime: str
+    config_dir: Path
+    cache_dir: Path
+    languages: tuple[str, ...]
+    context_length: int
+    max_tokens: int
+    temperature: float
+    top_p: float
+    threads: int | None
+    history_turns: int
+    history_idle: float
+    max_text: int
+    queue_size: int
+    max_connections: int
+    prompt_cache: bool
+    debug: bool
+
+    @property
+    def language(self) -> str:
+        """The reply language when a request names none."""
+        return self.languages[0]
+
+
+def _uri(value: Any) -> str:
+    value = str(value)
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("tcp", "unix", "stdio") or (scheme != "stdio" and not rest):
+        raise vol.Invalid("expected tcp://HOST:PORT, unix://PATH or stdio://")
+    if scheme == "tcp":
+        host, _, port = rest.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise vol.Invalid("expected tcp://HOST:PORT with a port from 0 to 65535")
+    return value
+
+
+def _languages(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    languages = tuple(item.strip() for item in items if str(item).strip())
+    if not languages:
+        raise vol.Invalid("expected at least one language code, such as en")
+    for language in languages:
+        if not language.replace("-", "").replace("_", "").isalnum() or len(language) > 16:
+            raise vol.Invalid(f"{language!r} is not a language code")
+    return languages
+
+
+def _optional(validator: Any) -> Any:
+    return vol.Any(None, validator)
+
+
+def _int(low: int, high: int) -> Any:
+    return vol.All(vol.Coerce(int), vol.Range(min=low, max=high))
+
+
+def _float(low: float, high: float) -> Any:
+    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # attribute name; the flag is --name-with-dashes
+    default: Any
+    validator: Any
+    help: str
+    flag_only: bool = False  # a switch on the command line (store_true)
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("uri", "tcp://0.0.0.0:10500", _uri, "where to listen (tcp://, unix://, stdio://)"),
+    Option(
+        "model",
+        None,
+        _optional(vol.All(str, vol.Length(min=1), vol.Coerce(Path))),
+        "GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
+        metavar="PATH",
+    ),
+    Option("runtime", "cpu", vol.In(RUNTIMES), "inference runtime"),
+    Option(
+        "config_dir",
+        "config",
+        vol.All(str, vol.Length(min=1), vol.Coerce(Path)),
+        "folder of system.txt, the editable system prompt",
+        metavar="DIR",
+    ),
+    Option(
+        "cache_dir",
+        "cache",
+        vol.All(str, vol.Length(min=1), vol.Coerce(Path)),
+        "folder of saved prompt states, cache/<model>/system.bin",
+        metavar="DIR",
+    ),
+    Option(
+        "languages",
+        "en",
+        _languages,
+        "comma-separated languages to advertise; the first is the default reply language",
+        metavar="LANG[,LANG...]",
+    ),
+    Option("context_length", 2048, _int(256, 131072), "context window in tokens"),
+    Option("max_tokens", 256, _int(8, 8192), "longest answer in tokens"),
+    Option("temperature", 0.2, _float(0.0, 2.0), "sampling temperature (0 is greedy)"),
+    Option("top_p", 0.9, _float(0.01, 1.0), "nucleus sampling threshold"),
+    Option("threads", None, _optional(_int(1, 256)), "CPU threads (default: all cores)"),
+    Option("history_turns", 8, _int(0, 100), "past turns remembered per conversation"),
+    Option(
+        "history_idle",
+        300.0,
+        _float(0.0, 86400.0),
+        "seconds of silence after which a conversation is forgotten",
+    ),
+    Option("max_text", 2000, _int(1, 100000), "longest transcript accepted, in characters"),
+    Option("queue_size", 4, _int(0, 1000), "requests that may wait while the model is busy"),
+    Option("max_connections", 64, _int(1, 10000), "open connections accepted at once"),
+    Option(
+        "prompt_cache",
+        True,
+        vol.Boolean(),
+        "reuse the model state after the system prompt (--no-prompt-cache to disable)",
+        flag_only=True,
+    ),
+    Option("debug", False, vol.Boolean(), "log debug messages", flag_only=True),
+)
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add every option; defaults stay unset so environment values can fill them."""
+    for option in OPTIONS:
+        env_help = f" [env {option.env}]"
+        if option.flag_only and option.default is True:
+            parser.add_argument(
+                "--no-" + option.flag[2:],
+                dest=option.name,
+                action="store_false",
+                default=None,
+                help=f"{option.help}{env_help}",
+            )
+        elif option.flag_only:
+            parser.add_argument(
+                option.flag,
+                dest=option.name,
+                action="store_true",
+                default=None,
+                help=f"{option.help}{env_help}",
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.name,
+                default=None,
+                metavar=option.metavar,
+                help=f"{option.help} (default: {option.default}){env_help}",
+            )
+
+
+def build_config(
+    cli_values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> ServiceConfig:
+    """Merge command line, environment and defaults, validating each value."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = cli_values.get(option.name)
+        source = option.flag
+        if raw is None and option.env in environ:
+            raw, source = environ[option.env], f"{option.env} in the environment"
+            if option.default is None and raw == "":
+                raw = None
+        if raw is None:
+            raw, source = option.default, f"the default of {option.flag}"
+            if raw is None:
+                values[option.name] = None
+                continue
+        try:
+            values[option.name] = vol.Schema(option.validator)(raw)
+        except vol.Invalid as err:
+            raise ConfigError(f"invalid value {raw!r} for {source}: {err.msg}") from err
+    return ServiceConfig(**values)
+
+
+def parse_service_args(
+    argv: Sequence[str], environ: Mapping[str, str] | None = None, prog: str = "rk-assist"
+) -> ServiceConfig:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Wyoming conversation (handle) service for Home Assistant. "
+        "Subcommands: 'ask' (test client), 'bench' (benchmark).",
+    )
+    add_service_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return build_config(vars(args), environ)
+    except ConfigError as err:
+        parser.exit(2, f"{prog}: error: {err}\n")
+    raise AssertionError("unreachable")

@@ -1,0 +1,137 @@
+"""The runtime seam shared by the CPU (llama.cpp) and NPU (RKLLM) runtimes.
+
+A runtime is synchronous and single-threaded on purpose: both llama.cpp and
+librkllmrt block the calling thread while they compute, and neither promises
+thread safety on one handle. :class:`~rk_assist.runtimes.worker.ModelWorker`
+owns the one thread that calls into a runtime and bridges it to asyncio.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+
+class RuntimeFailure(Exception):
+    """A runtime could not load or generate; the message is meant for the log."""
+
+
+class ModelFileError(RuntimeFailure):
+    """The model file is missing, unreadable or not a model this runtime can use."""
+
+
+class PromptTooLongError(RuntimeFailure):
+    """Even with all history dropped, the prompt does not fit the context window."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user", "assistant" (and "tool" for runtimes that support it)
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One turn to answer.
+
+    The system prompt is kept apart from everything else because it is the
+    part that is identical across requests: runtimes cache the model state
+    after it. ``history`` holds whole past turns, oldest first, so that a
+    runtime can drop the oldest ones when the prompt would not fit.
+    """
+
+    system_prompt: str
+    turn: Sequence[ChatMessage]
+    history: Sequence[Sequence[ChatMessage]] = ()
+    max_new_tokens: int = 256
+
+    def messages(self, keep_turns: int | None = None) -> list[ChatMessage]:
+        """All messages, keeping only the newest ``keep_turns`` past turns."""
+        history = list(self.history)
+        if keep_turns is not None:
+            history = history[len(history) - keep_turns :] if keep_turns > 0 else []
+        messages = [ChatMessage("system", self.system_prompt)]
+        for past_turn in history:
+            messages.extend(past_turn)
+        messages.extend(self.turn)
+        return messages
+
+
+@dataclass
+class GenerationStats:
+    """What one generation cost; logged per turn and printed by the benchmark."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens served from a cached model state
+    prefill_tokens: int = 0  # prompt tokens actually computed
+    generated_tokens: int = 0
+    prefill_ms: float = 0.0
+    generate_ms: float = 0.0
+    history_turns_dropped: int = 0
+    stop_reason: str = "end"  # "end", "length", "aborted"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        if self.generate_ms <= 0 or self.generated_tokens <= 1:
+            return 0.0
+        # The first token comes out of the prefill; the rest measure decoding.
+        return (self.generated_tokens - 1) / (self.generate_ms / 1000.0)
+
+    def summary(self) -> str:
+        return (
+            f"prompt={self.prompt_tokens} tok (reused {self.reused_tokens}, "
+            f"prefilled {self.prefill_tokens}) in {self.prefill_ms:.0f} ms, "
+            f"generated {self.generated_tokens} tok in {self.generate_ms:.0f} ms "
+            f"({self.tokens_per_second:.1f} tok/s), stop={self.stop_reason}"
+        )
+
+
+TextSink = Callable[[str], None]
+
+
+class Runtime(ABC):
+    """One loaded model. All methods but :meth:`abort` run on the worker thread."""
+
+    #: Short name for logs and the describe answer ("llama.cpp", "rkllm").
+    name: str = "runtime"
+
+    @property
+    @abstractmethod
+    def model_name(self) -> str:
+        """The model's friendly name, used for cache folders and ``describe``."""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load the model; fails with :class:`ModelFileError` naming the path."""
+
+    @abstractmethod
+    def prepare_system_prompt(self, system_prompt: str) -> None:
+        """Compute, or restore from disk, the model state after the system prompt.
+
+        Called once after :meth:`load`, and again by :meth:`generate` whenever a
+        request brings a different system prompt.
+        """
+
+    @abstractmethod
+    def generate(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        """Generate an answer, calling ``emit`` with each decoded text piece.
+
+        Blocks until the answer is complete or ``stop`` is set. Raises
+        :class:`RuntimeFailure` on errors.
+        """
+
+    def abort(self) -> None:  # noqa: B027 - optional hook, a no-op is a valid default
+        """Interrupt a generation in progress, from any thread.
+
+        ``stop`` already ends a generation between tokens; runtimes that can
+        also interrupt a long prefill override this.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the model; the runtime cannot be used afterwards."""

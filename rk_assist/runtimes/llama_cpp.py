@@ -1,0 +1,336 @@
+"""The CPU runtime: a GGUF model through llama-cpp-python.
+
+It runs everywhere (x86 Home Assistant boxes, a Raspberry Pi, CI), so the
+whole product works and is tested without an NPU. The system prompt's model
+state is computed once at load, saved to disk, and reused by every turn:
+llama.cpp keeps whatever prefix of the new prompt matches its KV cache, and
+every prompt starts with the same system-prompt tokens.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from .base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationStats,
+    ModelFileError,
+    PromptTooLongError,
+    Runtime,
+    RuntimeFailure,
+    TextSink,
+)
+from .chat_format import ChatRenderer
+from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
+
+_LOGGER = logging.getLogger(__name__)
+GGUF_MAGIC = b"GGUF"
+# Keep at least this many tokens free for the answer when trimming history.
+MIN_ANSWER_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class LlamaCppSettings:
+    model_path: Path
+    context_length: int = 2048
+    threads: int | None = None
+    batch_size: int = 512
+    temperature: float = 0.3
+    top_p: float = 0.9
+    top_k: int = 40
+    repeat_penalty: float = 1.1
+    seed: int = 0
+    cache_dir: Path | None = None  # None: keep the system prompt state in memory only
+    prefix_cache: bool = True  # False re-computes the whole prompt every turn (benchmarks)
+
+
+def check_gguf_file(path: Path) -> None:
+    """Fail with a message naming the path, before llama.cpp prints its own noise."""
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelFileError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError as err:
+        raise ModelFileError(f"cannot read model file {path}: {err}") from err
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(f"not a GGUF model file (bad header): {path}")
+
+
+class LlamaCppRuntime(Runtime):
+    name = "llama.cpp"
+
+    def __init__(self, settings: LlamaCppSettings) -> None:
+        self.settings = settings
+        self._llm: llama_cpp.Llama | None = None
+        self._renderer: ChatRenderer | None = None
+        self._prefix_text: str | None = None
+        self._prefix_tokens: list[int] = []
+        self._system_prompt: str | None = None
+        self._load_lock = threading.Lock()
+        #: How the system prompt state was obtained at load: "built", "disk" or "off".
+        self.prefix_source = "off"
+
+    @property
+    def model_name(self) -> str:
+        name = self.settings.model_path.name
+        return name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
+
+    @property
+    def context_length(self) -> int:
+        return self._require_llm().n_ctx()
+
+    def load(self) -> None:
+        check_gguf_file(self.settings.model_path)
+        threads = self.settings.threads or os.cpu_count() or 1
+        started = time.perf_counter()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(self.settings.model_path),
+                n_ctx=self.settings.context_length,
+                n_batch=self.settings.batch_size,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=self.settings.seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as err:
+            raise ModelFileError(
+                f"llama.cpp could not load {self.settings.model_path}: {err}"
+            ) from err
+        self._llm = llm
+        metadata = llm.metadata
+        self._renderer = ChatRenderer(
+            metadata.get("tokenizer.chat_template"),
+            bos_token=_token_text(llm, llm.token_bos()),
+            eos_token=_token_text(llm, llm.token_eos()),
+        )
+        _LOGGER.info(
+            "Loaded %s with llama.cpp in %.1f s (context %d tokens, %d threads)",
+            self.settings.model_path,
+            time.perf_counter() - started,
+            llm.n_ctx(),
+            threads,
+        )
+
+    def prepare_system_prompt(self, system_prompt: str) -> None:
+        """Compute (or load from disk) the model state after the system prompt."""
+        llm = self._require_llm()
+        renderer = self._require_renderer()
+        probe = renderer.render([ChatMessage("system", system_prompt), ChatMessage("user", ".")])
+        self._system_prompt = system_prompt
+        self._prefix_text = probe.prefix
+        self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
+        if not self.settings.prefix_cache or not self._prefix_tokens:
+            if not self._prefix_tokens:
+                _LOGGER.warning("The chat template hides the system prompt; no prefix caching")
+            self.prefix_source = "off"
+            return
+        if len(self._prefix_tokens) + MIN_ANSWER_TOKENS > llm.n_ctx():
+            raise PromptTooLongError(
+                f"the system prompt is {len(self._prefix_tokens)} tokens, too long for a "
+                f"context of {llm.n_ctx()} tokens"
+            )
+        started = time.perf_counter()
+        cache = self._cache_file()
+        key = self._cache_key()
+        if cache is not None:
+            data = cache.read(key)
+            if data is not None and self._restore_state(data):
+                self.prefix_source = "disk"
+                _LOGGER.info(
+                    "System prompt state (%d tokens) loaded from %s in %.0f ms",
+                    len(self._prefix_tokens),
+                    cache.bin_path,
+                    (time.perf_counter() - started) * 1000,
+                )
+                return
+        llm.reset()
+        llm.eval(self._prefix_tokens)
+        state = llm.save_state()
+        self.prefix_source = "built"
+        _LOGGER.info(
+            "System prompt state (%d tokens) computed in %.0f ms",
+            len(self._prefix_tokens),
+            (time.perf_counter() - started) * 1000,
+        )
+        if cache is not None:
+            try:
+                cache.write(
+                    key,
+                    state.llama_state,
+                    model=self.model_name,
+                    runtime=self.name,
+                    tokens=len(self._prefix_tokens),
+                    source="system prompt",
+                )
+                _LOGGER.info("Saved the system prompt state to %s", cache.bin_path)
+            except OSError as err:
+                _LOGGER.warning("Could not save the prompt cache %s: %s", cache.bin_path, err)
+
+    def generate(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        llm = self._require_llm()
+        if request.system_prompt != self._system_prompt:
+            self.prepare_system_prompt(request.system_prompt)
+        tokens, dropped = self._fit_prompt(request)
+        max_new = min(request.max_new_tokens, llm.n_ctx() - len(tokens))
+        if not self.settings.prefix_cache:
+            llm.reset()
+        reused = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        stats = GenerationStats(
+            prompt_tokens=len(tokens),
+            reused_tokens=reused,
+            prefill_tokens=len(tokens) - reused,
+            history_turns_dropped=dropped,
+        )
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llm._model.vocab
+        generated: list[int] = []
+        started = time.perf_counter()
+        first_token_at = started
+        try:
+            for token in llm.generate(
+                tokens,
+                temp=self.settings.temperature,
+                top_p=self.settings.top_p,
+                top_k=self.settings.top_k,
+                repeat_penalty=self.settings.repeat_penalty,
+                reset=True,
+            ):
+                if not generated:
+                    first_token_at = time.perf_counter()
+                    stats.prefill_ms = (first_token_at - started) * 1000
+                if stop.is_set():
+                    stats.stop_reason = "aborted"
+                    break
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    stats.stop_reason = "end"
+                    break
+                piece = llm.detokenize([token], prev_tokens=tokens + generated)
+                generated.append(token)
+                text = decoder.decode(piece)
+                if text:
+                    emit(text)
+                if len(generated) >= max_new:
+                    stats.stop_reason = "length"
+                    break
+        except (RuntimeError, ValueError) as err:
+            raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+        tail = decoder.decode(b"", final=True)
+        if tail and stats.stop_reason != "aborted":
+            emit(tail)
+        stats.generated_tokens = len(generated)
+        stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
+        return stats
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text, first=False))
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # -- helpers -----------------------------------------------------------
+
+    def _fit_prompt(self, request: GenerationRequest) -> tuple[list[int], int]:
+        """Tokens of the prompt, dropping the oldest history turns until it fits."""
+        llm = self._require_llm()
+        renderer = self._require_renderer()
+        budget = llm.n_ctx() - min(request.max_new_tokens, llm.n_ctx() // 4)
+        budget = max(budget, MIN_ANSWER_TOKENS)
+        total_turns = len(request.history)
+        for keep in range(total_turns, -1, -1):
+            rendered = renderer.render(request.messages(keep_turns=keep))
+            if self._prefix_tokens and rendered.prefix == self._prefix_text:
+                tokens = self._prefix_tokens + self._tokenize(rendered.rest, first=False)
+            else:
+                tokens = self._tokenize(rendered.prefix + rendered.rest, first=True)
+            if len(tokens) <= budget:
+                return tokens, total_turns - keep
+            if len(tokens) + MIN_ANSWER_TOKENS <= llm.n_ctx() and keep == 0:
+                return tokens, total_turns
+        raise PromptTooLongError(
+            f"the prompt is {len(tokens)} tokens even without history; the context holds "
+            f"{llm.n_ctx()} tokens"
+        )
+
+    def _tokenize(self, text: str, first: bool) -> list[int]:
+        llm = self._require_llm()
+        bos_text = _token_text(llm, llm.token_bos())
+        # The template may write the BOS token itself; never add a second one.
+        add_bos = first and not (bos_text and text.startswith(bos_text))
+        return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def _cache_file(self) -> PromptCacheFile | None:
+        if self.settings.cache_dir is None:
+            return None
+        return PromptCacheFile(self.settings.cache_dir / self.model_name, "system")
+
+    def _cache_key(self) -> str:
+        return cache_key(
+            runtime=self.name,
+            llama_cpp=llama_cpp.__version__,
+            model=fingerprint_file(self.settings.model_path),
+            context_length=self._require_llm().n_ctx(),
+            batch_size=self.settings.batch_size,
+            tokens=self._prefix_tokens,
+        )
+
+    def _restore_state(self, data: bytes) -> bool:
+        llm = self._require_llm()
+        input_ids = np.zeros(llm.n_ctx(), dtype=np.intc)
+        input_ids[: len(self._prefix_tokens)] = self._prefix_tokens
+        state = llama_cpp.LlamaState(
+            input_ids=input_ids,
+            scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
+            n_tokens=len(self._prefix_tokens),
+            llama_state=data,
+            llama_state_size=len(data),
+            seed=self.settings.seed,
+        )
+        try:
+            llm.load_state(state)
+        except (RuntimeError, ValueError) as err:
+            _LOGGER.warning("llama.cpp rejected the cached prompt state (%s); rebuilding", err)
+            llm.reset()
+            return False
+        return True
+
+    def _require_llm(self) -> llama_cpp.Llama:
+        if self._llm is None:
+            raise RuntimeFailure("the model is not loaded")
+        return self._llm
+
+    def _require_renderer(self) -> ChatRenderer:
+        if self._renderer is None:
+            raise RuntimeFailure("the model is not loaded")
+        return self._renderer
+
+
+def _token_text(llm: llama_cpp.Llama, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+
+def _common_prefix(cached: np.ndarray, tokens: list[int]) -> int:
+    length = min(len(cached), len(tokens))
+    if length == 0:
+        return 0
+    mismatch = np.nonzero(np.asarray(cached[:length]) != np.asarray(tokens[:length]))[0]
+    return int(mismatch[0]) if mismatch.size else length

@@ -1,0 +1,127 @@
+"""Prompt state saved on disk, so a restart skips the system prompt's prefill.
+
+A cache file is only ever used when its metadata proves it belongs to this
+model, this prompt and these runtime settings (``key``) and its content
+matches the recorded size and SHA-256. Anything else (stale, truncated,
+corrupt, foreign) is reported and rebuilt, never loaded: feeding a runtime
+a wrong state would make it answer from someone else's prompt, or crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+
+
+def fingerprint_file(path: Path, sample_bytes: int = 1 << 20) -> str:
+    """A cheap identity for a multi-gigabyte model file.
+
+    Hashing a whole 2 GB model at every start would cost seconds; its size
+    plus its first and last megabyte tell two model files apart in practice.
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(sample_bytes))
+        if size > sample_bytes:
+            handle.seek(max(size - sample_bytes, sample_bytes))
+            digest.update(handle.read(sample_bytes))
+    return digest.hexdigest()
+
+
+def cache_key(**parts: Any) -> str:
+    """Hash of everything the cached state depends on."""
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+class PromptCacheFile:
+    """``<directory>/<name>.bin`` plus ``<name>.json`` describing it."""
+
+    def __init__(self, directory: Path, name: str = "system") -> None:
+        self.directory = directory
+        self.name = name
+        self.bin_path = directory / f"{name}.bin"
+        self.json_path = directory / f"{name}.json"
+
+    def read_metadata(self) -> dict[str, Any] | None:
+        try:
+            metadata = json.loads(self.json_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:
+            _LOGGER.warning("Prompt cache metadata %s is unreadable (%s)", self.json_path, err)
+            return None
+        return metadata if isinstance(metadata, dict) else None
+
+    def read(self, key: str) -> bytes | None:
+        """The cached bytes if they are valid for ``key``; None (with a log line) if not."""
+        metadata = self.read_metadata()
+        if metadata is None:
+            if self.bin_path.exists():
+                _LOGGER.warning("Prompt cache %s has no valid metadata; rebuilding", self.bin_path)
+            return None
+        problem = None
+        data = b""
+        if metadata.get("format") != FORMAT_VERSION or metadata.get("key") != key:
+            problem = "it was made for another model, prompt or setting"
+        else:
+            try:
+                data = self.bin_path.read_bytes()
+            except OSError as err:
+                problem = f"it cannot be read ({err})"
+            else:
+                if len(data) != metadata.get("size"):
+                    problem = f"its size is {len(data)} bytes, not {metadata.get('size')}"
+                elif hashlib.sha256(data).hexdigest() != metadata.get("sha256"):
+                    problem = "its content does not match its checksum"
+        if problem:
+            _LOGGER.info("Not using prompt cache %s: %s; rebuilding", self.bin_path, problem)
+            return None
+        return data
+
+    def write(self, key: str, data: bytes, **info: Any) -> None:
+        """Atomically replace the cache; metadata last, so a crash leaves no valid pair."""
+        with contextlib.suppress(FileNotFoundError):
+            self.json_path.unlink()
+        _atomic_write(self.bin_path, data)
+        metadata = {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "key": key,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **info,
+        }
+        _atomic_write(self.json_path, json.dumps(metadata, indent=2).encode("utf-8"))
+
+    def delete(self) -> None:
+        for path in (self.json_path, self.bin_path):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

@@ -1,0 +1,156 @@
+"""The one thread that talks to a runtime, bridged to asyncio.
+
+Inference must never run on the event loop (``describe`` has to answer within
+a second while a model generates), and a model handle serves one generation
+at a time. Requests beyond the one running wait in a bounded line; past that
+they are refused at once with :class:`BusyError`, so a flood of clients gets a
+quick answer instead of a growing queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from .base import GenerationRequest, GenerationStats, Runtime
+
+_LOGGER = logging.getLogger(__name__)
+_END = object()
+
+
+class BusyError(Exception):
+    """Too many requests are already waiting for the model."""
+
+
+class GenerationStream:
+    """The text pieces of one generation, as an async iterator.
+
+    Leaving the iteration early (``aclose``, or the consuming task being
+    cancelled) stops the generation on the worker thread.
+    """
+
+    def __init__(self, worker: ModelWorker, request: GenerationRequest) -> None:
+        self._worker = worker
+        self._request = request
+        self.stats: GenerationStats | None = None
+        self._iterator = self._run()
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._iterator
+
+    async def aclose(self) -> None:
+        await self._iterator.aclose()
+
+    async def _run(self) -> AsyncIterator[str]:
+        worker = self._worker
+        await worker._enter_line()
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(piece: str) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        def run_on_worker() -> GenerationStats:
+            try:
+                if stop.is_set():  # cancelled while waiting for the thread
+                    return GenerationStats(stop_reason="aborted")
+                with worker._active_lock:
+                    worker._active_stop = stop
+                try:
+                    return worker.runtime.generate(self._request, emit, stop)
+                finally:
+                    with worker._active_lock:
+                        worker._active_stop = None
+            finally:
+                loop.call_soon_threadsafe(pieces.put_nowait, _END)
+
+        future = loop.run_in_executor(worker._executor, run_on_worker)
+        finished = False
+        try:
+            while True:
+                piece = await pieces.get()
+                if piece is _END:
+                    break
+                yield piece  # type: ignore[misc]
+            self.stats = await future
+            worker.last_stats = self.stats
+            finished = True
+        finally:
+            if not finished:
+                worker._stop_generation(stop)
+                # Wait for the thread to let go of the model before the next
+                # request may start; shielded so a second cancel cannot skip it.
+                with contextlib.suppress(Exception):
+                    worker.last_stats = await asyncio.shield(future)
+            worker._leave_line()
+
+
+class ModelWorker:
+    """Owns a runtime: loads it, serialises generations, bounds the waiting line."""
+
+    def __init__(self, runtime: Runtime, max_waiting: int = 4) -> None:
+        self.runtime = runtime
+        self.max_waiting = max_waiting
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-assist-model")
+        self._slot = asyncio.Semaphore(1)
+        self._waiting = 0
+        self._active_lock = threading.Lock()
+        self._active_stop: threading.Event | None = None
+        #: Statistics of the most recent generation, finished or aborted.
+        self.last_stats: GenerationStats | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for the model, not counting the one running."""
+        return self._waiting
+
+    @property
+    def busy(self) -> bool:
+        return self._slot.locked()
+
+    async def load(self, system_prompt: str) -> None:
+        """Load the model and its system prompt state; the service is ready after this."""
+
+        def load_on_worker() -> None:
+            self.runtime.load()
+            self.runtime.prepare_system_prompt(system_prompt)
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, load_on_worker)
+
+    def generate(self, request: GenerationRequest) -> GenerationStream:
+        return GenerationStream(self, request)
+
+    async def close(self) -> None:
+        with self._active_lock:
+            if self._active_stop is not None:
+                self._active_stop.set()
+                self.runtime.abort()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.runtime.close)
+        self._executor.shutdown(wait=True)
+
+    async def _enter_line(self) -> None:
+        if self._slot.locked() and self._waiting >= self.max_waiting:
+            raise BusyError(f"{self._waiting} requests are already waiting for the model")
+        self._waiting += 1
+        try:
+            await self._slot.acquire()
+        finally:
+            self._waiting -= 1
+
+    def _leave_line(self) -> None:
+        self._slot.release()
+
+    def _stop_generation(self, stop: threading.Event) -> None:
+        stop.set()
+        with self._active_lock:
+            # Only interrupt the runtime if it is still busy with *this*
+            # generation, never the one that may have started after it.
+            if self._active_stop is stop:
+                _LOGGER.debug("Aborting the generation in progress")
+                self.runtime.abort()

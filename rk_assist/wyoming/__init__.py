@@ -1,0 +1,1 @@
+"""The Wyoming protocol adapter: events in, events out, nothing about models."""

@@ -1,0 +1,72 @@
+"""Reading Wyoming events strictly, so a bad peer gets a reason, not silence.
+
+``wyoming.event.async_read_event`` turns every malformed event into a quiet
+end of stream. We read the same wire format (a JSON header line, then
+``data_length`` bytes of JSON and ``payload_length`` bytes of payload) but
+name what was wrong, and refuse sizes that would let one client exhaust
+memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from wyoming.event import Event
+
+MAX_DATA_BYTES = 1 << 20  # the JSON data of one event
+MAX_PAYLOAD_BYTES = 1 << 20  # a handle service receives no audio
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid Wyoming event."""
+
+
+async def read_event(reader: asyncio.StreamReader) -> Event | None:
+    """The next event, None at a clean end of stream, or :class:`ProtocolError`."""
+    try:
+        line = await reader.readline()
+    except ValueError as err:  # the header line outgrew the stream's limit
+        raise ProtocolError("event header line is too long") from err
+    if not line:
+        return None
+    header = _parse_json(line, "event header")
+    event_type = header.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise ProtocolError("event header has no 'type'")
+    data = header.get("data") or {}
+    if not isinstance(data, dict):
+        raise ProtocolError("event 'data' is not an object")
+    data_length = _length(header, "data_length", MAX_DATA_BYTES)
+    payload_length = _length(header, "payload_length", MAX_PAYLOAD_BYTES)
+    try:
+        if data_length:
+            extra = _parse_json(await reader.readexactly(data_length), "event data")
+            data.update(extra)
+        payload = await reader.readexactly(payload_length) if payload_length else None
+    except asyncio.IncompleteReadError as err:
+        raise ProtocolError("connection closed in the middle of an event") from err
+    return Event(type=event_type, data=data, payload=payload)
+
+
+def _parse_json(raw: bytes, what: str) -> dict:
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ProtocolError(f"{what} is not valid UTF-8") from err
+    except ValueError as err:
+        raise ProtocolError(f"{what} is not valid JSON") from err
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not a JSON object")
+    return value
+
+
+def _length(header: dict, field: str, limit: int) -> int:
+    value = header.get(field)
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError(f"'{field}' is not a non-negative integer")
+    if value > limit:
+        raise ProtocolError(f"'{field}' of {value} bytes is over the limit of {limit}")
+    return value

@@ -1,0 +1,217 @@
+"""One Wyoming connection: answer ``describe`` at once, stream answers to ``transcript``.
+
+The answer runs in its own task so this connection keeps reading while the
+model works: ``describe`` and ``ping`` are answered during a generation,
+and a client that goes away cancels its answer (which aborts the model).
+Every turn ends with exactly one ``handled`` or ``not-handled``: Home
+Assistant ignores ``error`` and would wait forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from wyoming.asr import Transcript
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.server import AsyncEventHandler
+
+from ..assistant.pipeline import Assistant
+from ..runtimes.base import PromptTooLongError, RuntimeFailure
+from ..runtimes.worker import BusyError
+from .events import ProtocolError, read_event
+
+_LOGGER = logging.getLogger(__name__)
+
+SAY_NOTHING_HEARD = "Sorry, I didn't catch that. Please say it again."
+SAY_TOO_LONG = "Sorry, that was too long for me. Please ask again more briefly."
+SAY_BUSY = "I'm busy with other requests right now. Please try again in a moment."
+SAY_STILL_ANSWERING = "I'm still answering your previous request."
+SAY_FAILED = "Sorry, something went wrong while I was thinking. Please try again."
+SAY_NO_ANSWER = "Sorry, I have no answer to that."
+SAY_NO_TEXT = "Sorry, the request had no text for me to answer."
+
+
+@dataclass
+class ConnectionBudget:
+    """Caps open connections so a flood cannot exhaust file descriptors or memory."""
+
+    limit: int
+    open: int = 0
+
+    def try_take(self) -> bool:
+        if self.open >= self.limit:
+            return False
+        self.open += 1
+        return True
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    max_text_chars: int = 2000
+    default_language: str = "en"
+
+
+class AssistEventHandler(AsyncEventHandler):
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        info: Info,
+        assistant: Assistant,
+        settings: HandlerSettings,
+        budget: ConnectionBudget,
+    ) -> None:
+        super().__init__(reader, writer)
+        self._info_event = info.event()
+        self._assistant = assistant
+        self._settings = settings
+        self._budget = budget
+        self._write_lock = asyncio.Lock()
+        self._turn: asyncio.Task[None] | None = None
+        self._peer = writer.get_extra_info("peername")
+
+    async def run(self) -> None:
+        if not self._budget.try_take():
+            _LOGGER.warning(
+                "Refusing %s: %d connections already open", self._peer, self._budget.limit
+            )
+            with contextlib.suppress(ConnectionError):
+                await self._send(
+                    Error(
+                        text="Too many connections; try again later.", code="too-many-connections"
+                    ).event()
+                )
+            self.writer.close()
+            return
+        try:
+            while True:
+                try:
+                    event = await read_event(self.reader)
+                except ProtocolError as err:
+                    _LOGGER.warning("Closing connection from %s: %s", self._peer, err)
+                    await self._send(Error(text=str(err), code="bad-event").event())
+                    break
+                if event is None or not await self.handle_event(event):
+                    break
+        except ConnectionError:
+            pass
+        finally:
+            self._budget.give_back()
+            await self.disconnect()
+            self.writer.close()
+
+    async def handle_event(self, event: Event) -> bool:
+        if Describe.is_type(event.type):
+            await self._send(self._info_event)
+            return True
+        if Ping.is_type(event.type):
+            await self._send(Pong(text=event.data.get("text")).event())
+            return True
+        if Transcript.is_type(event.type):
+            await self._start_turn(event)
+            return True
+        _LOGGER.warning("Closing connection from %s: unsupported event %r", self._peer, event.type)
+        await self._send(
+            Error(text=f"unsupported event type: {event.type}", code="unsupported-event").event()
+        )
+        return False
+
+    async def disconnect(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            _LOGGER.info("Client %s left; aborting its answer", self._peer)
+            self._turn.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._turn
+
+    async def _start_turn(self, event: Event) -> None:
+        context = event.data.get("context")
+        if self._turn is not None and not self._turn.done():
+            await self._send(NotHandled(text=SAY_STILL_ANSWERING, context=context).event())
+            return
+        text = event.data.get("text")
+        if not isinstance(text, str):
+            await self._send(NotHandled(text=SAY_NO_TEXT, context=context).event())
+            return
+        self._turn = asyncio.create_task(self._turn_task(text, event.data.get("language"), context))
+
+    async def _turn_task(self, text: str, language: Any, context: Any) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._answer(text, language, context)
+
+    async def _answer(self, text: str, language: Any, context: Any) -> None:
+        # Lone surrogates (from \\ud800-style JSON escapes) cannot reach a tokenizer.
+        text = text.encode("utf-8", errors="replace").decode("utf-8").strip()
+        if not text:
+            await self._send(NotHandled(text=SAY_NOTHING_HEARD, context=context).event())
+            return
+        if len(text) > self._settings.max_text_chars:
+            _LOGGER.warning(
+                "Refusing a %d-character transcript (limit %d)",
+                len(text),
+                self._settings.max_text_chars,
+            )
+            await self._send(NotHandled(text=SAY_TOO_LONG, context=context).event())
+            return
+        conversation_id = context.get("conversation_id") if isinstance(context, dict) else None
+        if not isinstance(conversation_id, str):
+            conversation_id = None
+        if not isinstance(language, str) or not language:
+            language = self._settings.default_language
+        _LOGGER.debug("Transcript (%s): %s", language, text)
+
+        stream = self._assistant.answer(text, conversation_id, language)
+        started = False
+        try:
+            async for chunk in stream:
+                if not started:
+                    await self._send(HandledStart(context=context).event())
+                    started = True
+                await self._send(HandledChunk(text=chunk).event())
+        except BusyError as err:
+            _LOGGER.warning("Refusing a transcript: %s", err)
+            await self._fail(SAY_BUSY, context, started)
+            return
+        except PromptTooLongError as err:
+            _LOGGER.warning("Cannot answer: %s", err)
+            await self._fail(SAY_TOO_LONG, context, started)
+            return
+        except RuntimeFailure as err:
+            _LOGGER.error("The model failed: %s", err)
+            await self._fail(SAY_FAILED, context, started)
+            return
+        except ConnectionError:
+            return  # the client is gone; the stream's cleanup aborted the model
+        except Exception:
+            _LOGGER.exception("Unexpected failure while answering")
+            await self._fail(SAY_FAILED, context, started)
+            return
+        finally:
+            await stream.aclose()
+        if not started:
+            await self._send(NotHandled(text=SAY_NO_ANSWER, context=context).event())
+            return
+        await self._send(Handled(text=stream.text, context=context).event())
+        # The peer may close right after ``handled``; that is not an error.
+        await self._send(HandledStop().event())
+
+    async def _fail(self, sentence: str, context: Any, started: bool) -> None:
+        with contextlib.suppress(ConnectionError):
+            await self._send(NotHandled(text=sentence, context=context).event())
+            if started:
+                await self._send(HandledStop().event())
+
+    async def _send(self, event: Event) -> None:
+        async with self._write_lock:
+            await self.write_event(event)

@@ -1,0 +1,49 @@
+"""What ``describe`` answers: a handle program that streams its answers."""
+
+from __future__ import annotations
+
+from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+
+from .. import __version__
+
+PROJECT_ATTRIBUTION = Attribution(name="rk-assist", url="https://github.com/rk-assist/rk-assist")
+RUNTIME_ATTRIBUTIONS = {
+    "llama.cpp": Attribution(name="llama.cpp", url="https://github.com/ggml-org/llama.cpp"),
+    "rkllm": Attribution(name="Rockchip RKLLM", url="https://github.com/airockchip/rknn-llm"),
+}
+EMBEDDED_ATTRIBUTION = Attribution(
+    name="Hugging Face SmolLM2", url="https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct"
+)
+
+
+def build_info(
+    model_name: str, runtime_name: str, languages: list[str], embedded: bool = False
+) -> Info:
+    model_attribution = (
+        EMBEDDED_ATTRIBUTION
+        if embedded
+        else RUNTIME_ATTRIBUTIONS.get(runtime_name, PROJECT_ATTRIBUTION)
+    )
+    return Info(
+        handle=[
+            HandleProgram(
+                name="rk-assist",
+                attribution=PROJECT_ATTRIBUTION,
+                installed=True,
+                description="Local voice assistant with a small language model",
+                version=__version__,
+                models=[
+                    HandleModel(
+                        name=model_name,
+                        attribution=model_attribution,
+                        installed=True,
+                        description=f"{model_name} on {runtime_name}",
+                        version=None,
+                        # Explicit: an empty list means "no language" to Home Assistant.
+                        languages=list(languages),
+                    )
+                ],
+                supports_handled_streaming=True,
+            )
+        ]
+    )

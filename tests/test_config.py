@@ -1,0 +1,65 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rk_assist.config import ConfigError, build_config
+
+
+def test_defaults():
+    config = build_config({}, environ={})
+    assert config.uri == "tcp://0.0.0.0:10500"
+    assert config.model is None
+    assert config.config_dir == Path("config")
+    assert config.cache_dir == Path("cache")
+    assert config.languages == ("en",) and config.language == "en"
+    assert config.prompt_cache is True
+
+
+def test_environment_overrides_default_and_command_line_overrides_environment():
+    environ = {
+        "RK_ASSIST_TEMPERATURE": "0.7",
+        "RK_ASSIST_LANGUAGES": "de, en",
+        "RK_ASSIST_PROMPT_CACHE": "false",
+        "RK_ASSIST_MODEL": "/m/x.gguf",
+    }
+    config = build_config({}, environ=environ)
+    assert config.temperature == 0.7
+    assert config.languages == ("de", "en") and config.language == "de"
+    assert config.prompt_cache is False
+    assert config.model == Path("/m/x.gguf")
+    config = build_config({"temperature": "0.1"}, environ=environ)
+    assert config.temperature == 0.1
+
+
+@pytest.mark.parametrize(
+    ("cli", "environ", "expected"),
+    [
+        ({"temperature": "hot"}, {}, "--temperature"),
+        ({}, {"RK_ASSIST_TEMPERATURE": "9"}, "RK_ASSIST_TEMPERATURE"),
+        ({"uri": "http://x:1"}, {}, "--uri"),
+        ({"uri": "tcp://host:99999"}, {}, "--uri"),
+        ({"context_length": "12"}, {}, "--context-length"),
+        ({"languages": " , "}, {}, "--languages"),
+        ({}, {"RK_ASSIST_DEBUG": "maybe"}, "RK_ASSIST_DEBUG"),
+        ({"runtime": "gpu"}, {}, "--runtime"),
+    ],
+)
+def test_invalid_values_name_the_option(cli, environ, expected):
+    with pytest.raises(ConfigError, match=expected):
+        build_config(cli, environ=environ)
+
+
+def test_wrong_value_stops_startup_with_one_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "rk_assist", "--max-tokens", "lots"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "RK_ASSIST_URI": "tcp://127.0.0.1:1"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--max-tokens" in lines[0] and "'lots'" in lines[0]

@@ -1,0 +1,231 @@
+"""The llama.cpp runtime with the real embedded model: prompt state, trimming, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from rk_assist.assistant.prompt import default_system_prompt
+from rk_assist.runtimes.base import (
+    ChatMessage,
+    GenerationRequest,
+    ModelFileError,
+    PromptTooLongError,
+)
+from rk_assist.runtimes.embedded import embedded_model_path
+from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
+
+SYSTEM = default_system_prompt()
+QUESTION = (ChatMessage("user", "What is the capital of France?"),)
+
+
+def make_runtime(cache_dir: Path | None, **overrides) -> LlamaCppRuntime:
+    settings = LlamaCppSettings(
+        model_path=embedded_model_path(), cache_dir=cache_dir, temperature=0.0, **overrides
+    )
+    runtime = LlamaCppRuntime(settings)
+    runtime.load()
+    return runtime
+
+
+def answer(runtime: LlamaCppRuntime, request: GenerationRequest) -> tuple[str, object]:
+    pieces: list[str] = []
+    stats = runtime.generate(request, pieces.append, threading.Event())
+    return "".join(pieces), stats
+
+
+def request(system: str = SYSTEM, history=(), max_new_tokens: int = 24) -> GenerationRequest:
+    return GenerationRequest(
+        system_prompt=system, turn=QUESTION, history=history, max_new_tokens=max_new_tokens
+    )
+
+
+def cache_paths(cache_dir: Path, runtime: LlamaCppRuntime) -> tuple[Path, Path]:
+    folder = cache_dir / runtime.model_name
+    return folder / "system.bin", folder / "system.json"
+
+
+def test_system_prompt_state_is_saved_and_restored_exactly(tmp_path: Path):
+    first = make_runtime(tmp_path)
+    first.prepare_system_prompt(SYSTEM)
+    assert first.prefix_source == "built"
+    built_text, built_stats = answer(first, request())
+    first.close()
+    bin_path, json_path = cache_paths(tmp_path, first)
+    metadata = json.loads(json_path.read_text())
+    assert metadata["size"] == bin_path.stat().st_size
+    assert metadata["tokens"] == len(first._prefix_tokens)
+    assert metadata["model"] == "SmolLM2-135M-Instruct.Q4_1"
+
+    second = make_runtime(tmp_path)
+    second.prepare_system_prompt(SYSTEM)
+    assert second.prefix_source == "disk"
+    restored_text, restored_stats = answer(second, request())
+    second.close()
+    # Greedy decoding from the restored state gives the very same answer.
+    assert restored_text == built_text and built_text
+    assert restored_stats.reused_tokens == len(second._prefix_tokens)
+    assert restored_stats.prefill_tokens == built_stats.prefill_tokens
+
+
+def _flip_bytes(bin_path: Path, json_path: Path) -> None:
+    data = bytearray(bin_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    bin_path.write_bytes(bytes(data))
+
+
+def _truncate(bin_path: Path, json_path: Path) -> None:
+    bin_path.write_bytes(bin_path.read_bytes()[:1000])
+
+
+def _garbage_metadata(bin_path: Path, json_path: Path) -> None:
+    json_path.write_text("{ not json")
+
+
+def _foreign_metadata(bin_path: Path, json_path: Path) -> None:
+    metadata = json.loads(json_path.read_text())
+    metadata["key"] = "0" * 64
+    json_path.write_text(json.dumps(metadata))
+
+
+def _metadata_missing(bin_path: Path, json_path: Path) -> None:
+    json_path.unlink()
+
+
+@pytest.mark.parametrize(
+    "damage", [_flip_bytes, _truncate, _garbage_metadata, _foreign_metadata, _metadata_missing]
+)
+def test_damaged_or_foreign_cache_is_rebuilt_never_loaded(tmp_path: Path, damage):
+    runtime = make_runtime(tmp_path)
+    runtime.prepare_system_prompt(SYSTEM)
+    runtime.close()
+    bin_path, json_path = cache_paths(tmp_path, runtime)
+    damage(bin_path, json_path)
+
+    rebuilt = make_runtime(tmp_path)
+    rebuilt.prepare_system_prompt(SYSTEM)
+    assert rebuilt.prefix_source == "built"
+    text, _ = answer(rebuilt, request())
+    assert text
+    rebuilt.close()
+    again = make_runtime(tmp_path)  # and the rebuilt file is valid again
+    again.prepare_system_prompt(SYSTEM)
+    assert again.prefix_source == "disk"
+    again.close()
+
+
+def test_changed_prompt_or_context_makes_the_cache_stale(tmp_path: Path):
+    runtime = make_runtime(tmp_path)
+    runtime.prepare_system_prompt(SYSTEM)
+    runtime.prepare_system_prompt(SYSTEM + "\nAlways mention the weather.")
+    assert runtime.prefix_source == "built"
+    runtime.close()
+    other_context = make_runtime(tmp_path, context_length=1024)
+    other_context.prepare_system_prompt(SYSTEM + "\nAlways mention the weather.")
+    assert other_context.prefix_source == "built"
+    other_context.close()
+
+
+def test_request_with_a_new_system_prompt_is_prepared_on_the_fly(tmp_path: Path):
+    runtime = make_runtime(None)
+    runtime.prepare_system_prompt(SYSTEM)
+    _, stats = answer(runtime, request(system="You are a pirate. Answer like a pirate."))
+    assert runtime._system_prompt == "You are a pirate. Answer like a pirate."
+    assert stats.reused_tokens == len(runtime._prefix_tokens)
+    runtime.close()
+
+
+def test_without_prefix_cache_every_turn_recomputes_the_prompt(tmp_path: Path):
+    runtime = make_runtime(tmp_path, prefix_cache=False)
+    runtime.prepare_system_prompt(SYSTEM)
+    assert runtime.prefix_source == "off"
+    assert not (tmp_path / runtime.model_name).exists()
+    for _ in range(2):
+        _, stats = answer(runtime, request())
+        assert stats.reused_tokens == 0
+        assert stats.prefill_tokens == stats.prompt_tokens
+    runtime.close()
+
+
+def test_old_history_is_dropped_to_fit_the_context():
+    runtime = make_runtime(None, context_length=512)
+    runtime.prepare_system_prompt(SYSTEM)
+    long_turn = (
+        ChatMessage("user", "Tell me about the weather in a long way. " * 6),
+        ChatMessage("assistant", "The weather is mild and pleasant today. " * 6),
+    )
+    text, stats = answer(runtime, request(history=[long_turn] * 8, max_new_tokens=64))
+    assert text
+    assert stats.history_turns_dropped > 0
+    assert stats.prompt_tokens + 64 <= 512
+    runtime.close()
+
+
+def test_prompt_that_cannot_fit_is_refused():
+    runtime = make_runtime(None, context_length=256)
+    with pytest.raises(PromptTooLongError):
+        runtime.prepare_system_prompt(SYSTEM + " Be concise." * 80)
+    runtime.close()
+
+
+def test_stop_event_ends_generation_between_tokens():
+    runtime = make_runtime(None)
+    runtime.prepare_system_prompt(SYSTEM)
+    stop = threading.Event()
+    pieces: list[str] = []
+
+    def emit(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 3:
+            stop.set()
+
+    long_request = GenerationRequest(
+        system_prompt=SYSTEM,
+        turn=(ChatMessage("user", "Tell me a long story."),),
+        max_new_tokens=200,
+    )
+    stats = runtime.generate(long_request, emit, stop)
+    assert stats.stop_reason == "aborted"
+    assert len(pieces) == 3 and stats.generated_tokens == 3
+    runtime.close()
+
+
+def test_answer_length_is_capped():
+    runtime = make_runtime(None)
+    runtime.prepare_system_prompt(SYSTEM)
+    long_request = GenerationRequest(
+        system_prompt=SYSTEM,
+        turn=(ChatMessage("user", "Tell me a long story."),),
+        max_new_tokens=10,
+    )
+    _, stats = answer(runtime, long_request)
+    assert stats.stop_reason == "length" and stats.generated_tokens == 10
+    runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.gguf", "not found"),
+        (lambda p: p, "not a file"),
+        (lambda p: _write(p / "model.gguf", b"PK\x03\x04 a zip, not a model"), "not a GGUF"),
+        (
+            lambda p: _write(p / "cut.gguf", b"GGUF\x03\x00\x00\x00" + b"\x00" * 64),
+            "could not load",
+        ),
+    ],
+)
+def test_bad_model_files_fail_with_the_path(tmp_path: Path, make, message):
+    path = make(tmp_path)
+    runtime = LlamaCppRuntime(LlamaCppSettings(model_path=path))
+    with pytest.raises(ModelFileError, match=message) as caught:
+        runtime.load()
+    assert str(path) in str(caught.value)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,45 @@
+import pytest
+
+from rk_assist.assistant.speech import BlockStripper, clean_for_speech
+
+
+def strip_stream(pieces: list[str]) -> str:
+    stripper = BlockStripper()
+    return "".join(stripper.feed(piece) for piece in pieces) + stripper.finish()
+
+
+def test_think_block_removed_even_when_tags_are_split_across_tokens():
+    pieces = ["<th", "ink>", "the user wants", " the time</thi", "nk>", "It is noon."]
+    assert strip_stream(pieces) == "It is noon."
+
+
+def test_text_around_blocks_is_kept_and_lookalikes_pass():
+    assert strip_stream(["a <think>x</think> b <thin", "g> c"]) == "a  b <thing> c"
+    assert strip_stream(["5 < 6 and <b>"]) == "5 < 6 and <b>"
+
+
+def test_unterminated_block_is_dropped_at_the_end():
+    assert strip_stream(["Hi. <think>never closed"]) == "Hi. "
+
+
+def test_partial_opening_at_end_of_stream_is_released():
+    assert strip_stream(["ends with <thi"]) == "ends with <thi"
+
+
+@pytest.mark.parametrize(
+    ("raw", "spoken"),
+    [
+        ("**Bold** and *italic* and `code`", "Bold and italic and code"),
+        ("## Weather\nIt is *sunny* today.", "Weather It is sunny today."),
+        ("- milk\n- eggs\n1. bread", "milk eggs bread"),
+        ("See [the docs](https://example.com) now", "See the docs now"),
+        ("Great job! 🎉👍 Have fun ☀️", "Great job! Have fun"),
+        ("> quoted words", "quoted words"),
+        ("| a | b |\n|---|---|\n| 1 | 2 |", "a b 1 2"),
+        ("snake_case stays, __dunder__ goes", "snake_case stays, dunder goes"),
+        ("Family 👨‍👩‍👧 emoji", "Family emoji"),
+        ("   ", ""),
+    ],
+)
+def test_clean_for_speech(raw: str, spoken: str):
+    assert clean_for_speech(raw) == spoken
