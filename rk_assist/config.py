@@ -18,7 +18,8 @@ from typing import Any
 import voluptuous as vol
 
 ENV_PREFIX = "RK_ASSIST_"
-RUNTIMES = ("cpu",)
+RUNTIMES = ("cpu", "rkllm")
+RKLLM_ABIS = ("auto", "1.2", "1.3")
 
 
 class ConfigError(Exception):
@@ -30,6 +31,8 @@ class ServiceConfig:
     uri: str
     model: Path | None
     runtime: str
+    rkllm_library: Path | None
+    rkllm_abi: str
     config_dir: Path
     cache_dir: Path
     languages: tuple[str, ...]
@@ -114,7 +117,25 @@ OPTIONS: tuple[Option, ...] = (
         "GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
         metavar="PATH",
     ),
-    Option("runtime", "cpu", vol.In(RUNTIMES), "inference runtime"),
+    Option(
+        "runtime",
+        "cpu",
+        vol.In(RUNTIMES),
+        "inference runtime: cpu (llama.cpp, GGUF) or rkllm (Rockchip NPU, .rkllm)",
+    ),
+    Option(
+        "rkllm_library",
+        None,
+        _optional(vol.All(str, vol.Length(min=1), vol.Coerce(Path))),
+        "path of librkllmrt.so (default: $RKLLM_LIBRARY, then the usual library folders)",
+        metavar="PATH",
+    ),
+    Option(
+        "rkllm_abi",
+        "auto",
+        vol.In(RKLLM_ABIS),
+        "RKLLM ABI: auto (read from the library), 1.2 (runtime 1.2.1-1.2.3) or 1.3",
+    ),
     Option(
         "config_dir",
         "config",

@@ -12,9 +12,10 @@ from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
-from .runtimes.base import Runtime
+from .runtimes.base import ModelFileError, Runtime
 from .runtimes.embedded import embedded_model_path
 from .runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings, check_gguf_file
+from .runtimes.rkllm import RkllmRuntime, RkllmSettings, check_rkllm_file
 from .runtimes.worker import ModelWorker
 from .wyoming.handler import AssistEventHandler, ConnectionBudget, HandlerSettings
 from .wyoming.info import build_info
@@ -24,6 +25,23 @@ _LOGGER = logging.getLogger(__name__)
 
 def create_runtime(config: ServiceConfig) -> tuple[Runtime, bool]:
     """The configured runtime, and whether it runs the embedded default model."""
+    if config.runtime == "rkllm":
+        if config.model is None:
+            raise ModelFileError("--runtime rkllm needs --model PATH to an .rkllm model file")
+        check_rkllm_file(config.model)
+        return RkllmRuntime(
+            RkllmSettings(
+                model_path=config.model,
+                library_path=config.rkllm_library,
+                abi=config.rkllm_abi,
+                context_length=config.context_length,
+                max_new_tokens=config.max_tokens,
+                temperature=config.temperature,
+                top_p=config.top_p,
+                cache_dir=config.cache_dir if config.prompt_cache else None,
+                prefix_cache=config.prompt_cache,
+            )
+        ), False
     embedded = config.model is None
     model_path = embedded_model_path() if embedded else config.model
     assert model_path is not None

@@ -13,6 +13,8 @@ import pytest
 from rk_assist.config import build_config
 from rk_assist.service import Service, create_service
 
+from .rkllm_double import build_double, write_model
+
 # Long enough to keep the model busy while other things are checked.
 LONG_ANSWER_PROMPT = "Tell me a long story about a dragon who learns to bake bread."
 
@@ -103,3 +105,17 @@ class RawConnection:
 
 def model_path_of(service: Service) -> Path:
     return service.worker.runtime.settings.model_path  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def rkllm_doubles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The librkllmrt.so double compiled for each ABI: {"1.2": path, "1.3": path}."""
+    out = tmp_path_factory.mktemp("rkllm-double")
+    return {abi: build_double(out, abi) for abi in ("1.2", "1.3")}
+
+
+@pytest.fixture
+def rkllm_model(tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    return write_model(folder / "Qwen2.5-1.5B-Instruct-rk3588-w8a8.rkllm")

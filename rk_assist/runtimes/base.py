@@ -46,6 +46,11 @@ class GenerationRequest:
     turn: Sequence[ChatMessage]
     history: Sequence[Sequence[ChatMessage]] = ()
     max_new_tokens: int = 256
+    #: Function tools as an OpenAI-format JSON array, or None for plain chat.
+    tools_json: str | None = None
+    #: Results of the tool calls the previous generation made (a JSON array);
+    #: set, this generation continues that one instead of starting a new turn.
+    tool_results_json: str | None = None
 
     def messages(self, keep_turns: int | None = None) -> list[ChatMessage]:
         """All messages, keeping only the newest ``keep_turns`` past turns."""
@@ -56,6 +61,8 @@ class GenerationRequest:
         for past_turn in history:
             messages.extend(past_turn)
         messages.extend(self.turn)
+        if self.tool_results_json is not None:
+            messages.append(ChatMessage("tool", self.tool_results_json))
         return messages
 
 
@@ -108,7 +115,7 @@ class Runtime(ABC):
         """Load the model; fails with :class:`ModelFileError` naming the path."""
 
     @abstractmethod
-    def prepare_system_prompt(self, system_prompt: str) -> None:
+    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Compute, or restore from disk, the model state after the system prompt.
 
         Called once after :meth:`load`, and again by :meth:`generate` whenever a

@@ -8,6 +8,7 @@ the first part then always yields the same tokens, whatever follows it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,14 +38,18 @@ class ChatRenderer:
             template=self.template, bos_token=bos_token, eos_token=eos_token
         )
 
-    def render(self, messages: Sequence[ChatMessage]) -> RenderedPrompt:
+    def render(
+        self, messages: Sequence[ChatMessage], tools_json: str | None = None
+    ) -> RenderedPrompt:
         as_dicts = [{"role": m.role, "content": m.content} for m in messages]
+        tools = json.loads(tools_json) if tools_json else None
         try:
-            text = self._formatter(messages=as_dicts).prompt
+            text = self._formatter(messages=as_dicts, tools=tools).prompt
         except ValueError:
             # Some templates refuse a system message after the first one: fold
             # such notes into the user message that follows them.
-            text = self._formatter(messages=_fold_late_system_messages(as_dicts)).prompt
+            folded = _fold_late_system_messages(as_dicts)
+            text = self._formatter(messages=folded, tools=tools).prompt
         system = messages[0].content if messages and messages[0].role == "system" else ""
         cut = text.find(system) + len(system) if system and system in text else 0
         return RenderedPrompt(prefix=text[:cut], rest=text[cut:])

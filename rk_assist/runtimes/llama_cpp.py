@@ -79,6 +79,7 @@ class LlamaCppRuntime(Runtime):
         self._prefix_text: str | None = None
         self._prefix_tokens: list[int] = []
         self._system_prompt: str | None = None
+        self._tools_json: str | None = None
         self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
         self.prefix_source = "off"
@@ -125,12 +126,15 @@ class LlamaCppRuntime(Runtime):
             threads,
         )
 
-    def prepare_system_prompt(self, system_prompt: str) -> None:
+    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Compute (or load from disk) the model state after the system prompt."""
         llm = self._require_llm()
         renderer = self._require_renderer()
-        probe = renderer.render([ChatMessage("system", system_prompt), ChatMessage("user", ".")])
+        probe = renderer.render(
+            [ChatMessage("system", system_prompt), ChatMessage("user", ".")], tools_json
+        )
         self._system_prompt = system_prompt
+        self._tools_json = tools_json
         self._prefix_text = probe.prefix
         self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
         if not self.settings.prefix_cache or not self._prefix_tokens:
@@ -184,8 +188,8 @@ class LlamaCppRuntime(Runtime):
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         llm = self._require_llm()
-        if request.system_prompt != self._system_prompt:
-            self.prepare_system_prompt(request.system_prompt)
+        if (request.system_prompt, request.tools_json) != (self._system_prompt, self._tools_json):
+            self.prepare_system_prompt(request.system_prompt, request.tools_json)
         tokens, dropped = self._fit_prompt(request)
         max_new = min(request.max_new_tokens, llm.n_ctx() - len(tokens))
         if not self.settings.prefix_cache:
@@ -255,7 +259,7 @@ class LlamaCppRuntime(Runtime):
         budget = max(budget, MIN_ANSWER_TOKENS)
         total_turns = len(request.history)
         for keep in range(total_turns, -1, -1):
-            rendered = renderer.render(request.messages(keep_turns=keep))
+            rendered = renderer.render(request.messages(keep_turns=keep), request.tools_json)
             if self._prefix_tokens and rendered.prefix == self._prefix_text:
                 tokens = self._prefix_tokens + self._tokenize(rendered.rest, first=False)
             else:

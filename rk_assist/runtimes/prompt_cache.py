@@ -110,12 +110,40 @@ class PromptCacheFile:
         with contextlib.suppress(FileNotFoundError):
             self.json_path.unlink()
         _atomic_write(self.bin_path, data)
+        self._write_metadata(key, len(data), hashlib.sha256(data).hexdigest(), info)
+
+    def writing_path(self) -> Path:
+        """Where a runtime that writes its own cache file should write it.
+
+        Invalidates the current pair first; :meth:`adopt` then moves the new
+        file into place, so the pair is never half written.
+        """
+        with contextlib.suppress(FileNotFoundError):
+            self.json_path.unlink()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.directory / f".{self.name}.bin.writing"
+
+    def adopt(self, written: Path, key: str, **info: Any) -> None:
+        """Record a cache file a runtime wrote at :meth:`writing_path`."""
+        digest = hashlib.sha256()
+        size = 0
+        with written.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+        os.replace(written, self.bin_path)
+        self._write_metadata(key, size, digest.hexdigest(), info)
+
+    def is_valid(self, key: str) -> bool:
+        return self.read(key) is not None
+
+    def _write_metadata(self, key: str, size: int, sha256: str, info: dict[str, Any]) -> None:
         metadata = {
             "format": FORMAT_VERSION,
             "name": self.name,
             "key": key,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": size,
+            "sha256": sha256,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **info,
         }

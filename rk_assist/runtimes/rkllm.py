@@ -1,0 +1,471 @@
+"""The NPU runtime: a ``.rkllm`` model through Rockchip's librkllmrt.so.
+
+Multi-turn strategy: every turn runs with ``keep_history=0`` and the whole
+(trimmed) conversation as its prompt, and the runtime's automatic reuse of a
+matching KV prefix skips what it has already computed. ``keep_history=1``
+would keep one conversation's KV at a time, but this service interleaves
+conversations (one per satellite) and edits history (trimming, speech
+cleanup), so the full prompt is the only correct input; the system prompt's
+state additionally lives in a prompt cache file, loaded at start. The log
+shows ``rkllm_get_kv_cache_size`` and the prefill tokens of every turn, so
+a board owner can check the reuse on real hardware. The one exception is a
+tool round-trip: a run that offers tools keeps its history so the following
+``role="tool"`` run can continue it, as the runtime requires.
+
+The callback runs on the runtime's own thread while ``rkllm_run`` blocks the
+worker thread: it only copies bytes out and hands text to the sink, which
+is already a thread-safe hop onto the event loop.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.library import RkllmLibrary, RkllmLibraryError
+from ..core.structs import (
+    CallbackReturn,
+    LLMCallState,
+    LLMHandle,
+    LLMResultCallback,
+    RKLLMCallback,
+    RKLLMInferMode,
+    RKLLMInputType,
+    RKLLMPromptCacheParam,
+    RKLLMResult,
+)
+from .base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationStats,
+    ModelFileError,
+    PromptTooLongError,
+    Runtime,
+    RuntimeFailure,
+    TextSink,
+)
+from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_CONTEXT = 16384  # the RKLLM conversion limit; contexts are multiples of 32
+BIG_CORES_MASK = 0xF0  # CPUs 4 to 7: the Cortex-A76 cluster on RK3588 and RK3576
+NPU_DRIVER_HINT = (
+    "check that the NPU driver is 0.9.8 (cat /sys/kernel/debug/rknpu/version), that the model "
+    "was converted for this runtime version and this chip, and the runtime's log above"
+)
+# Qwen's chat format (ChatML). The runtime wraps every prompt in these.
+SYSTEM_BLOCK = "<|im_start|>system\n{system}<|im_end|>\n"
+POSTFIX = "<|im_end|>\n<|im_start|>assistant\n"
+CHARS_PER_TOKEN = 3  # conservative estimate for trimming history without a tokenizer
+
+
+@dataclass(frozen=True)
+class RkllmSettings:
+    model_path: Path
+    library_path: Path | None = None
+    abi: str = "auto"
+    context_length: int = 4096
+    max_new_tokens: int = 512
+    temperature: float = 0.3
+    top_p: float = 0.9
+    top_k: int = 40
+    repeat_penalty: float = 1.1
+    n_keep: int = -1
+    cpu_mask: int = BIG_CORES_MASK
+    embed_flash: bool = True
+    cache_dir: Path | None = None
+    prefix_cache: bool = True
+
+
+def check_rkllm_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelFileError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        raise ModelFileError(f"cannot read model file {path}: {err}") from err
+    if head == b"GGUF":
+        raise ModelFileError(f"{path} is a GGUF model: run it with --runtime cpu")
+    if path.suffix.lower() != ".rkllm" or not head:
+        raise ModelFileError(f"not an .rkllm model file: {path}")
+
+
+def check_context_length(value: int) -> None:
+    if value <= 0 or value > MAX_CONTEXT or value % 32:
+        raise RuntimeFailure(
+            f"RKLLM context length must be a multiple of 32 up to {MAX_CONTEXT}, not {value}"
+        )
+
+
+@dataclass
+class _Run:
+    """What the callback needs during one rkllm_run, and what it found out."""
+
+    emit: TextSink
+    stop: threading.Event
+    max_new_tokens: int
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+    generated: int = 0
+    errored: bool = False
+    finished: bool = False
+    abort_thread: threading.Thread | None = None
+    perf: dict[str, float] = field(default_factory=dict)
+
+
+class RkllmRuntime(Runtime):
+    name = "rkllm"
+
+    def __init__(self, settings: RkllmSettings) -> None:
+        self.settings = settings
+        self.library: RkllmLibrary | None = None
+        self._handle = LLMHandle()
+        self._callback = LLMResultCallback(self._on_result)  # alive as long as the handle
+        self._callbacks: RKLLMCallback | None = None
+        self._model_path_bytes = str(settings.model_path).encode()
+        self._call_lock = threading.RLock()  # every call on the handle, serialised
+        self._run: _Run | None = None
+        self._system_prompt: str | None = None
+        self._tools_json: str | None = None
+        self._cache_loaded = False
+        #: How the system prompt state was obtained: "built", "disk" or "off".
+        self.prefix_source = "off"
+
+    @property
+    def model_name(self) -> str:
+        return self.settings.model_path.stem
+
+    def load(self) -> None:
+        check_rkllm_file(self.settings.model_path)
+        check_context_length(self.settings.context_length)
+        try:
+            library = RkllmLibrary.open(self.settings.library_path, self.settings.abi)
+        except RkllmLibraryError as err:
+            raise RuntimeFailure(str(err)) from err
+        param = library.function("rkllm_createDefaultParam")()
+        param.model_path = self._model_path_bytes
+        param.max_context_len = self.settings.context_length
+        param.max_new_tokens = self.settings.max_new_tokens
+        param.top_k = int(self.settings.top_k)
+        param.top_p = self.settings.top_p
+        param.temperature = self.settings.temperature
+        param.repeat_penalty = self.settings.repeat_penalty
+        param.n_keep = self.settings.n_keep
+        param.skip_special_token = True
+        param.is_async = False
+        extend = param.extend_param
+        extend.embed_flash = 1 if self.settings.embed_flash else 0
+        mask = self.settings.cpu_mask
+        extend.enabled_cpus_mask = mask
+        extend.enabled_cpus_num = bin(mask).count("1")
+        started = time.perf_counter()
+        init = library.function("rkllm_init")
+        with self._call_lock:
+            if library.abi == "1.2":
+                code = init(ctypes.byref(self._handle), ctypes.byref(param), self._callback)
+            else:
+                self._callbacks = RKLLMCallback(result_callback=self._callback)
+                code = init(
+                    ctypes.byref(self._handle), ctypes.byref(param), ctypes.byref(self._callbacks)
+                )
+        if code != 0 or not self._handle.value:
+            raise RuntimeFailure(
+                f"rkllm_init failed (code {code}) for {self.settings.model_path} with context "
+                f"{self.settings.context_length}: {NPU_DRIVER_HINT}"
+            )
+        self.library = library
+        _LOGGER.info(
+            "Loaded %s on the NPU in %.1f s (runtime %s, ABI %s, context %d, CPU mask 0x%X)",
+            self.settings.model_path,
+            time.perf_counter() - started,
+            library.version or "unknown",
+            library.abi,
+            self.settings.context_length,
+            mask,
+        )
+
+    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
+        library = self._require_library()
+        with self._call_lock:
+            if tools_json is not None:
+                # Also replaces the system prompt; called only when the tools change.
+                self._check(
+                    library.function("rkllm_set_function_tools")(
+                        self._handle, system_prompt.encode(), tools_json.encode(), b"tool_response"
+                    ),
+                    "rkllm_set_function_tools",
+                )
+            else:
+                self._check(
+                    library.function("rkllm_set_chat_template")(
+                        self._handle,
+                        SYSTEM_BLOCK.format(system=system_prompt).encode(),
+                        b"",
+                        POSTFIX.encode(),
+                    ),
+                    "rkllm_set_chat_template",
+                )
+            self._system_prompt, self._tools_json = system_prompt, tools_json
+            self._prepare_prompt_cache()
+
+    def generate(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        self._require_library()
+        with self._call_lock:
+            if (request.system_prompt, request.tools_json) != (
+                self._system_prompt,
+                self._tools_json,
+            ):
+                self.prepare_system_prompt(request.system_prompt, request.tools_json)
+            if request.tool_results_json is not None:
+                role, prompt, dropped = "tool", request.tool_results_json, 0
+            else:
+                role = "user"
+                prompt, dropped = self._fit_prompt(request)
+            keep_history = 1 if request.tools_json is not None else 0
+            run = _Run(emit=emit, stop=stop, max_new_tokens=request.max_new_tokens)
+            code = self._run_once(role, prompt, keep_history, run, request.max_new_tokens)
+            kv_sizes = self._kv_cache_sizes()
+        if run.errored or code != 0:
+            if self._prompt_too_long(prompt):
+                raise PromptTooLongError(
+                    f"the prompt does not fit the context of {self.settings.context_length} tokens"
+                )
+            raise RuntimeFailure(f"rkllm_run failed (code {code}): {NPU_DRIVER_HINT}")
+        tail = run.decoder.decode(b"", final=True)
+        if tail and not stop.is_set():
+            emit(tail)
+        stats = GenerationStats(
+            prompt_tokens=int(kv_sizes[0]) if kv_sizes else 0,
+            prefill_tokens=int(run.perf.get("prefill_tokens", 0)),
+            generated_tokens=run.generated,
+            prefill_ms=run.perf.get("prefill_time_ms", 0.0),
+            generate_ms=run.perf.get("generate_time_ms", 0.0),
+            history_turns_dropped=dropped,
+            stop_reason="aborted"
+            if stop.is_set()
+            else ("length" if run.generated >= request.max_new_tokens else "end"),
+            extra={"memory_mb": run.perf.get("memory_usage_mb", 0.0)},
+        )
+        stats.reused_tokens = max(stats.prompt_tokens - stats.prefill_tokens, 0)
+        _LOGGER.info(
+            "RKLLM perf: prefill %d tokens in %.0f ms, generated %d tokens in %.0f ms, "
+            "memory %.0f MB, KV cache %s tokens",
+            stats.prefill_tokens,
+            stats.prefill_ms,
+            int(run.perf.get("generate_tokens", run.generated)),
+            stats.generate_ms,
+            stats.extra["memory_mb"],
+            kv_sizes,
+        )
+        return stats
+
+    def abort(self) -> None:
+        library, handle = self.library, self._handle
+        if library is not None and handle.value:
+            library.function("rkllm_abort")(handle)
+
+    def close(self) -> None:
+        library = self.library
+        if library is None:
+            return
+        with self._call_lock:
+            if self._cache_loaded:
+                library.function("rkllm_release_prompt_cache")(self._handle)
+                self._cache_loaded = False
+            library.function("rkllm_destroy")(self._handle)
+            self._handle = LLMHandle()
+            self.library = None
+
+    # -- the callback ----------------------------------------------------------
+
+    def _on_result(self, result: ctypes._Pointer[RKLLMResult], _userdata: int, state: int) -> int:
+        # Runs on the runtime's thread: copy out, hand over, return at once.
+        run = self._run
+        if run is None:
+            return CallbackReturn.CONTINUE
+        try:
+            if state in (LLMCallState.NORMAL, LLMCallState.WAITING):
+                raw = result.contents.text
+                if raw:
+                    text = run.decoder.decode(raw)
+                    if text and not run.stop.is_set():
+                        run.emit(text)
+                if state == LLMCallState.NORMAL:
+                    run.generated += 1
+                if run.stop.is_set() or run.generated >= run.max_new_tokens:
+                    self._abort_from_callback(run)
+            elif state == LLMCallState.FINISH:
+                perf = result.contents.perf
+                run.perf = {
+                    "prefill_time_ms": float(perf.prefill_time_ms),
+                    "prefill_tokens": float(perf.prefill_tokens),
+                    "generate_time_ms": float(perf.generate_time_ms),
+                    "generate_tokens": float(perf.generate_tokens),
+                    "memory_usage_mb": float(perf.memory_usage_mb),
+                }
+                run.finished = True
+            elif state == LLMCallState.ERROR:
+                run.errored = True
+        except Exception:  # an exception must never unwind into C
+            _LOGGER.exception("Error in the RKLLM callback")
+        return CallbackReturn.CONTINUE
+
+    def _abort_from_callback(self, run: _Run) -> None:
+        if run.abort_thread is not None:
+            return
+        # Not from inside the callback itself: the runtime may hold its own lock there.
+        run.abort_thread = threading.Thread(target=self.abort, name="rkllm-abort", daemon=True)
+        run.abort_thread.start()
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _run_once(
+        self,
+        role: str,
+        prompt: str,
+        keep_history: int,
+        run: _Run,
+        max_new_tokens: int,
+        cache_path: Path | None = None,
+    ) -> int:
+        library = self._require_library()
+        structs = library.structs
+        role_bytes, prompt_bytes = role.encode(), prompt.encode("utf-8", errors="replace")
+        rk_input = structs.Input()
+        rk_input.role = role_bytes
+        rk_input.enable_thinking = False
+        rk_input.input_type = RKLLMInputType.PROMPT
+        rk_input.prompt_input = prompt_bytes
+        infer = structs.InferParam()
+        infer.mode = RKLLMInferMode.GENERATE
+        infer.keep_history = keep_history
+        cache_param = None
+        if cache_path is not None:
+            cache_param = RKLLMPromptCacheParam(1, str(cache_path).encode())
+            infer.prompt_cache_params = ctypes.pointer(cache_param)
+        if library.abi == "1.3":
+            infer.max_new_tokens = max_new_tokens
+        self._run = run
+        try:
+            return library.function("rkllm_run")(
+                self._handle, ctypes.byref(rk_input), ctypes.byref(infer), None
+            )
+        finally:
+            self._run = None
+            if run.abort_thread is not None:
+                # An abort meant for this run must not land on the next one.
+                run.abort_thread.join(timeout=5)
+
+    def _prepare_prompt_cache(self) -> None:
+        """Load the system prompt's saved state, or build and save it."""
+        library = self._require_library()
+        if not self.settings.prefix_cache or self.settings.cache_dir is None:
+            self.prefix_source = "off"
+            return
+        cache = PromptCacheFile(self.settings.cache_dir / self.model_name, "system")
+        key = cache_key(
+            runtime=self.name,
+            abi=library.abi,
+            version=library.version,
+            model=fingerprint_file(self.settings.model_path),
+            context_length=self.settings.context_length,
+            system_prompt=self._system_prompt,
+            tools=self._tools_json,
+        )
+        if self._cache_loaded:
+            library.function("rkllm_release_prompt_cache")(self._handle)  # before switching
+            self._cache_loaded = False
+        started = time.perf_counter()
+        if cache.is_valid(key):
+            if (
+                library.function("rkllm_load_prompt_cache")(
+                    self._handle, str(cache.bin_path).encode()
+                )
+                == 0
+            ):
+                self._cache_loaded = True
+                self.prefix_source = "disk"
+                _LOGGER.info(
+                    "System prompt cache loaded from %s in %.0f ms",
+                    cache.bin_path,
+                    (time.perf_counter() - started) * 1000,
+                )
+                return
+            _LOGGER.warning("The runtime refused prompt cache %s; rebuilding", cache.bin_path)
+        writing = cache.writing_path()
+        run = _Run(emit=lambda _text: None, stop=threading.Event(), max_new_tokens=1)
+        code = self._run_once("user", "<|im_start|>user\nhello", 0, run, 1, cache_path=writing)
+        if code != 0 or run.errored or not writing.is_file():
+            _LOGGER.warning("Could not build the prompt cache (code %s); continuing without", code)
+            self.prefix_source = "off"
+            return
+        cache.adopt(writing, key, model=self.model_name, runtime=self.name, source="system prompt")
+        self.prefix_source = "built"
+        _LOGGER.info(
+            "System prompt cache built in %.0f ms and saved to %s",
+            (time.perf_counter() - started) * 1000,
+            cache.bin_path,
+        )
+
+    def _fit_prompt(self, request: GenerationRequest) -> tuple[str, int]:
+        """The conversation as ChatML text, oldest turns dropped until it should fit."""
+        context = self.settings.context_length
+        budget_tokens = context - min(request.max_new_tokens, context // 4)
+        system_chars = len(SYSTEM_BLOCK.format(system=request.system_prompt))
+        budget_chars = budget_tokens * CHARS_PER_TOKEN - system_chars
+        total = len(request.history)
+        prompt = ""
+        for keep in range(total, -1, -1):
+            messages = request.messages(keep_turns=keep)[1:]  # the system block is the template's
+            prompt = _render_chatml_body(messages)
+            if len(prompt) <= budget_chars:
+                return prompt, total - keep
+        return prompt, total
+
+    def _prompt_too_long(self, prompt: str) -> bool:
+        estimate = (len(prompt) + len(self._system_prompt or "")) / CHARS_PER_TOKEN
+        return estimate > self.settings.context_length * 0.9
+
+    def _kv_cache_sizes(self) -> list[int]:
+        library = self._require_library()
+        try:
+            function = library.function("rkllm_get_kv_cache_size")
+        except RkllmLibraryError:
+            return []
+        sizes = (ctypes.c_int * 8)()
+        if function(self._handle, sizes) != 0:
+            return []
+        return [sizes[0]]
+
+    def _check(self, code: int, what: str) -> None:
+        if code != 0:
+            raise RuntimeFailure(f"{what} failed (code {code})")
+
+    def _require_library(self) -> RkllmLibrary:
+        if self.library is None or not self._handle.value:
+            raise RuntimeFailure("the RKLLM model is not loaded")
+        return self.library
+
+
+def _render_chatml_body(messages: list[ChatMessage]) -> str:
+    """Every message after the system block, ending inside the last user turn.
+
+    The runtime's template adds the system block before and the closing
+    ``<|im_end|>`` plus the assistant header after.
+    """
+    parts = [f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages[:-1]]
+    last = messages[-1]
+    parts.append(f"<|im_start|>{last.role}\n{last.content}")
+    return "".join(parts)
