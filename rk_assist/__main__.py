@@ -1,4 +1,4 @@
-"""``rk-assist``: run the service; ``rk-assist ask`` and ``rk-assist bench`` for people."""
+"""``rk-assist``: run the service; ``ask``, ``bench`` and ``npu-check`` are for people."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .client import main as ask_main
 
         return ask_main(argv[1:])
+    if argv and argv[0] == "npu-check":
+        from .npu_check import main as npu_check_main
+
+        setup_logging(debug=False)
+        return npu_check_main(argv[1:])
     if argv and argv[0] == "bench":
         from .bench import main as bench_main
 

@@ -33,6 +33,9 @@ class ServiceConfig:
     runtime: str
     rkllm_library: Path | None
     rkllm_abi: str
+    rkllm_cpu_mask: int
+    rkllm_n_keep: int
+    rkllm_embed_flash: bool
     config_dir: Path
     cache_dir: Path
     languages: tuple[str, ...]
@@ -40,6 +43,7 @@ class ServiceConfig:
     max_tokens: int
     temperature: float
     top_p: float
+    top_k: int
     threads: int | None
     history_turns: int
     history_idle: float
@@ -76,6 +80,16 @@ def _languages(value: Any) -> tuple[str, ...]:
         if not language.replace("-", "").replace("_", "").isalnum() or len(language) > 16:
             raise vol.Invalid(f"{language!r} is not a language code")
     return languages
+
+
+def _cpu_mask(value: Any) -> int:
+    try:
+        mask = value if isinstance(value, int) else int(str(value), 0)
+    except ValueError as err:
+        raise vol.Invalid("expected a CPU bit mask such as 0xF0") from err
+    if not 0 < mask <= 0xFFFF:
+        raise vol.Invalid("expected a CPU bit mask from 0x1 to 0xFFFF")
+    return mask
 
 
 def _optional(validator: Any) -> Any:
@@ -137,6 +151,25 @@ OPTIONS: tuple[Option, ...] = (
         "RKLLM ABI: auto (read from the library), 1.2 (runtime 1.2.1-1.2.3) or 1.3",
     ),
     Option(
+        "rkllm_cpu_mask",
+        "0xF0",
+        _cpu_mask,
+        "CPUs the RKLLM runtime may use, as a bit mask (0xF0: the big cores 4-7)",
+    ),
+    Option(
+        "rkllm_n_keep",
+        -1,
+        _int(-1, 16384),
+        "tokens the RKLLM runtime keeps when its context overflows (-1: its default)",
+    ),
+    Option(
+        "rkllm_embed_flash",
+        True,
+        vol.Boolean(),
+        "keep the embedding table in flash to save memory (--no-rkllm-embed-flash to disable)",
+        flag_only=True,
+    ),
+    Option(
         "config_dir",
         "config",
         vol.All(str, vol.Length(min=1), vol.Coerce(Path)),
@@ -161,6 +194,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_tokens", 256, _int(8, 8192), "longest answer in tokens"),
     Option("temperature", 0.2, _float(0.0, 2.0), "sampling temperature (0 is greedy)"),
     Option("top_p", 0.9, _float(0.01, 1.0), "nucleus sampling threshold"),
+    Option("top_k", 40, _int(0, 1000), "sample from the k most likely tokens (0: all)"),
     Option("threads", None, _optional(_int(1, 256)), "CPU threads (default: all cores)"),
     Option("history_turns", 8, _int(0, 100), "past turns remembered per conversation"),
     Option(
@@ -244,7 +278,8 @@ def parse_service_args(
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Wyoming conversation (handle) service for Home Assistant. "
-        "Subcommands: 'ask' (test client), 'bench' (benchmark).",
+        "Subcommands: 'ask' (test client), 'bench' (benchmark), "
+        "'npu-check' (verify the RKLLM runtime on a board).",
     )
     add_service_arguments(parser)
     args = parser.parse_args(argv)

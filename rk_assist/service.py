@@ -38,6 +38,10 @@ def create_runtime(config: ServiceConfig) -> tuple[Runtime, bool]:
                 max_new_tokens=config.max_tokens,
                 temperature=config.temperature,
                 top_p=config.top_p,
+                top_k=config.top_k,
+                n_keep=config.rkllm_n_keep,
+                cpu_mask=config.rkllm_cpu_mask,
+                embed_flash=config.rkllm_embed_flash,
                 cache_dir=config.cache_dir if config.prompt_cache else None,
                 prefix_cache=config.prompt_cache,
             )
@@ -53,6 +57,7 @@ def create_runtime(config: ServiceConfig) -> tuple[Runtime, bool]:
             threads=config.threads,
             temperature=config.temperature,
             top_p=config.top_p,
+            top_k=config.top_k,
             cache_dir=config.cache_dir if config.prompt_cache else None,
             prefix_cache=config.prompt_cache,
         )

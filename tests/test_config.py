@@ -15,6 +15,18 @@ def test_defaults():
     assert config.cache_dir == Path("cache")
     assert config.languages == ("en",) and config.language == "en"
     assert config.prompt_cache is True
+    assert config.runtime == "cpu" and config.rkllm_abi == "auto"
+    assert config.rkllm_cpu_mask == 0xF0 and config.rkllm_embed_flash is True
+
+
+def test_rkllm_options():
+    config = build_config(
+        {"runtime": "rkllm", "rkllm_cpu_mask": "0x0F", "rkllm_embed_flash": False},
+        environ={"RK_ASSIST_RKLLM_LIBRARY": "/opt/rk/librkllmrt.so", "RK_ASSIST_RKLLM_ABI": "1.3"},
+    )
+    assert config.runtime == "rkllm" and config.rkllm_abi == "1.3"
+    assert config.rkllm_library == Path("/opt/rk/librkllmrt.so")
+    assert config.rkllm_cpu_mask == 0x0F and config.rkllm_embed_flash is False
 
 
 def test_environment_overrides_default_and_command_line_overrides_environment():
@@ -44,6 +56,8 @@ def test_environment_overrides_default_and_command_line_overrides_environment():
         ({"languages": " , "}, {}, "--languages"),
         ({}, {"RK_ASSIST_DEBUG": "maybe"}, "RK_ASSIST_DEBUG"),
         ({"runtime": "gpu"}, {}, "--runtime"),
+        ({"rkllm_cpu_mask": "big"}, {}, "--rkllm-cpu-mask"),
+        ({}, {"RK_ASSIST_RKLLM_ABI": "1.1"}, "RK_ASSIST_RKLLM_ABI"),
     ],
 )
 def test_invalid_values_name_the_option(cli, environ, expected):

@@ -229,3 +229,16 @@ def test_bad_model_files_fail_with_the_path(tmp_path: Path, make, message):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_clear_context_keeps_the_system_prompt_state():
+    runtime = make_runtime(None)
+    runtime.prepare_system_prompt(SYSTEM)
+    answer(runtime, request())
+    runtime.clear_context(keep_system_prompt=True)
+    _, stats = answer(runtime, request())
+    assert stats.reused_tokens == len(runtime._prefix_tokens)
+    runtime.clear_context(keep_system_prompt=False)
+    _, stats = answer(runtime, request())
+    assert stats.reused_tokens == 0
+    runtime.close()

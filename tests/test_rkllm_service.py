@@ -12,6 +12,7 @@ from wyoming.client import AsyncClient
 from rk_assist.client import ask, describe
 from rk_assist.config import build_config
 from rk_assist.service import create_service
+from rk_assist.wyoming.handler import SAY_FAILED
 
 from .test_cli import run_command
 
@@ -111,3 +112,58 @@ async def test_runtime_errors_become_spoken_failures(rkllm_doubles, rkllm_model,
     finally:
         await service.stop()
     assert json.loads((tmp_path / "cache" / rkllm_model.stem / "system.json").read_text())["size"]
+
+
+async def test_runtime_fault_mid_answer_is_reported_and_the_service_recovers(
+    rkllm_doubles, rkllm_model, tmp_path
+):
+    service = await create_service(rkllm_config(tmp_path, rkllm_doubles["1.3"], rkllm_model))
+    await service.start()
+    uri = f"tcp://127.0.0.1:{service.port}"
+    try:
+        result = await ask(uri, "Please fail midway.", context={"conversation_id": "f"})
+        assert result.event_types[0] == "handled-start"
+        assert "handled-chunk" in result.event_types
+        assert result.event_types[-2:] == ["not-handled", "handled-stop"]
+        assert result.text == SAY_FAILED
+        assert service.assistant.conversations.history("f") == []  # nothing half-remembered
+        after = await ask(uri, "Are you back?")
+        assert after.handled and after.text.startswith("You said")
+    finally:
+        await service.stop()
+
+
+async def test_npu_check_passes_against_the_double(rkllm_doubles, rkllm_model, tmp_path):
+    driver = tmp_path / "version"
+    driver.write_text("RKNPU driver: v0.9.8\n")
+    code, out, err = await run_command(
+        "npu-check",
+        "--model",
+        str(rkllm_model),
+        "--rkllm-library",
+        str(rkllm_doubles["1.2"]),
+        "--driver-version-file",
+        str(driver),
+    )
+    assert code == 0, out + err
+    for check in (
+        "NPU driver",
+        "library",
+        "first turn",
+        "prefix reuse",
+        "abort",
+        "prompt cache reload",
+    ):
+        assert f"[ok] {check}" in out
+    assert out.strip().endswith("all checks passed")
+    driver.write_text("RKNPU driver: v0.9.6\n")
+    code, out, _ = await run_command(
+        "npu-check",
+        "--model",
+        str(rkllm_model),
+        "--rkllm-library",
+        str(rkllm_doubles["1.3"]),
+        "--driver-version-file",
+        str(driver),
+    )
+    assert code == 1 and "[FAIL] NPU driver: 0.9.6" in out

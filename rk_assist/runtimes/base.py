@@ -140,5 +140,14 @@ class Runtime(ABC):
         """
 
     @abstractmethod
+    def clear_context(self, keep_system_prompt: bool = True) -> None:
+        """Forget the conversation state held in the model (its KV cache).
+
+        Used to recover a clean state after a failed generation; with
+        ``keep_system_prompt`` the system prompt's state stays, so the next
+        turn does not pay for it again.
+        """
+
+    @abstractmethod
     def close(self) -> None:
         """Release the model; the runtime cannot be used afterwards."""

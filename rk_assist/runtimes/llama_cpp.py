@@ -10,6 +10,7 @@ every prompt starts with the same system-prompt tokens.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 import os
 import threading
@@ -80,6 +81,7 @@ class LlamaCppRuntime(Runtime):
         self._prefix_tokens: list[int] = []
         self._system_prompt: str | None = None
         self._tools_json: str | None = None
+        self._prefix_state: bytes | None = None  # llama.cpp state after the system prompt
         self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
         self.prefix_source = "off"
@@ -137,6 +139,7 @@ class LlamaCppRuntime(Runtime):
         self._tools_json = tools_json
         self._prefix_text = probe.prefix
         self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
+        self._prefix_state = None
         if not self.settings.prefix_cache or not self._prefix_tokens:
             if not self._prefix_tokens:
                 _LOGGER.warning("The chat template hides the system prompt; no prefix caching")
@@ -153,6 +156,7 @@ class LlamaCppRuntime(Runtime):
         if cache is not None:
             data = cache.read(key)
             if data is not None and self._restore_state(data):
+                self._prefix_state = data
                 self.prefix_source = "disk"
                 _LOGGER.info(
                     "System prompt state (%d tokens) loaded from %s in %.0f ms",
@@ -163,7 +167,7 @@ class LlamaCppRuntime(Runtime):
                 return
         llm.reset()
         llm.eval(self._prefix_tokens)
-        state = llm.save_state()
+        self._prefix_state = self._snapshot_state()
         self.prefix_source = "built"
         _LOGGER.info(
             "System prompt state (%d tokens) computed in %.0f ms",
@@ -174,7 +178,7 @@ class LlamaCppRuntime(Runtime):
             try:
                 cache.write(
                     key,
-                    state.llama_state,
+                    self._prefix_state,
                     model=self.model_name,
                     runtime=self.name,
                     tokens=len(self._prefix_tokens),
@@ -241,6 +245,13 @@ class LlamaCppRuntime(Runtime):
         stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
         return stats
 
+    def clear_context(self, keep_system_prompt: bool = True) -> None:
+        llm = self._require_llm()
+        if not (
+            keep_system_prompt and self._prefix_state and self._restore_state(self._prefix_state)
+        ):
+            llm.reset()
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenize(text, first=False))
 
@@ -294,6 +305,20 @@ class LlamaCppRuntime(Runtime):
             batch_size=self.settings.batch_size,
             tokens=self._prefix_tokens,
         )
+
+    def _snapshot_state(self) -> bytes:
+        """The context's state as bytes.
+
+        ``Llama.save_state`` would also copy the logits of a whole batch
+        (hundreds of megabytes with a large vocabulary), which we never need.
+        """
+        ctx = self._require_llm()._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        if written <= 0 or written > size:
+            raise RuntimeFailure("llama.cpp could not copy its state")
+        return ctypes.string_at(buffer, written)
 
     def _restore_state(self, data: bytes) -> bool:
         llm = self._require_llm()

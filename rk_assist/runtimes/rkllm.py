@@ -271,6 +271,16 @@ class RkllmRuntime(Runtime):
         )
         return stats
 
+    def clear_context(self, keep_system_prompt: bool = True) -> None:
+        library = self._require_library()
+        with self._call_lock:
+            self._check(
+                library.function("rkllm_clear_kv_cache")(
+                    self._handle, 1 if keep_system_prompt else 0, None, None
+                ),
+                "rkllm_clear_kv_cache",
+            )
+
     def abort(self) -> None:
         library, handle = self.library, self._handle
         if library is not None and handle.value:

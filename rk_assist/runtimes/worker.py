@@ -63,6 +63,9 @@ class GenerationStream:
                     worker._active_stop = stop
                 try:
                     return worker.runtime.generate(self._request, emit, stop)
+                except Exception:
+                    worker._recover()
+                    raise
                 finally:
                     with worker._active_lock:
                         worker._active_stop = None
@@ -145,6 +148,13 @@ class ModelWorker:
 
     def _leave_line(self) -> None:
         self._slot.release()
+
+    def _recover(self) -> None:
+        """After a failed generation, on the worker thread: start the next one clean."""
+        try:
+            self.runtime.clear_context(keep_system_prompt=True)
+        except Exception as err:  # the failure that brought us here is what gets reported
+            _LOGGER.warning("Could not clear the model state after a failure: %s", err)
 
     def _stop_generation(self, stop: threading.Event) -> None:
         stop.set()

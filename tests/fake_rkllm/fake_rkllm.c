@@ -396,6 +396,9 @@ static char *compose_answer(FakeLLM *llm, const char *role, const char *prompt) 
         while (len && strchr(".?! ", target[len - 1])) target[--len] = '\0';
         snprintf(answer, size, "<tool_call>\n{\"name\": \"%s\", \"arguments\": {\"name\": \"%s\"}}\n</tool_call>",
                  on ? "HassTurnOn" : "HassTurnOff", target);
+    } else if (strstr(lower, "fail midway")) {
+        /* A runtime fault after a few tokens: see run_thread. */
+        snprintf(answer, size, "Sure, I will. Then the runtime breaks down here.");
     } else if (strstr(lower, "long story")) {
         free(answer);
         size = 64 * 48;
@@ -489,7 +492,17 @@ static void *run_thread(void *arg) {
     long token_us = env_long("FAKE_RKLLM_TOKEN_US", 2000);
     int generated = 0;
     size_t at = 0, length = strlen(answer);
+    int fail_after = strstr(answer, "the runtime breaks down") ? 4 : -1;
     while (at < length && generated < job->max_new_tokens && !atomic_load(&llm->abort_requested)) {
+        if (generated == fail_after) {
+            fail("NPU job timed out");
+            memset(&result, 0, sizeof(result));
+            llm->callback(&result, job->userdata, RKLLM_RUN_ERROR);
+            free(answer);
+            free(full);
+            job->status = -1;
+            return NULL;
+        }
         /* A token is a word with its leading space, or a markup piece. */
         size_t end = at + 1;
         while (end < length && answer[end] != ' ' && answer[end] != '\n' && end - at < 12) end++;
