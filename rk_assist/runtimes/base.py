@@ -12,6 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class RuntimeFailure(Exception):
@@ -24,6 +25,19 @@ class ModelFileError(RuntimeFailure):
 
 class PromptTooLongError(RuntimeFailure):
     """Even with all history dropped, the prompt does not fit the context window."""
+
+
+def read_model_head(path: Path, size: int = 4) -> bytes:
+    """The first bytes of a model file, or a :class:`ModelFileError` naming the path."""
+    if not path.exists():
+        raise ModelFileError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelFileError(f"model path is not a file: {path}")
+    try:
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except OSError as err:
+        raise ModelFileError(f"cannot read model file {path}: {err}") from err
 
 
 @dataclass(frozen=True)

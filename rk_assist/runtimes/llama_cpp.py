@@ -30,6 +30,7 @@ from .base import (
     Runtime,
     RuntimeFailure,
     TextSink,
+    read_model_head,
 )
 from .chat_format import ChatRenderer
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
@@ -57,16 +58,7 @@ class LlamaCppSettings:
 
 def check_gguf_file(path: Path) -> None:
     """Fail with a message naming the path, before llama.cpp prints its own noise."""
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelFileError(f"model path is not a file: {path}")
-    try:
-        with path.open("rb") as handle:
-            magic = handle.read(4)
-    except OSError as err:
-        raise ModelFileError(f"cannot read model file {path}: {err}") from err
-    if magic != GGUF_MAGIC:
+    if read_model_head(path) != GGUF_MAGIC:
         raise ModelFileError(f"not a GGUF model file (bad header): {path}")
 
 

@@ -48,6 +48,7 @@ from .base import (
     Runtime,
     RuntimeFailure,
     TextSink,
+    read_model_head,
 )
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
 
@@ -84,15 +85,7 @@ class RkllmSettings:
 
 
 def check_rkllm_file(path: Path) -> None:
-    if not path.exists():
-        raise ModelFileError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ModelFileError(f"model path is not a file: {path}")
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4)
-    except OSError as err:
-        raise ModelFileError(f"cannot read model file {path}: {err}") from err
+    head = read_model_head(path)
     if head == b"GGUF":
         raise ModelFileError(f"{path} is a GGUF model: run it with --runtime cpu")
     if path.suffix.lower() != ".rkllm" or not head:
