@@ -33,6 +33,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         setup_logging(debug=False)
         return npu_check_main(argv[1:])
+    if argv and argv[0] == "models":
+        from .models.cli import main as models_main
+
+        setup_logging(debug=False)
+        return models_main(argv[1:])
+    if argv and argv[0] == "cache":
+        from .cache_cli import main as cache_main
+
+        setup_logging(debug=False)
+        return cache_main(argv[1:])
     if argv and argv[0] == "bench":
         from .bench import main as bench_main
 

@@ -18,7 +18,7 @@ from typing import Any
 import voluptuous as vol
 
 ENV_PREFIX = "RK_ASSIST_"
-RUNTIMES = ("cpu", "rkllm")
+RUNTIMES = ("auto", "cpu", "rkllm")
 RKLLM_ABIS = ("auto", "1.2", "1.3")
 
 
@@ -29,7 +29,8 @@ class ConfigError(Exception):
 @dataclass(frozen=True)
 class ServiceConfig:
     uri: str
-    model: Path | None
+    model: str | None
+    models_dir: Path
     runtime: str
     rkllm_library: Path | None
     rkllm_abi: str
@@ -39,7 +40,7 @@ class ServiceConfig:
     config_dir: Path
     cache_dir: Path
     languages: tuple[str, ...]
-    context_length: int
+    context_length: int | None
     max_tokens: int
     temperature: float
     top_p: float
@@ -52,6 +53,8 @@ class ServiceConfig:
     max_connections: int
     prompt_cache: bool
     debug: bool
+    #: The options set on the command line or in the environment, not defaulted.
+    explicit: frozenset[str] = frozenset()
 
     @property
     def language(self) -> str:
@@ -127,15 +130,23 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "model",
         None,
-        _optional(vol.All(str, vol.Length(min=1), vol.Coerce(Path))),
-        "GGUF model file (default: the embedded SmolLM2-135M-Instruct)",
-        metavar="PATH",
+        _optional(vol.All(str, vol.Length(min=1))),
+        "model: a name in --models-dir, or a .gguf/.rkllm file or model folder path "
+        "(default: the embedded SmolLM2-135M-Instruct)",
+        metavar="NAME|PATH",
+    ),
+    Option(
+        "models_dir",
+        "models",
+        vol.All(str, vol.Length(min=1), vol.Coerce(Path)),
+        "folder of models: one folder per model, named as you want to call it",
+        metavar="DIR",
     ),
     Option(
         "runtime",
-        "cpu",
+        "auto",
         vol.In(RUNTIMES),
-        "inference runtime: cpu (llama.cpp, GGUF) or rkllm (Rockchip NPU, .rkllm)",
+        "inference runtime: auto (by model file), cpu (llama.cpp, GGUF) or rkllm (NPU)",
     ),
     Option(
         "rkllm_library",
@@ -190,7 +201,12 @@ OPTIONS: tuple[Option, ...] = (
         "comma-separated languages to advertise; the first is the default reply language",
         metavar="LANG[,LANG...]",
     ),
-    Option("context_length", 2048, _int(256, 131072), "context window in tokens"),
+    Option(
+        "context_length",
+        None,
+        _optional(_int(256, 131072)),
+        "context window in tokens (default: chosen per model and memory)",
+    ),
     Option("max_tokens", 256, _int(8, 8192), "longest answer in tokens"),
     Option("temperature", 0.2, _float(0.0, 2.0), "sampling temperature (0 is greedy)"),
     Option("top_p", 0.9, _float(0.01, 1.0), "nucleus sampling threshold"),
@@ -253,6 +269,7 @@ def build_config(
     """Merge command line, environment and defaults, validating each value."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    explicit: set[str] = set()
     for option in OPTIONS:
         raw = cli_values.get(option.name)
         source = option.flag
@@ -260,6 +277,8 @@ def build_config(
             raw, source = environ[option.env], f"{option.env} in the environment"
             if option.default is None and raw == "":
                 raw = None
+        if raw is not None:
+            explicit.add(option.name)
         if raw is None:
             raw, source = option.default, f"the default of {option.flag}"
             if raw is None:
@@ -269,7 +288,7 @@ def build_config(
             values[option.name] = vol.Schema(option.validator)(raw)
         except vol.Invalid as err:
             raise ConfigError(f"invalid value {raw!r} for {source}: {err.msg}") from err
-    return ServiceConfig(**values)
+    return ServiceConfig(**values, explicit=frozenset(explicit))
 
 
 def parse_service_args(

@@ -1,21 +1,19 @@
-"""Assemble the service from its rooms: runtime, worker, assistant, Wyoming server."""
+"""Assemble the service from its rooms: models, runtime, worker, assistant, Wyoming server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 
+from wyoming.event import Event
 from wyoming.server import AsyncServer, AsyncTcpServer
 
 from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
-from .runtimes.base import ModelFileError, Runtime
-from .runtimes.embedded import embedded_model_path
-from .runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings, check_gguf_file
-from .runtimes.rkllm import RkllmRuntime, RkllmSettings, check_rkllm_file
+from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
 from .wyoming.handler import AssistEventHandler, ConnectionBudget, HandlerSettings
 from .wyoming.info import build_info
@@ -23,57 +21,23 @@ from .wyoming.info import build_info
 _LOGGER = logging.getLogger(__name__)
 
 
-def create_runtime(config: ServiceConfig) -> tuple[Runtime, bool]:
-    """The configured runtime, and whether it runs the embedded default model."""
-    if config.runtime == "rkllm":
-        if config.model is None:
-            raise ModelFileError("--runtime rkllm needs --model PATH to an .rkllm model file")
-        check_rkllm_file(config.model)
-        return RkllmRuntime(
-            RkllmSettings(
-                model_path=config.model,
-                library_path=config.rkllm_library,
-                abi=config.rkllm_abi,
-                context_length=config.context_length,
-                max_new_tokens=config.max_tokens,
-                temperature=config.temperature,
-                top_p=config.top_p,
-                top_k=config.top_k,
-                n_keep=config.rkllm_n_keep,
-                cpu_mask=config.rkllm_cpu_mask,
-                embed_flash=config.rkllm_embed_flash,
-                cache_dir=config.cache_dir if config.prompt_cache else None,
-                prefix_cache=config.prompt_cache,
-            )
-        ), False
-    embedded = config.model is None
-    model_path = embedded_model_path() if embedded else config.model
-    assert model_path is not None
-    check_gguf_file(model_path)  # before anything else is written or loaded
-    runtime = LlamaCppRuntime(
-        LlamaCppSettings(
-            model_path=model_path,
-            context_length=config.context_length,
-            threads=config.threads,
-            temperature=config.temperature,
-            top_p=config.top_p,
-            top_k=config.top_k,
-            cache_dir=config.cache_dir if config.prompt_cache else None,
-            prefix_cache=config.prompt_cache,
-        )
-    )
-    return runtime, embedded
-
-
 @dataclass
 class Service:
     """A loaded, ready-to-serve assistant and the server that exposes it."""
 
     config: ServiceConfig
+    plan: ModelPlan
     worker: ModelWorker
     assistant: Assistant
     server: AsyncServer
-    handler_factory: partial
+    system_prompt: str
+    info_event: Event = field(init=False)
+    budget: ConnectionBudget = field(init=False)
+    _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.budget = ConnectionBudget(limit=self.config.max_connections)
+        self._refresh_info()
 
     @property
     def port(self) -> int | None:
@@ -81,6 +45,18 @@ class Service:
         if isinstance(self.server, AsyncTcpServer) and self.server._server is not None:
             return self.server._server.sockets[0].getsockname()[1]
         return None
+
+    def handler_factory(self, reader, writer) -> AssistEventHandler:
+        return AssistEventHandler(
+            reader,
+            writer,
+            service=self,
+            assistant=self.assistant,
+            settings=HandlerSettings(
+                max_text_chars=self.config.max_text, default_language=self.config.language
+            ),
+            budget=self.budget,
+        )
 
     async def start(self) -> None:
         """Start listening without blocking (tests, benchmark)."""
@@ -93,13 +69,40 @@ class Service:
         await self.server.stop()
         await self.worker.close()
 
+    async def use_model(self, wanted: str) -> ModelPlan:
+        """Switch to another model; if it cannot load, the current one stays."""
+        async with self._swap_lock:
+            # Reading model metadata and tokenizers takes a while: not on the event loop.
+            plan = await asyncio.to_thread(plan_model, self.config, wanted)
+            runtime = await asyncio.to_thread(create_runtime, plan, self.config)
+            _LOGGER.info("Switching from %s to %s", self.plan.entry.name, plan.entry.name)
+            await self.worker.swap(runtime, self.system_prompt)
+            self.plan = plan
+            self.assistant.settings = AssistantSettings(
+                language=self.config.language,
+                max_new_tokens=max_tokens_for(self.config, plan.entry),
+            )
+            self._refresh_info()
+            _LOGGER.info("Now serving %s", plan.entry.name)
+            return plan
+
+    def _refresh_info(self) -> None:
+        info = build_info(
+            self.plan.entry.name,
+            self.worker.runtime.name,
+            list(self.config.languages),
+            self.plan.embedded,
+        )
+        self.info_event = info.event()
+
 
 async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
-    runtime, embedded = create_runtime(config)
+    plan = plan_model(config)
     system_prompt = load_system_prompt(config.config_dir)
+    runtime = create_runtime(plan, config)
     worker = ModelWorker(runtime, max_waiting=config.queue_size)
-    _LOGGER.info("Loading %s on %s", runtime.model_name, runtime.name)
+    _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
     await worker.load(system_prompt)
     assistant = Assistant(
         worker=worker,
@@ -107,18 +110,12 @@ async def create_service(config: ServiceConfig) -> Service:
         conversations=ConversationStore(
             max_turns=config.history_turns, idle_seconds=config.history_idle
         ),
-        settings=AssistantSettings(language=config.language, max_new_tokens=config.max_tokens),
-    )
-    info = build_info(runtime.model_name, runtime.name, list(config.languages), embedded)
-    factory = partial(
-        AssistEventHandler,
-        info=info,
-        assistant=assistant,
-        settings=HandlerSettings(max_text_chars=config.max_text, default_language=config.language),
-        budget=ConnectionBudget(limit=config.max_connections),
+        settings=AssistantSettings(
+            language=config.language, max_new_tokens=max_tokens_for(config, plan.entry)
+        ),
     )
     server = AsyncServer.from_uri(config.uri)
-    return Service(config, worker, assistant, server, factory)
+    return Service(config, plan, worker, assistant, server, system_prompt)
 
 
 async def serve(config: ServiceConfig) -> None:

@@ -15,7 +15,8 @@ def test_defaults():
     assert config.cache_dir == Path("cache")
     assert config.languages == ("en",) and config.language == "en"
     assert config.prompt_cache is True
-    assert config.runtime == "cpu" and config.rkllm_abi == "auto"
+    assert config.runtime == "auto" and config.rkllm_abi == "auto"
+    assert config.context_length is None and config.explicit == frozenset()
     assert config.rkllm_cpu_mask == 0xF0 and config.rkllm_embed_flash is True
 
 
@@ -40,7 +41,8 @@ def test_environment_overrides_default_and_command_line_overrides_environment():
     assert config.temperature == 0.7
     assert config.languages == ("de", "en") and config.language == "de"
     assert config.prompt_cache is False
-    assert config.model == Path("/m/x.gguf")
+    assert config.model == "/m/x.gguf"
+    assert config.explicit == {"model", "languages", "temperature", "prompt_cache"}
     config = build_config({"temperature": "0.1"}, environ=environ)
     assert config.temperature == 0.1
 

@@ -42,7 +42,7 @@ async def test_service_answers_through_the_npu_runtime(
     try:
         info, _ = await describe(uri)
         model = info.handle[0].models[0]
-        assert model.name == rkllm_model.stem
+        assert model.name == "qwen2.5-1.5b"  # the friendly name of the file
         assert model.description.endswith("on rkllm")
         context = {"conversation_id": "npu"}
         result = await ask(uri, "How warm is it?", context=context)
@@ -89,7 +89,7 @@ async def test_cli_runs_the_npu_runtime_and_refuses_a_missing_model(rkllm_double
     code, _out, err = await run_command("--runtime", "rkllm", "--uri", "tcp://127.0.0.1:1")
     assert code == 1
     assert err.strip().splitlines()[-1] == (
-        "rk-assist: --runtime rkllm needs --model PATH to an .rkllm model file"
+        "rk-assist: --runtime rkllm needs --model NAME|PATH of an .rkllm model"
     )
     code, _out, err = await run_command(
         "--runtime", "rkllm", "--model", str(tmp_path / "none.rkllm"), "--uri", "tcp://127.0.0.1:1"
@@ -111,7 +111,7 @@ async def test_runtime_errors_become_spoken_failures(rkllm_doubles, rkllm_model,
         assert result.handled
     finally:
         await service.stop()
-    assert json.loads((tmp_path / "cache" / rkllm_model.stem / "system.json").read_text())["size"]
+    assert json.loads((tmp_path / "cache" / "qwen2.5-1.5b" / "system.json").read_text())["size"]
 
 
 async def test_runtime_fault_mid_answer_is_reported_and_the_service_recovers(

@@ -19,7 +19,7 @@ async def test_describe_advertises_a_streaming_handle_program(service: Service, 
     assert program.name == "rk-assist" and program.installed
     assert program.supports_handled_streaming is True
     assert program.version and program.description
-    assert program.models[0].name == "SmolLM2-135M-Instruct.Q4_1"
+    assert program.models[0].name == "smollm2-135m"
     assert program.models[0].languages == ["en"]
 
 

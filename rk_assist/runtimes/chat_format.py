@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from jinja2 import TemplateError
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from .base import ChatMessage
@@ -27,32 +29,97 @@ CHATML_TEMPLATE = (
 
 @dataclass(frozen=True)
 class RenderedPrompt:
-    prefix: str  # everything up to and including the system prompt's text
+    prefix: str  # the static part: the system block (tools included), same for every turn
     rest: str
 
 
+class TemplateSource(Protocol):
+    """Anything that renders chat messages to prompt text (a Hugging Face tokenizer does)."""
+
+    bos_token: str
+
+    def count(self, text: str) -> int: ...
+
+    def render(
+        self, messages: list[dict[str, str]], tools_json: str | None, enable_thinking: bool
+    ) -> str: ...
+
+
 class ChatRenderer:
-    def __init__(self, template: str | None, bos_token: str, eos_token: str) -> None:
+    """Renders with a Jinja chat template, or with a tokenizer's own template.
+
+    Thinking (Qwen3's ``enable_thinking``) is off unless asked for: a voice
+    answer cannot wait for a page of reasoning.
+    """
+
+    def __init__(
+        self,
+        template: str | None,
+        bos_token: str = "",
+        eos_token: str = "",
+        enable_thinking: bool = False,
+        tokenizer: TemplateSource | None = None,
+    ) -> None:
         self.template = template or CHATML_TEMPLATE
+        self.enable_thinking = enable_thinking
+        self._tokenizer = tokenizer
+        self._prefix_memo: tuple[tuple[str, str | None], str] | None = None
+        self.bos_token = tokenizer.bos_token if tokenizer else bos_token
         self._formatter = Jinja2ChatFormatter(
             template=self.template, bos_token=bos_token, eos_token=eos_token
         )
 
+    def _text(self, messages: list[dict[str, str]], tools_json: str | None) -> str:
+        if self._tokenizer is not None:
+            return self._tokenizer.render(messages, tools_json, self.enable_thinking)
+        tools = json.loads(tools_json) if tools_json else None
+        return self._formatter(
+            messages=messages, tools=tools, enable_thinking=self.enable_thinking
+        ).prompt
+
     def render(
         self, messages: Sequence[ChatMessage], tools_json: str | None = None
     ) -> RenderedPrompt:
-        as_dicts = [{"role": m.role, "content": m.content} for m in messages]
-        tools = json.loads(tools_json) if tools_json else None
+        text = self._render_dicts(
+            [{"role": m.role, "content": m.content} for m in messages], tools_json
+        )
+        system = messages[0].content if messages and messages[0].role == "system" else ""
+        prefix = self.static_prefix(system, tools_json) if system else ""
+        if not text.startswith(prefix):
+            prefix = ""
+        return RenderedPrompt(prefix=prefix, rest=text[len(prefix) :])
+
+    def static_prefix(self, system_prompt: str, tools_json: str | None) -> str:
+        """The rendered text every prompt with this system prompt and tools starts with.
+
+        Two probes that differ from their second message on (its role and
+        its text) share exactly the static part: the whole system block,
+        tools included, up to where the next message's role is written.
+        """
+        key = (system_prompt, tools_json)
+        if self._prefix_memo is not None and self._prefix_memo[0] == key:
+            return self._prefix_memo[1]
+        system = {"role": "system", "content": system_prompt}
+        first = self._render_dicts([system, {"role": "user", "content": "\x01"}], tools_json)
+        second = self._render_dicts([system, {"role": "system", "content": "\x02"}], tools_json)
+        length = 0
+        for a, b in zip(first, second, strict=False):
+            if a != b:
+                break
+            length += 1
+        prefix = first[:length]
+        if system_prompt not in prefix:
+            prefix = ""  # the template hides or moves the system prompt: nothing static
+        self._prefix_memo = (key, prefix)
+        return prefix
+
+    def _render_dicts(self, messages: list[dict[str, str]], tools_json: str | None) -> str:
         try:
-            text = self._formatter(messages=as_dicts, tools=tools).prompt
-        except ValueError:
+            return self._text(messages, tools_json)
+        except (ValueError, TemplateError):
             # Some templates refuse a system message after the first one: fold
             # such notes into the user message that follows them.
-            folded = _fold_late_system_messages(as_dicts)
-            text = self._formatter(messages=folded, tools=tools).prompt
-        system = messages[0].content if messages and messages[0].role == "system" else ""
-        cut = text.find(system) + len(system) if system and system in text else 0
-        return RenderedPrompt(prefix=text[:cut], rest=text[cut:])
+            return self._text(_fold_late_system_messages(messages), tools_json)
 
 
 def _fold_late_system_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:

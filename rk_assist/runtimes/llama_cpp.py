@@ -32,7 +32,7 @@ from .base import (
     TextSink,
     read_model_head,
 )
-from .chat_format import ChatRenderer
+from .chat_format import ChatRenderer, TemplateSource
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -54,6 +54,10 @@ class LlamaCppSettings:
     seed: int = 0
     cache_dir: Path | None = None  # None: keep the system prompt state in memory only
     prefix_cache: bool = True  # False re-computes the whole prompt every turn (benchmarks)
+    name: str | None = None  # friendly name for logs and cache folders (default: file stem)
+    chat_template: str | None = None  # overrides the GGUF's template (model.yaml)
+    tokenizer: TemplateSource | None = None  # a model folder's tokenizer and its template
+    thinking: bool = False
 
 
 def check_gguf_file(path: Path) -> None:
@@ -80,6 +84,8 @@ class LlamaCppRuntime(Runtime):
 
     @property
     def model_name(self) -> str:
+        if self.settings.name:
+            return self.settings.name
         name = self.settings.model_path.name
         return name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
 
@@ -108,9 +114,11 @@ class LlamaCppRuntime(Runtime):
         self._llm = llm
         metadata = llm.metadata
         self._renderer = ChatRenderer(
-            metadata.get("tokenizer.chat_template"),
+            self.settings.chat_template or metadata.get("tokenizer.chat_template"),
             bos_token=_token_text(llm, llm.token_bos()),
             eos_token=_token_text(llm, llm.token_eos()),
+            enable_thinking=self.settings.thinking,
+            tokenizer=None if self.settings.chat_template else self.settings.tokenizer,
         )
         _LOGGER.info(
             "Loaded %s with llama.cpp in %.1f s (context %d tokens, %d threads)",

@@ -134,6 +134,21 @@ class PromptCacheFile:
         os.replace(written, self.bin_path)
         self._write_metadata(key, size, digest.hexdigest(), info)
 
+    def integrity(self) -> str:
+        """'ok', or what is wrong, judged by the file alone (no key needed)."""
+        metadata = self.read_metadata()
+        if metadata is None:
+            return "no metadata"
+        try:
+            data = self.bin_path.read_bytes()
+        except OSError as err:
+            return f"unreadable ({err.strerror or err})"
+        if len(data) != metadata.get("size"):
+            return "truncated or grown"
+        if hashlib.sha256(data).hexdigest() != metadata.get("sha256"):
+            return "checksum mismatch"
+        return "ok"
+
     def is_valid(self, key: str) -> bool:
         return self.read(key) is not None
 

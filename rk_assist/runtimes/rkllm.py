@@ -50,6 +50,7 @@ from .base import (
     TextSink,
     read_model_head,
 )
+from .chat_format import ChatRenderer, TemplateSource
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ NPU_DRIVER_HINT = (
 # Qwen's chat format (ChatML). The runtime wraps every prompt in these.
 SYSTEM_BLOCK = "<|im_start|>system\n{system}<|im_end|>\n"
 POSTFIX = "<|im_end|>\n<|im_start|>assistant\n"
-CHARS_PER_TOKEN = 3  # conservative estimate for trimming history without a tokenizer
+CHARS_PER_TOKEN = 3  # a conservative estimate of prompt size when there is no tokenizer
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ class RkllmSettings:
     embed_flash: bool = True
     cache_dir: Path | None = None
     prefix_cache: bool = True
+    name: str | None = None  # friendly name for logs and cache folders (default: file stem)
+    chat_template: str | None = None  # a Jinja chat template (model.yaml); default ChatML
+    tokenizer: TemplateSource | None = None  # the model folder's tokenizer: counts and template
+    thinking: bool = False
 
 
 def check_rkllm_file(path: Path) -> None:
@@ -131,12 +136,18 @@ class RkllmRuntime(Runtime):
         self._system_prompt: str | None = None
         self._tools_json: str | None = None
         self._cache_loaded = False
+        tokenizer = None if settings.chat_template else settings.tokenizer
+        self._renderer = ChatRenderer(
+            settings.chat_template, enable_thinking=settings.thinking, tokenizer=tokenizer
+        )
+        self._prefix_text = ""  # the rendered system part, the runtime's "system prompt"
+        self._seed_prompt = ""  # what the prompt-cache build run sends after it
         #: How the system prompt state was obtained: "built", "disk" or "off".
         self.prefix_source = "off"
 
     @property
     def model_name(self) -> str:
-        return self.settings.model_path.stem
+        return self.settings.name or self.settings.model_path.stem
 
     def load(self) -> None:
         check_rkllm_file(self.settings.model_path)
@@ -189,23 +200,37 @@ class RkllmRuntime(Runtime):
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         library = self._require_library()
+        set_template = library.function("rkllm_set_chat_template")
         with self._call_lock:
             if tools_json is not None:
-                # Also replaces the system prompt; called only when the tools change.
+                # Native function calling works in Qwen's format: the runtime wraps the
+                # prompt, and set_function_tools puts the tools in its system block.
+                self._check(
+                    set_template(
+                        self._handle,
+                        SYSTEM_BLOCK.format(system=system_prompt).encode(),
+                        b"",
+                        POSTFIX.encode(),
+                    ),
+                    "rkllm_set_chat_template",
+                )
                 self._check(
                     library.function("rkllm_set_function_tools")(
                         self._handle, system_prompt.encode(), tools_json.encode(), b"tool_response"
                     ),
                     "rkllm_set_function_tools",
                 )
+                self._prefix_text, self._seed_prompt = "", "<|im_start|>user\nhello"
             else:
+                # We render the prompt with the model's own template. The runtime is
+                # given the rendered system part as its "system prompt" (so it can keep
+                # it when clearing the KV cache) and wraps nothing else.
+                probe = self._renderer.render(
+                    [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
+                )
+                self._prefix_text, self._seed_prompt = probe.prefix, probe.rest
                 self._check(
-                    library.function("rkllm_set_chat_template")(
-                        self._handle,
-                        SYSTEM_BLOCK.format(system=system_prompt).encode(),
-                        b"",
-                        POSTFIX.encode(),
-                    ),
+                    set_template(self._handle, probe.prefix.encode(), b"", b""),
                     "rkllm_set_chat_template",
                 )
             self._system_prompt, self._tools_json = system_prompt, tools_json
@@ -409,7 +434,7 @@ class RkllmRuntime(Runtime):
             _LOGGER.warning("The runtime refused prompt cache %s; rebuilding", cache.bin_path)
         writing = cache.writing_path()
         run = _Run(emit=lambda _text: None, stop=threading.Event(), max_new_tokens=1)
-        code = self._run_once("user", "<|im_start|>user\nhello", 0, run, 1, cache_path=writing)
+        code = self._run_once("user", self._seed_prompt, 0, run, 1, cache_path=writing)
         if code != 0 or run.errored or not writing.is_file():
             _LOGGER.warning("Could not build the prompt cache (code %s); continuing without", code)
             self.prefix_source = "off"
@@ -423,23 +448,39 @@ class RkllmRuntime(Runtime):
         )
 
     def _fit_prompt(self, request: GenerationRequest) -> tuple[str, int]:
-        """The conversation as ChatML text, oldest turns dropped until it should fit."""
+        """The prompt text, oldest turns dropped until it fits the context."""
         context = self.settings.context_length
-        budget_tokens = context - min(request.max_new_tokens, context // 4)
-        system_chars = len(SYSTEM_BLOCK.format(system=request.system_prompt))
-        budget_chars = budget_tokens * CHARS_PER_TOKEN - system_chars
+        budget = context - min(request.max_new_tokens, context // 4)
         total = len(request.history)
         prompt = ""
         for keep in range(total, -1, -1):
-            messages = request.messages(keep_turns=keep)[1:]  # the system block is the template's
-            prompt = _render_chatml_body(messages)
-            if len(prompt) <= budget_chars:
+            messages = request.messages(keep_turns=keep)
+            if request.tools_json is not None:
+                # The runtime adds the system block (with the tools) itself.
+                prompt = _render_chatml_body(messages[1:])
+                size = self._count(prompt) + self._count(request.system_prompt) + 16
+            else:
+                rendered = self._renderer.render(messages)
+                if self._prefix_text and rendered.prefix == self._prefix_text:
+                    prompt = rendered.rest  # the runtime puts the system part in front
+                else:
+                    prompt = rendered.prefix + rendered.rest
+                size = self._count(self._prefix_text) + self._count(prompt)
+            if size <= budget:
                 return prompt, total - keep
         return prompt, total
 
+    def _count(self, text: str) -> int:
+        tokenizer = self.settings.tokenizer
+        if tokenizer is not None:
+            return tokenizer.count(text)
+        return -(-len(text) // CHARS_PER_TOKEN)
+
     def _prompt_too_long(self, prompt: str) -> bool:
-        estimate = (len(prompt) + len(self._system_prompt or "")) / CHARS_PER_TOKEN
-        return estimate > self.settings.context_length * 0.9
+        if self.settings.tokenizer is not None:
+            return self._count(prompt) >= self.settings.context_length
+        # Without a tokenizer the count is an estimate: only call it too long when clearly so.
+        return self._count(prompt) > self.settings.context_length * 0.9
 
     def _kv_cache_sizes(self) -> list[int]:
         library = self._require_library()

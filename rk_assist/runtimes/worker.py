@@ -125,6 +125,36 @@ class ModelWorker:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, load_on_worker)
 
+    async def swap(self, new_runtime: Runtime, system_prompt: str) -> None:
+        """Replace the runtime; on failure the old one is loaded again and the error raised.
+
+        Holds the generation slot throughout: requests that arrive meanwhile
+        wait in line instead of failing, and none runs on a half-loaded model.
+        """
+        await self._slot.acquire()
+        try:
+            old = self.runtime
+            loop = asyncio.get_running_loop()
+
+            def swap_on_worker() -> None:
+                old.close()  # frees the memory the new model needs
+                try:
+                    new_runtime.load()
+                    new_runtime.prepare_system_prompt(system_prompt)
+                except BaseException:
+                    try:
+                        new_runtime.close()
+                    finally:
+                        _LOGGER.warning("Loading the new model failed; reloading the old one")
+                        old.load()
+                        old.prepare_system_prompt(system_prompt)
+                    raise
+
+            await loop.run_in_executor(self._executor, swap_on_worker)
+            self.runtime = new_runtime
+        finally:
+            self._slot.release()
+
     def generate(self, request: GenerationRequest) -> GenerationStream:
         return GenerationStream(self, request)
 

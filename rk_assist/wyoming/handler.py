@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from wyoming.asr import Transcript
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
-from wyoming.info import Describe, Info
+from wyoming.info import Describe
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
 from ..assistant.pipeline import Assistant
+from ..assistant.prompt import PromptFileError
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError
 from .events import ProtocolError, read_event
@@ -37,6 +39,28 @@ SAY_STILL_ANSWERING = "I'm still answering your previous request."
 SAY_FAILED = "Sorry, something went wrong while I was thinking. Please try again."
 SAY_NO_ANSWER = "Sorry, I have no answer to that."
 SAY_NO_TEXT = "Sorry, the request had no text for me to answer."
+
+
+USE_MODEL_EVENT = "rk-assist-use-model"
+MODEL_READY_EVENT = "rk-assist-model"
+
+
+class ModelControl(Protocol):
+    """What the handler needs of the service: its info, and model switching."""
+
+    info_event: Event
+
+    async def use_model(self, wanted: str) -> Any: ...
+
+
+def _is_local(peer: Any) -> bool:
+    if not peer:  # unix sockets and stdio have no address
+        return True
+    host = peer[0] if isinstance(peer, tuple) else str(peer)
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -68,13 +92,13 @@ class AssistEventHandler(AsyncEventHandler):
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
-        info: Info,
+        service: ModelControl,
         assistant: Assistant,
         settings: HandlerSettings,
         budget: ConnectionBudget,
     ) -> None:
         super().__init__(reader, writer)
-        self._info_event = info.event()
+        self._service = service
         self._assistant = assistant
         self._settings = settings
         self._budget = budget
@@ -114,7 +138,10 @@ class AssistEventHandler(AsyncEventHandler):
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
-            await self._send(self._info_event)
+            await self._send(self._service.info_event)
+            return True
+        if event.type == USE_MODEL_EVENT:
+            await self._use_model(event)
             return True
         if Ping.is_type(event.type):
             await self._send(Pong(text=event.data.get("text")).event())
@@ -127,6 +154,38 @@ class AssistEventHandler(AsyncEventHandler):
             Error(text=f"unsupported event type: {event.type}", code="unsupported-event").event()
         )
         return False
+
+    async def _use_model(self, event: Event) -> None:
+        """Switch models on request, from this machine only: it stops every satellite's answers."""
+        if not _is_local(self._peer):
+            _LOGGER.warning("Refusing a model switch from %s: only local clients may", self._peer)
+            await self._send(
+                Error(
+                    text="model switching is only allowed from this machine", code="forbidden"
+                ).event()
+            )
+            return
+        name = event.data.get("name")
+        if not isinstance(name, str) or not name:
+            await self._send(Error(text="give the model's name", code="bad-request").event())
+            return
+        try:
+            plan = await self._service.use_model(name)
+        except (RuntimeFailure, PromptFileError) as err:
+            _LOGGER.error("Could not switch to %s: %s", name, err)
+            await self._send(Error(text=str(err), code="model-failed").event())
+            return
+        await self._send(
+            Event(
+                type=MODEL_READY_EVENT,
+                data={
+                    "name": plan.entry.name,
+                    "file": str(plan.entry.path),
+                    "runtime": plan.runtime,
+                    "context_length": plan.context.length,
+                },
+            )
+        )
 
     async def disconnect(self) -> None:
         if self._turn is not None and not self._turn.done():

@@ -488,7 +488,8 @@ static void *run_thread(void *arg) {
             fclose(file);
         }
     }
-    char *answer = compose_answer(llm, role, prompt);
+    /* The model reads its whole context; a tool result is answered from the result itself. */
+    char *answer = compose_answer(llm, role, strcmp(role, "tool") == 0 ? prompt : full);
     long token_us = env_long("FAKE_RKLLM_TOKEN_US", 2000);
     int generated = 0;
     size_t at = 0, length = strlen(answer);

@@ -1,0 +1,101 @@
+"""``rk-assist cache``: list, build and delete the saved prompt states.
+
+``build`` loads the model exactly as the service would and prepares the
+system prompt, so the service's first start on a board is not the slow one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .assistant.prompt import PromptFileError, load_system_prompt
+from .config import add_service_arguments, build_config
+from .models.select import create_runtime, plan_model
+from .runtimes.base import RuntimeFailure
+from .runtimes.prompt_cache import PromptCacheFile
+from .runtimes.worker import ModelWorker
+
+
+def cache_files(cache_dir: Path) -> list[PromptCacheFile]:
+    if not cache_dir.is_dir():
+        return []
+    return [
+        PromptCacheFile(folder, metadata.stem)
+        for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir())
+        for metadata in sorted(folder.glob("*.json"))
+    ]
+
+
+def list_caches(cache_dir: Path) -> int:
+    files = cache_files(cache_dir)
+    if not files:
+        print(f"No prompt caches in {cache_dir}")
+        return 0
+    print(f"{'model':<28} {'name':<10} {'size':>9} {'tokens':>7}  {'created':<25} state")
+    for cache in files:
+        metadata = cache.read_metadata() or {}
+        size = metadata.get("size", 0)
+        print(
+            f"{cache.directory.name:<28} {cache.name:<10} {size / 1e6:>6.1f} MB "
+            f"{metadata.get('tokens', '-')!s:>7}  {metadata.get('created', '-'):<25} "
+            f"{cache.integrity()}"
+        )
+    return 0
+
+
+def delete_caches(cache_dir: Path, model: str | None, name: str | None) -> int:
+    doomed = [
+        cache
+        for cache in cache_files(cache_dir)
+        if (model is None or cache.directory.name == model) and (name is None or cache.name == name)
+    ]
+    for cache in doomed:
+        cache.delete()
+        print(f"deleted {cache.bin_path}")
+    if not doomed:
+        print("nothing to delete")
+    return 0
+
+
+async def build_cache(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rk-assist cache build")
+    add_service_arguments(parser)
+    config = build_config(vars(parser.parse_args(argv)))
+    if not config.prompt_cache:
+        print("rk-assist cache build: --no-prompt-cache leaves nothing to build", file=sys.stderr)
+        return 2
+    plan = plan_model(config)
+    worker = ModelWorker(create_runtime(plan, config))
+    await worker.load(load_system_prompt(config.config_dir))
+    source = getattr(worker.runtime, "prefix_source", "?")
+    await worker.close()
+    cache = PromptCacheFile(config.cache_dir / plan.entry.name, "system")
+    state = "was already up to date" if source == "disk" else "built"
+    print(f"{cache.bin_path}: {state} ({cache.integrity()})")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "build":
+        try:
+            return asyncio.run(build_cache(argv[1:]))
+        except (RuntimeFailure, PromptFileError) as err:
+            print(f"rk-assist cache build: {err}", file=sys.stderr)
+            return 1
+    parser = argparse.ArgumentParser(
+        prog="rk-assist cache",
+        description="List or delete saved prompt states; "
+        "'rk-assist cache build [service options]' builds the system prompt's.",
+    )
+    parser.add_argument("action", choices=("list", "delete"))
+    parser.add_argument("--cache-dir", default="cache", help="the cache folder (cache)")
+    parser.add_argument("--model", help="only this model's caches (its friendly name)")
+    parser.add_argument("--name", help="only caches of this name (system)")
+    args = parser.parse_args(argv)
+    if args.action == "list":
+        return list_caches(Path(args.cache_dir))
+    return delete_caches(Path(args.cache_dir), args.model, args.name)

@@ -1,0 +1,86 @@
+"""``rk-assist models``: list the model library, or switch the running service's model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wyoming.client import AsyncClient
+from wyoming.event import Event
+
+from ..client import DEFAULT_URI
+from ..config import build_config
+from ..runtimes.base import RuntimeFailure
+from ..wyoming.handler import MODEL_READY_EVENT, USE_MODEL_EVENT
+from .library import ModelLibrary
+from .select import plan_model
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def list_models(models_dir: Path) -> int:
+    entries = ModelLibrary(models_dir).scan()
+    if not entries:
+        print(
+            f"No models in {models_dir}: put each model in a folder of its own there, "
+            "named as you want to call it (models/qwen3-0.6b/...rkllm)."
+        )
+        return 0
+    config = build_config({"models_dir": str(models_dir)}, environ={})
+    print(f"{'name':<28} {'runtime':<7} {'size':>8}  {'context':<8} file")
+    for entry in entries:
+        context = "-"
+        note = ""
+        if entry.problem:
+            note = f"  (unusable: {entry.problem})"
+        else:
+            try:
+                plan = plan_model(config, str(entry.path) if entry.folder is None else entry.name)
+                context = str(plan.context.length)
+                note = f"  ({plan.context.rule})"
+            except RuntimeFailure as err:
+                note = f"  (unusable: {err})"
+        tokenizer = ", tokenizer" if entry.tokenizer_dir else ""
+        print(
+            f"{entry.name:<28} {entry.runtime:<7} {_size(entry.size):>8}  {context:<8} "
+            f"{entry.path.name}{tokenizer}{note}"
+        )
+    return 0
+
+
+async def use_model(uri: str, name: str, timeout: float) -> int:
+    async with AsyncClient.from_uri(uri, connect_timeout=10, read_timeout=timeout) as client:
+        await client.write_event(Event(type=USE_MODEL_EVENT, data={"name": name}))
+        event = await client.read_event()
+    if event is None:
+        print("rk-assist models use: the service closed the connection", file=sys.stderr)
+        return 1
+    if event.type == MODEL_READY_EVENT:
+        data = event.data
+        print(f"now serving {data['name']} ({data['runtime']}, context {data['context_length']})")
+        return 0
+    print(f"rk-assist models use: {event.data.get('text', event.type)}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rk-assist models", description=__doc__.split("\n")[0])
+    parser.add_argument("--models-dir", default="models", help="the model library (models)")
+    sub = parser.add_subparsers(dest="action")
+    use = sub.add_parser("use", help="switch the running service to another model")
+    use.add_argument("name", help="friendly name, file name or path")
+    use.add_argument("--uri", default=DEFAULT_URI, help=f"the service ({DEFAULT_URI})")
+    use.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
+    args = parser.parse_args(argv)
+    if args.action == "use":
+        try:
+            return asyncio.run(use_model(args.uri, args.name, args.timeout))
+        except (TimeoutError, OSError) as err:
+            print(f"rk-assist models use: cannot talk to {args.uri}: {err}", file=sys.stderr)
+            return 1
+    return list_models(Path(args.models_dir))
