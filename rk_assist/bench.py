@@ -3,12 +3,19 @@
 The machine a benchmark runs on is shared and noisy, so absolute numbers
 drift; ratios between scenarios measured in the same run do not. Every
 scenario asks the same questions with greedy decoding, so the model writes
-the same answers in each and only the machinery around it differs:
+the same answers in each and only the machinery around it differs. For
+system prompts of about 100, 500 and 2,000 tokens it measures, over a real
+socket:
 
-* the service over a real socket, with the cached system prompt,
-* the same service recomputing the whole prompt every turn,
-* llama-cpp-python called directly with the same messages (its chunks cut
-  by the same chunker), which shows the service's own overhead.
+* no prompt cache: the whole prompt is computed every turn,
+* the in-memory prefix: the system prompt's state is reused turn after turn,
+* after a restart: the first turn of a new service that loaded the state
+  from the disk cache,
+
+and, for the short prompt, llama-cpp-python called directly with the same
+messages (its chunks cut by the same chunker), which shows the service's own
+overhead. TTFT is the runtime's time to the first token; "first chunk" is
+when the first speakable chunk reached the client.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from .assistant.chunker import ClauseChunker
 from .assistant.prompt import default_system_prompt, request_note
 from .client import ask
 from .config import build_config
-from .runtimes.embedded import embedded_model_path
 from .service import Service, create_service
 
 QUESTIONS = (
@@ -41,14 +47,19 @@ QUESTIONS = (
 )
 ROOMS = ("living room", "kitchen", "bedroom", "bathroom", "office", "garage", "hallway", "garden")
 THINGS = ("ceiling light", "floor lamp", "blinds", "thermostat", "speaker", "fan", "plug", "sensor")
+# Rough tokens per word of the house description, to aim at a prompt size.
+TOKENS_PER_WORD = 1.45
 
 
-def long_system_prompt(target_words: int) -> str:
+def sized_system_prompt(target_tokens: int) -> str:
     """The default prompt plus a house description, like a device list would add."""
-    lines = [default_system_prompt().strip(), "", "Facts about this home:"]
+    lines = [default_system_prompt().strip()]
     words = sum(len(line.split()) for line in lines)
+    if words * TOKENS_PER_WORD >= target_tokens:
+        return lines[0]
+    lines += ["", "Facts about this home:"]
     index = 0
-    while words < target_words:
+    while words * TOKENS_PER_WORD < target_tokens:
         room, thing = ROOMS[index % len(ROOMS)], THINGS[(index // len(ROOMS)) % len(THINGS)]
         line = f"- The {room} has a {thing} called {room.title()} {thing.title()} {index}."
         lines.append(line)
@@ -61,6 +72,7 @@ def long_system_prompt(target_words: int) -> str:
 class Sample:
     first_chunk_s: float
     done_s: float
+    ttft_ms: float = 0.0
     prefill_tokens: int = 0
     tokens_per_s: float = 0.0
     answer_tokens: int = 0
@@ -77,10 +89,18 @@ class Row:
         return statistics.median(getattr(sample, name) for sample in self.samples)
 
 
-async def measure_service(service: Service, runs: int) -> list[Sample]:
+@dataclass
+class Startup:
+    prompt: str
+    built_s: float
+    restored_s: float
+    cache_bytes: int
+
+
+async def measure_service(service: Service, runs: int, first: int = 0) -> list[Sample]:
     uri = f"tcp://127.0.0.1:{service.port}"
     samples = []
-    for run in range(runs):
+    for run in range(first, first + runs):
         question = QUESTIONS[run % len(QUESTIONS)]
         result = await ask(uri, question, context={"conversation_id": f"bench-{run}"})
         if not result.handled or result.first_chunk_s is None or result.done_s is None:
@@ -91,6 +111,7 @@ async def measure_service(service: Service, runs: int) -> list[Sample]:
             Sample(
                 result.first_chunk_s,
                 result.done_s,
+                stats.prefill_ms,
                 stats.prefill_tokens,
                 stats.tokens_per_second,
                 stats.generated_tokens,
@@ -148,32 +169,33 @@ def measure_direct(
             if run >= 0:
                 generate_s = time.perf_counter() - first_piece_at
                 rate = (pieces - 1) / generate_s if pieces > 1 and generate_s > 0 else 0.0
-                samples.append(Sample(first_chunk, done, 0, rate, pieces))
+                ttft_ms = (first_piece_at - started) * 1000
+                samples.append(Sample(first_chunk, done, ttft_ms, 0, rate, pieces))
     finally:
         llm.close()
     return samples
 
 
 async def start_service(
-    args: argparse.Namespace, model_path: Path, prompt: str, workdir: Path, prompt_cache: bool
+    args: argparse.Namespace, prompt: str, workdir: Path, prompt_cache: bool
 ) -> tuple[Service, float]:
     config_dir = workdir / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "system.txt").write_text(prompt, encoding="utf-8")
-    config = build_config(
-        {
-            "uri": "tcp://127.0.0.1:0",
-            "model": str(model_path),
-            "config_dir": str(config_dir),
-            "cache_dir": str(workdir / "cache"),
-            "context_length": str(args.context_length),
-            "max_tokens": str(args.max_tokens),
-            "temperature": "0",
-            "threads": str(args.threads) if args.threads else None,
-            "prompt_cache": prompt_cache,
-        },
-        environ={},
-    )
+    options = {
+        "uri": "tcp://127.0.0.1:0",
+        "model": args.model,
+        "models_dir": args.models_dir,
+        "runtime": args.runtime,
+        "config_dir": str(config_dir),
+        "cache_dir": str(workdir / "cache"),
+        "context_length": str(args.context_length),
+        "max_tokens": str(args.max_tokens),
+        "temperature": "0",
+        "threads": str(args.threads) if args.threads else None,
+        "prompt_cache": prompt_cache,
+    }
+    config = build_config(options, environ={})
     started = time.perf_counter()
     service = await create_service(config)
     load_s = time.perf_counter() - started
@@ -182,114 +204,118 @@ async def start_service(
 
 
 async def run_benchmark(args: argparse.Namespace) -> None:
-    model_path = Path(args.model) if args.model else embedded_model_path()
-    prompts = {"short": default_system_prompt().strip(), "long": long_system_prompt(args.long)}
     rows: list[Row] = []
-    startup: list[tuple[str, float, float, int]] = []
+    startups: list[Startup] = []
+    model_label = "?"
     with tempfile.TemporaryDirectory(prefix="rk-assist-bench-") as tmp:
-        for label, prompt in prompts.items():
-            workdir = Path(tmp) / label
-            service, built_s = await start_service(args, model_path, prompt, workdir, True)
+        for target in args.sizes:
+            label = f"~{target}"
+            prompt = sized_system_prompt(target)
+            workdir = Path(tmp) / str(target)
+            # 1. A cold start: builds the state and writes the disk cache.
+            service, built_s = await start_service(args, prompt, workdir, True)
             runtime = service.worker.runtime
-            system_tokens = len(getattr(runtime, "_prefix_tokens", []))
+            model_label = f"{service.plan.entry.name} on {runtime.name}"
+            system_tokens = len(getattr(runtime, "_prefix_tokens", [])) or target
             try:
-                rows.append(
-                    Row(
-                        label,
-                        system_tokens,
-                        "service, cached prompt",
-                        await measure_service(service, args.runs),
-                    )
-                )
+                await measure_service(service, 1)  # one turn to settle
+                cached = await measure_service(service, args.runs, first=1)
             finally:
                 await service.stop()
             cache_files = list((workdir / "cache").rglob("system.bin"))
             cache_bytes = cache_files[0].stat().st_size if cache_files else 0
-            service, restored_s = await start_service(args, model_path, prompt, workdir, True)
+            # 2. A restart: the state comes from the disk cache.
+            service, restored_s = await start_service(args, prompt, workdir, True)
             source = getattr(service.worker.runtime, "prefix_source", "?")
             try:
-                rows.append(
-                    Row(
-                        label,
-                        system_tokens,
-                        f"after restart ({source})",
-                        await measure_service(service, 1),
-                    )
-                )
+                restarted = await measure_service(service, 1)
             finally:
                 await service.stop()
-            startup.append((label, built_s, restored_s, cache_bytes))
-            service, _ = await start_service(args, model_path, prompt, workdir, False)
+            startups.append(Startup(label, built_s, restored_s, cache_bytes))
+            # 3. No prompt cache at all.
+            service, _ = await start_service(args, prompt, workdir, False)
             try:
+                uncached = await measure_service(service, args.runs, first=1)
+            finally:
+                await service.stop()
+            rows.append(Row(label, system_tokens, "no prompt cache", uncached))
+            rows.append(Row(label, system_tokens, "in-memory prefix", cached))
+            rows.append(Row(label, system_tokens, f"after restart ({source})", restarted))
+            if target == args.sizes[0] and service.worker.runtime.name == "llama.cpp":
+                model_path = service.plan.entry.path
                 rows.append(
                     Row(
                         label,
                         system_tokens,
-                        "service, no prompt cache",
-                        await measure_service(service, args.runs),
+                        "llama-cpp-python direct",
+                        measure_direct(model_path, prompt, args, args.runs),
                     )
                 )
-            finally:
-                await service.stop()
-            rows.append(
-                Row(
-                    label,
-                    system_tokens,
-                    "llama-cpp-python direct",
-                    measure_direct(model_path, prompt, args, args.runs),
-                )
-            )
-    print_report(args, model_path, rows, startup)
+    print_report(args, model_label, rows, startups)
 
 
 def print_report(
-    args: argparse.Namespace,
-    model_path: Path,
-    rows: list[Row],
-    startup: list[tuple[str, float, float, int]],
+    args: argparse.Namespace, model_label: str, rows: list[Row], startups: list[Startup]
 ) -> None:
     print(
-        f"rk-assist bench: {model_path.name}, llama-cpp-python {llama_cpp.__version__}, "
-        f"{args.threads or 'all'} threads, {args.runs} runs per row, medians, greedy decoding"
+        f"rk-assist bench: {model_label}, llama-cpp-python {llama_cpp.__version__}, "
+        f"{args.threads or 'all'} threads, medians of {args.runs} runs (restart: 1), greedy"
     )
     header = (
-        f"{'prompt':<6} {'sys tok':>7}  {'mode':<28} {'first chunk':>11} "
-        f"{'handled':>9} {'prefill tok':>11} {'answer tok':>10} {'tok/s':>6}"
+        f"{'prompt':<6} {'sys tok':>7}  {'mode':<26} {'TTFT':>8} {'1st chunk':>10} "
+        f"{'handled':>8} {'prefill':>7} {'answer':>6} {'tok/s':>6}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         prefill = f"{row.median('prefill_tokens'):.0f}" if "direct" not in row.mode else "-"
         print(
-            f"{row.prompt:<6} {row.system_tokens:>7}  {row.mode:<28} "
-            f"{row.median('first_chunk_s') * 1000:>8.0f} ms {row.median('done_s') * 1000:>6.0f} ms "
-            f"{prefill:>11} {row.median('answer_tokens'):>10.0f} {row.median('tokens_per_s'):>6.1f}"
+            f"{row.prompt:<6} {row.system_tokens:>7}  {row.mode:<26} "
+            f"{row.median('ttft_ms'):>5.0f} ms {row.median('first_chunk_s') * 1000:>7.0f} ms "
+            f"{row.median('done_s') * 1000:>5.0f} ms {prefill:>7} "
+            f"{row.median('answer_tokens'):>6.0f} {row.median('tokens_per_s'):>6.1f}"
         )
     print()
-    by_key = {(row.prompt, row.mode): row for row in rows}
-    for label, built_s, restored_s, cache_bytes in startup:
-        cached = by_key[(label, "service, cached prompt")]
-        uncached = by_key[(label, "service, no prompt cache")]
-        direct = by_key[(label, "llama-cpp-python direct")]
-        speedup = uncached.median("first_chunk_s") / cached.median("first_chunk_s")
-        overhead_first = cached.median("first_chunk_s") / direct.median("first_chunk_s")
-        overhead_done = cached.median("done_s") / direct.median("done_s")
+    by_key = {(row.prompt, row.mode.split(" (")[0]): row for row in rows}
+    print("Time to first token, how many times faster than without the prompt cache:")
+    for startup in startups:
+        label = startup.prompt
+        uncached = by_key[(label, "no prompt cache")].median("ttft_ms")
+        memory = by_key[(label, "in-memory prefix")].median("ttft_ms")
+        restart = by_key[(label, "after restart")].median("ttft_ms")
         print(
-            f"{label}: first chunk {speedup:.2f}x faster with the cached system prompt; "
-            f"service/direct = {overhead_first:.2f}x (first chunk), {overhead_done:.2f}x "
-            f"(complete); start-up {built_s * 1000:.0f} ms building the prompt state vs "
-            f"{restored_s * 1000:.0f} ms loading it from disk ({cache_bytes / 1e6:.1f} MB)"
+            f"  {label:>5} tokens: in-memory prefix {uncached / memory:5.1f}x, after a restart "
+            f"from disk {uncached / restart:5.1f}x; start-up {startup.built_s * 1000:.0f} ms "
+            f"building the state vs {startup.restored_s * 1000:.0f} ms loading it "
+            f"({startup.cache_bytes / 1e6:.1f} MB on disk)"
+        )
+    direct = [row for row in rows if "direct" in row.mode]
+    if direct:
+        row = direct[0]
+        cached = by_key[(row.prompt, "in-memory prefix")]
+        print(
+            f"Service over a socket vs llama-cpp-python direct ({row.prompt} tokens): first chunk "
+            f"{cached.median('first_chunk_s') / row.median('first_chunk_s'):.2f}x, complete "
+            f"answer {cached.median('done_s') / row.median('done_s'):.2f}x"
         )
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", help="GGUF model (default: the embedded SmolLM2-135M)")
-    parser.add_argument("--runs", type=int, default=5, help="questions per row (5)")
-    parser.add_argument("--max-tokens", type=int, default=64, help="answer cap (64)")
+    parser.add_argument("--model", help="model name or file (default: the embedded SmolLM2-135M)")
+    parser.add_argument("--models-dir", default="models", help="the model library (models)")
+    parser.add_argument("--runtime", default="auto", choices=("auto", "cpu", "rkllm"))
+    parser.add_argument("--runs", type=int, default=3, help="questions per row (3)")
+    parser.add_argument("--max-tokens", type=int, default=48, help="answer cap (48)")
     parser.add_argument("--context-length", type=int, default=4096, help="context (4096)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (all)")
-    parser.add_argument("--long", type=int, default=1100, help="words in the long prompt (1100)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[100, 500, 2000],
+        help="system prompt sizes in tokens (100 500 2000)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
