@@ -166,7 +166,7 @@ class LlamaCppRuntime(Runtime):
                 )
                 return
         llm.reset()
-        llm.eval(self._prefix_tokens)
+        self._eval_with_progress(self._prefix_tokens)
         self._prefix_state = self._snapshot_state()
         self.prefix_source = "built"
         _LOGGER.info(
@@ -305,6 +305,22 @@ class LlamaCppRuntime(Runtime):
             batch_size=self.settings.batch_size,
             tokens=self._prefix_tokens,
         )
+
+    def _eval_with_progress(self, tokens: list[int]) -> None:
+        """Compute the system prompt, saying how far it got: on a small CPU this takes a while."""
+        llm = self._require_llm()
+        step = max(llm.n_batch, 1) * 4
+        started = time.perf_counter()
+        for start in range(0, len(tokens), step):
+            llm.eval(tokens[start : start + step])
+            done = min(start + step, len(tokens))
+            if done < len(tokens):
+                _LOGGER.info(
+                    "Computing the system prompt: %d of %d tokens (%.0f s)",
+                    done,
+                    len(tokens),
+                    time.perf_counter() - started,
+                )
 
     def _snapshot_state(self) -> bytes:
         """The context's state as bytes.
