@@ -43,6 +43,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         setup_logging(debug=False)
         return cache_main(argv[1:])
+    if argv and argv[0] == "addon-discovery":
+        import json
+
+        from .addon import discovery_payload
+
+        print(json.dumps(discovery_payload()))
+        return 0
     if argv and argv[0] == "bench":
         from .bench import main as bench_main
 

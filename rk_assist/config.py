@@ -264,15 +264,22 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(
-    cli_values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    cli_values: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    source_names: Mapping[str, str] | None = None,
 ) -> ServiceConfig:
-    """Merge command line, environment and defaults, validating each value."""
+    """Merge command line, environment and defaults, validating each value.
+
+    ``source_names`` renames where a value came from in error messages (the
+    add-on names its own options).
+    """
     environ = os.environ if environ is None else environ
+    source_names = source_names or {}
     values: dict[str, Any] = {}
     explicit: set[str] = set()
     for option in OPTIONS:
         raw = cli_values.get(option.name)
-        source = option.flag
+        source = source_names.get(option.name, option.flag)
         if raw is None and option.env in environ:
             raw, source = environ[option.env], f"{option.env} in the environment"
             if option.default is None and raw == "":
@@ -301,9 +308,25 @@ def parse_service_args(
         "'npu-check' (verify the RKLLM runtime on a board).",
     )
     add_service_arguments(parser)
+    parser.add_argument(
+        "--addon-options",
+        metavar="FILE",
+        help="run as the Home Assistant add-on with these options (/data/options.json)",
+    )
+    parser.add_argument("--addon-root", default="/", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    values = vars(args)
+    addon_options = values.pop("addon_options")
+    addon_root = values.pop("addon_root")
     try:
-        return build_config(vars(args), environ)
+        if addon_options:
+            from .addon import AddonError, addon_config
+
+            try:
+                return addon_config(Path(addon_options), Path(addon_root), values)
+            except AddonError as err:
+                raise ConfigError(str(err)) from err
+        return build_config(values, environ)
     except ConfigError as err:
         parser.exit(2, f"{prog}: error: {err}\n")
     raise AssertionError("unreachable")
