@@ -43,6 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         setup_logging(debug=False)
         return cache_main(argv[1:])
+    if argv and argv[0] == "eval":
+        from .evaluation import main as eval_main
+
+        logging.basicConfig(level=logging.WARNING)
+        return eval_main(argv[1:])
     if argv and argv[0] == "addon-discovery":
         import json
 

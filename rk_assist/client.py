@@ -78,6 +78,14 @@ async def ask(
                 result.done_s = time.perf_counter() - started
                 if not result.chunks:
                     break
+            elif event.type in ("intent", "intents-stop"):
+                # Home control: the service asks Home Assistant to act.
+                result.handled = True
+                result.context = event.data.get("context")
+                result.done_s = time.perf_counter() - started
+                single = event.type == "intent" and "intents-start" not in result.event_types
+                if (event.type == "intents-stop" or single) and not result.chunks:
+                    break  # with chunks streamed first, handled-stop ends the turn
             elif event.type in ("handled-stop", "error"):
                 break
     return result

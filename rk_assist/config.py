@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,9 @@ class ServiceConfig:
     max_connections: int
     prompt_cache: bool
     debug: bool
+    home_file: Path | None = None
+    ha_url: str | None = None
+    ha_token: str | None = field(default=None, repr=False)  # a secret: never in logs
     #: The options set on the command line or in the environment, not defaulted.
     explicit: frozenset[str] = frozenset()
 
@@ -115,6 +118,7 @@ class Option:
     help: str
     flag_only: bool = False  # a switch on the command line (store_true)
     metavar: str | None = None
+    secret: bool = False  # never echo the value, not even in an error
 
     @property
     def flag(self) -> str:
@@ -230,6 +234,28 @@ OPTIONS: tuple[Option, ...] = (
         flag_only=True,
     ),
     Option("debug", False, vol.Boolean(), "log debug messages", flag_only=True),
+    Option(
+        "home_file",
+        None,
+        _optional(vol.All(str, vol.Length(min=1), vol.Coerce(Path))),
+        "a YAML description of the home to control, instead of reading Home Assistant",
+        metavar="PATH",
+    ),
+    Option(
+        "ha_url",
+        None,
+        _optional(vol.All(str, vol.Match(r"^wss?://.+"))),
+        "Home Assistant's websocket API, such as ws://homeassistant.local:8123/api/websocket",
+        metavar="URL",
+    ),
+    Option(
+        "ha_token",
+        None,
+        _optional(vol.All(str, vol.Length(min=1))),
+        "a long-lived access token for --ha-url (better given as RK_ASSIST_HA_TOKEN)",
+        metavar="TOKEN",
+        secret=True,
+    ),
 )
 
 
@@ -294,7 +320,8 @@ def build_config(
         try:
             values[option.name] = vol.Schema(option.validator)(raw)
         except vol.Invalid as err:
-            raise ConfigError(f"invalid value {raw!r} for {source}: {err.msg}") from err
+            shown = "(hidden)" if option.secret else repr(raw)
+            raise ConfigError(f"invalid value {shown} for {source}: {err.msg}") from err
     return ServiceConfig(**values, explicit=frozenset(explicit))
 
 

@@ -13,6 +13,8 @@ from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
+from .home.prompt import home_prompt
+from .home.source import HomeSource, home_source
 from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
 from .wyoming.handler import AssistEventHandler, ConnectionBudget, HandlerSettings
@@ -31,6 +33,7 @@ class Service:
     assistant: Assistant
     server: AsyncServer
     system_prompt: str
+    home: HomeSource | None = None
     info_event: Event = field(init=False)
     budget: ConnectionBudget = field(init=False)
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -60,13 +63,23 @@ class Service:
 
     async def start(self) -> None:
         """Start listening without blocking (tests, benchmark)."""
+        if self.home is not None:
+            await self.home.start()
         await self.server.start(self.handler_factory)
 
     async def serve_forever(self) -> None:
-        await self.server.run(self.handler_factory)
+        if self.home is not None:
+            await self.home.start()
+        try:
+            await self.server.run(self.handler_factory)
+        finally:
+            if self.home is not None:
+                await self.home.stop()
 
     async def stop(self) -> None:
         await self.server.stop()
+        if self.home is not None:
+            await self.home.stop()
         await self.worker.close()
 
     async def use_model(self, wanted: str) -> ModelPlan:
@@ -92,6 +105,7 @@ class Service:
             self.worker.runtime.name,
             list(self.config.languages),
             self.plan.embedded,
+            home_control=self.home is not None,
         )
         self.info_event = info.event()
 
@@ -100,10 +114,14 @@ async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
     plan = plan_model(config)
     system_prompt = load_system_prompt(config.config_dir)
+    home = home_source(config.home_file, config.ha_url, config.ha_token)
     runtime = create_runtime(plan, config)
     worker = ModelWorker(runtime, max_waiting=config.queue_size)
     _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
-    await worker.load(system_prompt)
+    # A home known now (a file) is part of the prompt prepared at load; one read
+    # from Home Assistant later is prepared on its first request.
+    first_prompt = home_prompt(system_prompt, home.home) if home and home.home else system_prompt
+    await worker.load(first_prompt)
     assistant = Assistant(
         worker=worker,
         system_prompt=system_prompt,
@@ -113,9 +131,10 @@ async def create_service(config: ServiceConfig) -> Service:
         settings=AssistantSettings(
             language=config.language, max_new_tokens=max_tokens_for(config, plan.entry)
         ),
+        home=(lambda: home.home) if home is not None else None,
     )
     server = AsyncServer.from_uri(config.uri)
-    return Service(config, plan, worker, assistant, server, system_prompt)
+    return Service(config, plan, worker, assistant, server, system_prompt, home)
 
 
 async def serve(config: ServiceConfig) -> None:

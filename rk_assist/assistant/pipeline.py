@@ -13,6 +13,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..home.intents import tools_json
+from ..home.model import Home
+from ..home.prompt import home_prompt
+from ..home.resolve import Outcome, resolve_calls
+from ..home.tool_calls import parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats
 from ..runtimes.worker import ModelWorker
 from .chunker import ClauseChunker
@@ -45,6 +50,8 @@ class AnswerStream:
         self._language = language or assistant.settings.language
         self.chunks: list[str] = []
         self.stats: GenerationStats | None = None
+        #: What the model's tool calls came to, checked against the home (None: no calls).
+        self.outcome: Outcome | None = None
         self.first_chunk_s: float | None = None
         self.completed = False
         self._iterator = self._run()
@@ -63,11 +70,13 @@ class AnswerStream:
         assistant = self._assistant
         note = ChatMessage("system", request_note(assistant.clock(), self._language))
         turn = (note, ChatMessage("user", self._user_text))
+        home = assistant.current_home()
         request = GenerationRequest(
-            system_prompt=assistant.system_prompt,
+            system_prompt=assistant.prompt_for(home),
             history=assistant.conversations.history(self._conversation_id),
             turn=turn,
             max_new_tokens=assistant.settings.max_new_tokens,
+            tools_json=tools_json(home) if home is not None and home.entities else None,
         )
         stripper = BlockStripper()
         chunker = ClauseChunker()
@@ -85,12 +94,37 @@ class AnswerStream:
             await generation.aclose()
         self.stats = generation.stats
         self.completed = True
-        if self.chunks:
+        calls, problems = parse_tool_calls(stripper.captured)
+        for problem in problems:
+            _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
+        if calls:
+            self.outcome = (
+                resolve_calls(calls, home)
+                if home is not None
+                else Outcome(
+                    refusals=["I can't control devices: I am not connected to Home Assistant."]
+                )
+            )
+            _LOGGER.info("Tool calls %s -> %s", calls, self.outcome)
+        remembered = self.text or self._describe_outcome()
+        if remembered:
             assistant.conversations.add_turn(
-                self._conversation_id, (*turn, ChatMessage("assistant", self.text))
+                self._conversation_id, (*turn, ChatMessage("assistant", remembered))
             )
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
+
+    def _describe_outcome(self) -> str:
+        outcome = self.outcome
+        if outcome is None:
+            return ""
+        if outcome.question:
+            return outcome.question
+        if outcome.actions:
+            return "Done: " + ", ".join(
+                f"{a.intent} {a.entity_id or ''}".strip() for a in outcome.actions
+            )
+        return " ".join(outcome.refusals)
 
     def _speakable(self, raw: str, started: float) -> str:
         cleaned = clean_for_speech(raw)
@@ -112,12 +146,21 @@ class Assistant:
         conversations: ConversationStore,
         settings: AssistantSettings,
         clock: Callable[[], datetime] = datetime.now,
+        home: Callable[[], Home | None] | None = None,
     ) -> None:
         self.worker = worker
         self.system_prompt = system_prompt
         self.conversations = conversations
         self.settings = settings
         self.clock = clock
+        self._home = home
+
+    def current_home(self) -> Home | None:
+        """The home as it is now; None in chat-only mode."""
+        return self._home() if self._home is not None else None
+
+    def prompt_for(self, home: Home | None) -> str:
+        return home_prompt(self.system_prompt, home) if home is not None else self.system_prompt
 
     def answer(
         self, text: str, conversation_id: str | None = None, language: str | None = None

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Blocks whose content must never be spoken. Tool-call blocks join this list
-# when home control lands.
-HIDDEN_BLOCKS: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
+# Blocks whose content must never be spoken: reasoning, and tool calls in
+# Qwen's JSON form and in the XML-like form of RKLLM 1.3's demos.
+THINK_BLOCK = ("<think>", "</think>")
+TOOL_CALL_BLOCKS = (("<tool_call>", "</tool_call>"), ("<function=", "</function>"))
+HIDDEN_BLOCKS: tuple[tuple[str, str], ...] = (THINK_BLOCK, *TOOL_CALL_BLOCKS)
 
 
 class BlockStripper:
@@ -29,6 +31,10 @@ class BlockStripper:
         self._blocks = tuple(blocks)
         self._pending = ""
         self._closing: str | None = None  # the closing tag we are inside of
+        self._opening = ""
+        self._content = ""
+        #: (opening tag, content) of every hidden block seen, for tool calls.
+        self.captured: list[tuple[str, str]] = []
 
     def feed(self, piece: str) -> str:
         self._pending += piece
@@ -38,8 +44,12 @@ class BlockStripper:
                 end = self._pending.find(self._closing)
                 if end < 0:
                     # Keep only what could be the start of the closing tag.
-                    self._pending = self._pending[-(len(self._closing) - 1) :]
+                    keep = len(self._closing) - 1
+                    self._content += self._pending[:-keep] if keep else self._pending
+                    self._pending = self._pending[-keep:] if keep else ""
                     break
+                self._content += self._pending[:end]
+                self.captured.append((self._opening, self._content))
                 self._pending = self._pending[end + len(self._closing) :]
                 self._closing = None
                 continue
@@ -47,7 +57,7 @@ class BlockStripper:
             if opening:
                 out.append(self._pending[:start])
                 self._pending = self._pending[start + len(opening) :]
-                self._closing = closing
+                self._closing, self._opening, self._content = closing, opening, ""
                 continue
             keep = self._partial_opening_length()
             cut = len(self._pending) - keep
@@ -57,7 +67,12 @@ class BlockStripper:
         return "".join(out)
 
     def finish(self) -> str:
-        rest = "" if self._closing is not None else self._pending
+        if self._closing is not None:
+            # Unterminated: never spoken, but a tool call cut short may still be usable.
+            self.captured.append((self._opening, self._content + self._pending))
+            rest = ""
+        else:
+            rest = self._pending
         self._pending = ""
         self._closing = None
         return rest

@@ -252,6 +252,15 @@ class RkllmRuntime(Runtime):
                 role = "user"
                 prompt, dropped = self._fit_prompt(request)
             keep_history = 1 if request.tools_json is not None else 0
+            if keep_history and request.tool_results_json is None:
+                # A new turn with tools: start from the system block; the history is in
+                # the prompt. Only the tool-result run that follows continues this one.
+                self._check(
+                    self._require_library().function("rkllm_clear_kv_cache")(
+                        self._handle, 1, None, None
+                    ),
+                    "rkllm_clear_kv_cache",
+                )
             run = _Run(emit=emit, stop=stop, max_new_tokens=request.max_new_tokens)
             code = self._run_once(role, prompt, keep_history, run, request.max_new_tokens)
             kv_sizes = self._kv_cache_sizes()

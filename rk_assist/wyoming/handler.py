@@ -21,11 +21,14 @@ from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
 from wyoming.info import Describe
+from wyoming.intent import Entity as IntentEntity
+from wyoming.intent import Intent, IntentsStart, IntentsStop
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
 from ..assistant.pipeline import Assistant
 from ..assistant.prompt import PromptFileError
+from ..home.resolve import Action
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError
 from .events import ProtocolError, read_event
@@ -51,6 +54,10 @@ class ModelControl(Protocol):
     info_event: Event
 
     async def use_model(self, wanted: str) -> Any: ...
+
+
+def action_target(intent: Intent) -> str:
+    return ", ".join(f"{e.name}={e.value}" for e in intent.entities)
 
 
 def _is_local(peer: Any) -> bool:
@@ -258,12 +265,56 @@ class AssistEventHandler(AsyncEventHandler):
             return
         finally:
             await stream.aclose()
+        outcome = stream.outcome
+        if outcome is not None and outcome.actions:
+            await self._send_intents(outcome.actions, stream.text, context, started)
+            return
+        text = stream.text
+        if outcome is not None and (outcome.question or outcome.refusals):
+            said = outcome.question or " ".join(outcome.refusals)
+            if outcome.question is None:  # nothing could be done: a failure to report
+                await self._fail(said, context, started)
+                return
+            chunk = f" {said}" if started else said
+            if not started:
+                await self._send(HandledStart(context=context).event())
+                started = True
+            await self._send(HandledChunk(text=chunk).event())
+            text += chunk
         if not started:
             await self._send(NotHandled(text=SAY_NO_ANSWER, context=context).event())
             return
-        await self._send(Handled(text=stream.text, context=context).event())
+        await self._send(Handled(text=text, context=context).event())
         # The peer may close right after ``handled``; that is not an error.
         await self._send(HandledStop().event())
+
+    async def _send_intents(
+        self, actions: list[Action], spoken: str, context: Any, started: bool
+    ) -> None:
+        """Home Assistant carries the actions out and speaks its own confirmation.
+
+        The intent's ``text`` is what HA says if its handler says nothing.
+        """
+        text = spoken or None
+        intents = [
+            Intent(
+                name=action.intent,
+                entities=[IntentEntity(name=k, value=v) for k, v in action.slots.items()],
+                text=text,
+                context=context,
+            )
+            for action in actions
+        ]
+        _LOGGER.info("Sending %s", ", ".join(f"{i.name}({action_target(i)})" for i in intents))
+        if len(intents) == 1:
+            await self._send(intents[0].event())
+        else:
+            await self._send(IntentsStart(context=context).event())
+            for intent in intents:
+                await self._send(intent.event())
+            await self._send(IntentsStop(context=context).event())
+        if started:
+            await self._send(HandledStop().event())
 
     async def _fail(self, sentence: str, context: Any, started: bool) -> None:
         with contextlib.suppress(ConnectionError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wyoming.info import Attribution, HandleModel, HandleProgram, Info
+from wyoming.info import Attribution, HandleModel, HandleProgram, Info, IntentModel, IntentProgram
 
 from .. import __version__
 
@@ -17,8 +17,18 @@ EMBEDDED_ATTRIBUTION = Attribution(
 
 
 def build_info(
-    model_name: str, runtime_name: str, languages: list[str], embedded: bool = False
+    model_name: str,
+    runtime_name: str,
+    languages: list[str],
+    embedded: bool = False,
+    home_control: bool = False,
 ) -> Info:
+    """A handle program; with home control, also an intent program.
+
+    Home Assistant grants the CONTROL feature to an agent with an intent
+    program, and from 2026.6 on to a handle program that says
+    ``supports_home_control``.
+    """
     model_attribution = (
         EMBEDDED_ATTRIBUTION
         if embedded
@@ -44,6 +54,28 @@ def build_info(
                     )
                 ],
                 supports_handled_streaming=True,
+                supports_home_control=home_control,
+            )
+        ],
+        intent=[
+            IntentProgram(
+                name="rk-assist",
+                attribution=PROJECT_ATTRIBUTION,
+                installed=True,
+                description="Home control through a language model's tool calls",
+                version=__version__,
+                models=[
+                    IntentModel(
+                        name=model_name,
+                        attribution=model_attribution,
+                        installed=True,
+                        description=f"{model_name} on {runtime_name}",
+                        version=None,
+                        languages=list(languages),
+                    )
+                ],
             )
         ]
+        if home_control
+        else [],
     )

@@ -394,8 +394,17 @@ static char *compose_answer(FakeLLM *llm, const char *role, const char *prompt) 
         snprintf(target, sizeof(target), "%s", name);
         size_t len = strlen(target);
         while (len && strchr(".?! ", target[len - 1])) target[--len] = '\0';
-        snprintf(answer, size, "<tool_call>\n{\"name\": \"%s\", \"arguments\": {\"name\": \"%s\"}}\n</tool_call>",
-                 on ? "HassTurnOn" : "HassTurnOff", target);
+        /* "X and Y": one call per device, as Qwen writes them. */
+        size_t used = 0;
+        char *item = target;
+        while (item) {
+            char *next = strstr(item, " and ");
+            if (next) { *next = '\0'; next += 5; if (strncmp(next, "the ", 4) == 0) next += 4; }
+            used += (size_t)snprintf(answer + used, size - used,
+                                     "%s<tool_call>\n{\"name\": \"%s\", \"arguments\": {\"name\": \"%s\"}}\n</tool_call>",
+                                     used ? "\n" : "", on ? "HassTurnOn" : "HassTurnOff", item);
+            item = next;
+        }
     } else if (strstr(lower, "fail midway")) {
         /* A runtime fault after a few tokens: see run_thread. */
         snprintf(answer, size, "Sure, I will. Then the runtime breaks down here.");

@@ -1,0 +1,216 @@
+"""The home as the assistant may see it: exposed entities, areas and floors.
+
+Only entities exposed to Assist are here; everything the model is told and
+everything it may act on comes from this picture, because Home Assistant
+does not check exposure for intents a Wyoming service sends.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+_ARTICLES = {"the", "a", "an", "my", "our"}
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents or punctuation, single spaces, no leading article."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = re.sub(r"[_\W]+", " ", text).strip()
+    words = text.split()
+    while words and words[0] in _ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class Floor:
+    floor_id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Area:
+    area_id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    floor_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    entity_id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    area_id: str | None = None
+    device_class: str | None = None
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.split(".", 1)[0]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass
+class Home:
+    entities: dict[str, Entity] = field(default_factory=dict)
+    areas: dict[str, Area] = field(default_factory=dict)
+    floors: dict[str, Floor] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)  # never part of the prompt
+
+    @property
+    def domains(self) -> set[str]:
+        return {entity.domain for entity in self.entities.values()}
+
+    def signature(self) -> tuple:
+        """What the prompt depends on: changes only when the exposed set does."""
+        return (
+            tuple(sorted(self.entities.values(), key=lambda e: e.entity_id)),
+            tuple(sorted(self.areas.values(), key=lambda a: a.area_id)),
+            tuple(sorted(self.floors.values(), key=lambda f: f.floor_id)),
+        )
+
+    def area_of(self, entity: Entity) -> Area | None:
+        return self.areas.get(entity.area_id) if entity.area_id else None
+
+    def find_area(self, spoken: str) -> list[Area]:
+        return _best_matches(spoken, self.areas.values(), lambda a: (a.name, *a.aliases, a.area_id))
+
+    def find_floor(self, spoken: str) -> list[Floor]:
+        return _best_matches(
+            spoken, self.floors.values(), lambda f: (f.name, *f.aliases, f.floor_id)
+        )
+
+    def find_entities(
+        self, spoken: str, candidates: Iterable[Entity] | None = None
+    ) -> list[Entity]:
+        pool = list(self.entities.values() if candidates is None else candidates)
+        return _best_matches(spoken, pool, lambda e: (*e.names, e.entity_id))
+
+    def describe_for_prompt(self) -> str:
+        """The device list for the system prompt: stable order, names, aliases, areas, no states."""
+        lines: list[str] = []
+        by_area: dict[str, list[Entity]] = {}
+        for entity in self.entities.values():
+            by_area.setdefault(entity.area_id or "", []).append(entity)
+        for area_id in sorted(by_area, key=lambda a: (a == "", self._area_name(a))):
+            area = self.areas.get(area_id)
+            header = area.name if area else "No area"
+            if area and area.floor_id and area.floor_id in self.floors:
+                header += f" ({self.floors[area.floor_id].name})"
+            lines.append(f"{header}:")
+            for entity in sorted(by_area[area_id], key=lambda e: (e.domain, normalize(e.name))):
+                aliases = f" (also: {', '.join(entity.aliases)})" if entity.aliases else ""
+                kind = entity.domain + (f", {entity.device_class}" if entity.device_class else "")
+                lines.append(f"- {entity.name}{aliases} [{kind}]")
+        return "\n".join(lines)
+
+    def _area_name(self, area_id: str) -> str:
+        area = self.areas.get(area_id)
+        return normalize(area.name) if area else ""
+
+
+def _best_matches(spoken: str, items: Iterable[Any], names_of) -> list[Any]:
+    """Exact (normalised) matches first; else close spellings, best only."""
+    wanted = normalize(spoken)
+    if not wanted:
+        return []
+    items = list(items)
+    exact = [item for item in items if wanted in {normalize(n) for n in names_of(item)}]
+    if exact:
+        return exact
+    scored: list[tuple[float, Any]] = []
+    for item in items:
+        score = max(SequenceMatcher(None, wanted, normalize(n)).ratio() for n in names_of(item))
+        if score >= 0.85:
+            scored.append((score, item))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [item for score, item in scored if score >= best - 0.02]
+
+
+# -- a home described in YAML (the evaluation's synthetic home, or a fixed setup) ----------
+
+_NAMES = vol.Any(None, [str])
+HOME_SCHEMA = vol.Schema(
+    {
+        vol.Optional("floors", default=[]): [
+            {vol.Required("id"): str, vol.Required("name"): str, vol.Optional("aliases"): _NAMES}
+        ],
+        vol.Optional("areas", default=[]): [
+            {
+                vol.Required("id"): str,
+                vol.Required("name"): str,
+                vol.Optional("aliases"): _NAMES,
+                vol.Optional("floor"): str,
+            }
+        ],
+        vol.Required("entities"): [
+            {
+                vol.Required("id"): vol.Match(r"^[a-z_]+\.[a-z0-9_]+$"),
+                vol.Required("name"): str,
+                vol.Optional("aliases"): _NAMES,
+                vol.Optional("area"): str,
+                vol.Optional("device_class"): str,
+                vol.Optional("state"): vol.Coerce(str),
+                vol.Optional("exposed", default=True): bool,
+            }
+        ],
+    }
+)
+
+
+class HomeFileError(Exception):
+    pass
+
+
+def load_home(path: Path) -> Home:
+    try:
+        raw = HOME_SCHEMA(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as err:
+        raise HomeFileError(f"cannot read {path}: {err}") from err
+    except vol.Invalid as err:
+        where = ".".join(str(p) for p in err.path)
+        raise HomeFileError(f"{path}: {where}: {err.msg}") from err
+    home = Home()
+    for floor in raw["floors"]:
+        home.floors[floor["id"]] = Floor(
+            floor["id"], floor["name"], tuple(floor.get("aliases") or ())
+        )
+    for area in raw["areas"]:
+        home.areas[area["id"]] = Area(
+            area["id"], area["name"], tuple(area.get("aliases") or ()), area.get("floor")
+        )
+    for item in raw["entities"]:
+        if "state" in item:
+            home.states[item["id"]] = item["state"]
+        if not item["exposed"]:
+            continue
+        home.entities[item["id"]] = Entity(
+            item["id"],
+            item["name"],
+            tuple(item.get("aliases") or ()),
+            item.get("area"),
+            item.get("device_class"),
+        )
+    return home
+
+
+def unexposed_entities(path: Path) -> list[str]:
+    """Names of the entities a home file lists as not exposed (for the evaluation)."""
+    raw = HOME_SCHEMA(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return [item["name"] for item in raw["entities"] if not item["exposed"]]

@@ -1,0 +1,148 @@
+"""From the model's tool calls to actions Home Assistant may carry out.
+
+Home Assistant does not check exposure for intents a Wyoming service sends,
+so this is where exposure is enforced: every action names exactly one
+exposed entity by its entity_id, a call that targets a whole area or floor
+is expanded into one action per exposed entity there, and a target that is
+not in the exposed picture is never acted on. A missing required slot or a
+name that fits several devices becomes a question back to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .intents import BY_NAME, IntentSpec
+from .model import Entity, Home, normalize
+from .tool_calls import ToolCall
+
+_QUESTIONS = {
+    "temperature": "What temperature should I set?",
+    "position": "How far should I open it, in percent?",
+    "percentage": "What speed should I set, in percent?",
+    "volume_level": "What volume should I set, in percent?",
+    "item": "What should I add to the list?",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    intent: str
+    slots: dict[str, Any]
+    entity_id: str | None = None  # None for intents without a device (timers, lists)
+
+
+@dataclass
+class Outcome:
+    actions: list[Action] = field(default_factory=list)
+    question: str | None = None  # to ask the user back, instead of acting
+    refusals: list[str] = field(default_factory=list)  # spoken reasons nothing was done
+
+    @property
+    def acted(self) -> bool:
+        return bool(self.actions)
+
+
+def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
+    outcome = Outcome()
+    for call in calls:
+        spec = BY_NAME.get(call.name)
+        if spec is None:
+            outcome.refusals.append(f"I can't do {call.name} here.")
+            continue
+        result = _resolve_one(spec, call.arguments, home)
+        if isinstance(result, str):
+            if result.endswith("?"):
+                outcome.question = outcome.question or result
+            else:
+                outcome.refusals.append(result)
+        else:
+            outcome.actions.extend(result)
+    if outcome.question:
+        outcome.actions = []  # ask first; act once the request is complete
+    return outcome
+
+
+def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[Action] | str:
+    extra: dict[str, Any] = {}
+    for slot, schema in spec.slots.items():
+        if slot in arguments and arguments[slot] not in (None, ""):
+            value = _check_slot(slot, schema, arguments[slot])
+            if isinstance(value, str) and value.startswith("!"):
+                return value[1:]
+            extra[slot] = value
+    missing = [slot for slot in spec.required if slot not in extra]
+    if missing:
+        return _QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?")
+    if not spec.targets:
+        return [Action(spec.name, extra)]
+    entities = _targets(spec, arguments, home)
+    if isinstance(entities, str):
+        return entities
+    return [Action(spec.name, {"name": e.entity_id, **extra}, e.entity_id) for e in entities]
+
+
+def _targets(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[Entity] | str:
+    name = _text(arguments.get("name"))
+    area_name, floor_name = _text(arguments.get("area")), _text(arguments.get("floor"))
+    domain = _text(arguments.get("domain"))
+    pool = [e for e in home.entities.values() if spec.domains is None or e.domain in spec.domains]
+    if domain:
+        pool = [e for e in pool if e.domain == normalize(domain).replace(" ", "_")]
+    device_class = _text(arguments.get("device_class"))
+    if device_class:
+        pool = [e for e in pool if e.device_class == device_class]
+    if area_name:
+        areas = home.find_area(area_name)
+        if not areas:
+            return f"I don't know an area called {area_name}."
+        area_ids = {a.area_id for a in areas}
+        in_area = [e for e in pool if e.area_id in area_ids]
+    else:
+        in_area = pool
+    if floor_name:
+        floors = home.find_floor(floor_name)
+        if not floors:
+            return f"I don't know a floor called {floor_name}."
+        floor_ids = {f.floor_id for f in floors}
+        in_area = [
+            e
+            for e in in_area
+            if (area := home.area_of(e)) is not None and area.floor_id in floor_ids
+        ]
+    if name and normalize(name) != "all":
+        matches = home.find_entities(name, in_area)
+        if not matches and (area_name or floor_name):
+            # "the kitchen light" said with the area in its name: try the whole home.
+            matches = home.find_entities(name, pool)
+        if not matches:
+            return f"Sorry, I can't find a device called {name}."
+        if len(matches) > 1 and not (area_name or floor_name):
+            places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
+            return f"Which {name} do you mean: the one in {' or in '.join(places)}?"
+        return matches
+    if not (area_name or floor_name or domain):
+        return "Which device do you mean?"
+    if not in_area:
+        where = area_name or floor_name or "the home"
+        return f"Sorry, there is nothing I can control like that in {where}."
+    return in_area
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _check_slot(slot: str, schema: dict[str, Any], value: Any) -> Any:
+    kind = schema.get("type")
+    if kind in ("integer", "number"):
+        try:
+            number = float(str(value).strip().rstrip("%"))
+        except ValueError:
+            return f"!That is not a number I can use for {slot.replace('_', ' ')}."
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and number < low) or (high is not None and number > high):
+            return f"!{slot.replace('_', ' ').capitalize()} must be between {low} and {high}."
+        return int(number) if kind == "integer" or number.is_integer() else number
+    return str(value)

@@ -1,0 +1,149 @@
+"""Home control over Wyoming: tool calls become intent events, checked against the home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rk_assist.client import ask, describe
+from rk_assist.config import build_config
+from rk_assist.home.intents import BY_NAME
+from rk_assist.home.model import load_home
+from rk_assist.service import create_service
+
+from .test_cli import run_command
+
+HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME = load_home(HOME_FILE)
+
+
+@pytest.fixture
+async def npu_home_service(tmp_path: Path, rkllm_doubles, rkllm_model):
+    """The NPU double as a scripted model: it answers "turn on X" with a <tool_call>."""
+    config = build_config(
+        {
+            "uri": "tcp://127.0.0.1:0",
+            "model": str(rkllm_model),
+            "rkllm_library": str(rkllm_doubles["1.3"]),
+            "home_file": str(HOME_FILE),
+            "config_dir": str(tmp_path / "config"),
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        environ={},
+    )
+    service = await create_service(config)
+    await service.start()
+    yield service, f"tcp://127.0.0.1:{service.port}"
+    await service.stop()
+
+
+def intents(result) -> list[tuple[str, dict]]:
+    return [
+        (e.data["name"], {x["name"]: x["value"] for x in e.data.get("entities", [])})
+        for e in result.events
+        if e.type == "intent"
+    ]
+
+
+async def test_describe_offers_home_control(npu_home_service):
+    _service, uri = npu_home_service
+    info, _ = await describe(uri)
+    assert info.handle[0].supports_home_control is True
+    assert info.intent and info.intent[0].models[0].languages == ["en"]
+
+
+async def test_a_request_becomes_one_intent_event(npu_home_service):
+    _service, uri = npu_home_service
+    context = {"conversation_id": "home-1"}
+    result = await ask(uri, "Turn on the kitchen light.", context=context)
+    assert result.event_types == ["intent"]
+    assert intents(result) == [("HassTurnOn", {"name": "light.kitchen_ceiling"})]
+    assert result.events[0].data["context"] == context
+
+
+async def test_two_devices_become_intents_start_stop(npu_home_service):
+    _service, uri = npu_home_service
+    result = await ask(
+        uri,
+        "Turn off the kitchen light and the porch light.",
+        context={"conversation_id": "home-2"},
+    )
+    assert result.event_types == ["intents-start", "intent", "intent", "intents-stop"]
+    assert intents(result) == [
+        ("HassTurnOff", {"name": "light.kitchen_ceiling"}),
+        ("HassTurnOff", {"name": "light.porch"}),
+    ]
+
+
+@pytest.mark.parametrize("device", ["garage heater", "server rack", "hot tub"])
+async def test_non_exposed_or_unknown_devices_produce_no_action(npu_home_service, device):
+    _service, uri = npu_home_service
+    result = await ask(uri, f"Turn on the {device}.")
+    assert "intent" not in result.event_types and "intents-start" not in result.event_types
+    assert result.event_types == ["not-handled"]
+    assert result.text == f"Sorry, I can't find a device called {device}."
+    assert "<tool_call" not in result.text
+
+
+async def test_chat_still_works_and_never_speaks_tool_markup(npu_home_service):
+    _service, uri = npu_home_service
+    result = await ask(uri, "How warm is it?")
+    assert result.handled and "21°C" in result.text
+    assert all("<tool_call" not in chunk for chunk in result.chunks)
+
+
+async def test_real_cpu_model_only_produces_valid_exposure_respecting_events(tmp_path: Path):
+    config = build_config(
+        {
+            "uri": "tcp://127.0.0.1:0",
+            "home_file": str(HOME_FILE),
+            "temperature": "0",
+            "max_tokens": "64",
+            "config_dir": str(tmp_path / "c"),
+            "cache_dir": str(tmp_path / "k"),
+        },
+        environ={},
+    )
+    service = await create_service(config)
+    await service.start()
+    uri = f"tcp://127.0.0.1:{service.port}"
+    try:
+        for text in (
+            "Turn on the kitchen light.",
+            "Turn off the garage heater.",
+            "Set the bedroom thermostat to 19 degrees.",
+            "Tell me a joke.",
+        ):
+            result = await ask(uri, text)
+            terminal = [
+                t
+                for t in result.event_types
+                if t in ("handled", "not-handled", "intent", "intents-stop")
+            ]
+            assert len(terminal) == 1, result.event_types
+            for name, slots in intents(result):
+                assert name in BY_NAME
+                assert slots.get("name") is None or slots["name"] in HOME.entities
+            spoken = " ".join([*result.chunks, result.text or ""])
+            assert "<tool_call" not in spoken and "<function=" not in spoken
+    finally:
+        await service.stop()
+
+
+async def test_eval_command_scores_the_scripted_npu_model(rkllm_doubles, rkllm_model):
+    code, out, err = await run_command(
+        "eval",
+        "--model",
+        str(rkllm_model),
+        "--rkllm-library",
+        str(rkllm_doubles["1.2"]),
+        "--limit",
+        "12",
+    )
+    assert code == 0, err
+    # The double turns "turn on/off X" into a call naming X: exact for plain names.
+    assert "exact-match accuracy:" in out and "wrong-action rate: 0.0%" in out
+    accuracy = float(out.split("exact-match accuracy: ")[1].split("%")[0])
+    assert accuracy > 30
+    assert "tool-call text in speech: 0" in out

@@ -1,0 +1,150 @@
+"""Checking tool calls against the home before anything is done: exposure is enforced here."""
+
+from pathlib import Path
+
+import pytest
+
+from rk_assist.home.intents import available_intents, build_tools
+from rk_assist.home.model import load_home, unexposed_entities
+from rk_assist.home.prompt import home_prompt
+from rk_assist.home.resolve import resolve_calls
+from rk_assist.home.tool_calls import ToolCall
+
+HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME = load_home(HOME_FILE)
+
+
+def resolve(intent: str, **arguments):
+    return resolve_calls([ToolCall(intent, arguments)], HOME)
+
+
+def test_the_synthetic_home():
+    assert len(HOME.entities) >= 40 and len(HOME.areas) >= 6
+    assert "switch.garage_heater" not in HOME.entities  # not exposed
+    assert "Garage Heater" in unexposed_entities(HOME_FILE)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "entity_id"),
+    [
+        ("Kitchen Light", "light.kitchen_ceiling"),
+        ("kitchen light", "light.kitchen_ceiling"),
+        ("the Kitchen Light", "light.kitchen_ceiling"),
+        ("kitchen ceiling light", "light.kitchen_ceiling"),
+        ("Kitchen Ligth", "light.kitchen_ceiling"),
+        ("telly", "media_player.living_room_tv"),
+        ("light.porch", "light.porch"),
+        ("Reading-Lamp", "light.floor_lamp"),
+    ],
+)
+def test_names_aliases_and_slips_are_matched(spoken, entity_id):
+    outcome = resolve("HassTurnOn", name=spoken)
+    assert [a.entity_id for a in outcome.actions] == [entity_id]
+    assert outcome.actions[0].slots == {"name": entity_id}
+
+
+@pytest.mark.parametrize(
+    "spoken",
+    ["Garage Heater", "garage heater", "Server Rack", "wallbox", "switch.car_charger", "Hot Tub"],
+)
+def test_non_exposed_or_unknown_devices_are_never_acted_on(spoken):
+    outcome = resolve("HassTurnOn", name=spoken)
+    assert outcome.actions == []
+    assert outcome.refusals == [f"Sorry, I can't find a device called {spoken}."]
+
+
+def test_area_calls_expand_to_exposed_entities_only():
+    outcome = resolve("HassTurnOff", area="Garage")
+    assert {a.entity_id for a in outcome.actions} == {
+        "cover.garage_door",
+        "light.garage",
+        "vacuum.robot",
+    }
+    assert "switch.garage_heater" not in {a.entity_id for a in outcome.actions}
+    lights = resolve("HassTurnOn", area="kitchen", domain="light")
+    assert {a.entity_id for a in lights.actions} == {
+        "light.kitchen_ceiling",
+        "light.kitchen_counter",
+    }
+    upstairs = resolve("HassTurnOff", floor="upstairs", domain="light")
+    assert len(upstairs.actions) == 8 and all(
+        a.entity_id.startswith("light.") for a in upstairs.actions
+    )
+
+
+def test_missing_required_slot_becomes_a_question():
+    outcome = resolve("HassClimateSetTemperature", name="Living Room Thermostat")
+    assert outcome.actions == [] and outcome.question == "What temperature should I set?"
+    assert resolve("HassTurnOn").question == "Which device do you mean?"
+
+
+def test_ambiguous_name_becomes_a_question(tmp_path: Path):
+    twin = tmp_path / "home.yaml"
+    twin.write_text(
+        "areas: [{id: a, name: Kitchen}, {id: b, name: Office}]\n"
+        "entities:\n"
+        "  - {id: light.one, name: Lamp, area: a}\n"
+        "  - {id: light.two, name: Lamp, area: b}\n"
+    )
+    home = load_home(twin)
+    outcome = resolve_calls([ToolCall("HassTurnOn", {"name": "lamp"})], home)
+    assert outcome.actions == [] and outcome.question == (
+        "Which lamp do you mean: the one in Kitchen or in Office?"
+    )
+    narrowed = resolve_calls([ToolCall("HassTurnOn", {"name": "lamp", "area": "Office"})], home)
+    assert [a.entity_id for a in narrowed.actions] == ["light.two"]
+
+
+def test_slot_values_are_checked():
+    assert resolve("HassLightSet", name="Floor Lamp", brightness="30%").actions[0].slots == {
+        "name": "light.floor_lamp",
+        "brightness": 30,
+    }
+    assert resolve("HassLightSet", name="Floor Lamp", brightness=250).refusals == [
+        "Brightness must be between 0 and 100."
+    ]
+    assert resolve("HassSetVolume", name="TV", volume_level="loud").refusals
+    assert resolve("HassStartTimer", minutes=5).actions[0].slots == {"minutes": 5}
+    assert resolve("HassSelfDestruct", name="TV").refusals == ["I can't do HassSelfDestruct here."]
+
+
+def test_a_question_holds_back_every_action():
+    outcome = resolve_calls(
+        [
+            ToolCall("HassTurnOn", {"name": "Kettle"}),
+            ToolCall("HassClimateSetTemperature", {"name": "Bedroom Thermostat"}),
+        ],
+        HOME,
+    )
+    assert outcome.actions == [] and outcome.question
+
+
+def test_tools_offer_only_usable_intents_with_the_home_as_enums():
+    tools = {t["function"]["name"]: t["function"] for t in build_tools(HOME)}
+    assert {
+        "HassTurnOn",
+        "HassLightSet",
+        "HassClimateSetTemperature",
+        "HassVacuumStart",
+        "HassGetState",
+        "HassStartTimer",
+    } <= set(tools)
+    names = tools["HassLightSet"]["parameters"]["properties"]["name"]["enum"]
+    assert "Floor Lamp" in names and "reading lamp" in names and "Kettle" not in names
+    assert "Garage Heater" not in tools["HassTurnOn"]["parameters"]["properties"]["name"]["enum"]
+    assert "Kitchen" in tools["HassTurnOn"]["parameters"]["properties"]["area"]["enum"]
+    assert tools["HassClimateSetTemperature"]["parameters"]["required"] == ["temperature"]
+    only_lights = load_home(HOME_FILE)
+    only_lights.entities = {k: v for k, v in only_lights.entities.items() if k.startswith("light.")}
+    assert "HassVacuumStart" not in {s.name for s in available_intents(only_lights)}
+
+
+def test_prompt_lists_the_home_stably_without_states():
+    prompt = home_prompt("BASE", HOME)
+    assert prompt.startswith("BASE\n\n") and "Kitchen (Ground floor):" in prompt
+    assert "- Kitchen Light (also: kitchen ceiling light) [light]" in prompt
+    assert "Garage Heater" not in prompt
+    assert "playing" not in prompt and "locked" not in prompt  # no states
+    reloaded = load_home(HOME_FILE)
+    reloaded.states["light.kitchen_ceiling"] = "on"
+    assert home_prompt("BASE", reloaded) == prompt  # states never change it

@@ -1,0 +1,77 @@
+"""Reading tool calls from model text: Qwen's JSON blocks, the XML-like form, and small slips."""
+
+import pytest
+
+from rk_assist.assistant.speech import BlockStripper
+from rk_assist.home.tool_calls import ToolCall, parse_tool_calls
+
+
+def calls_in(text: str, piece_size: int = 3) -> tuple[str, list[ToolCall], list[str]]:
+    """Stream the text through the stripper in small pieces, like tokens."""
+    stripper = BlockStripper()
+    spoken = "".join(
+        stripper.feed(text[i : i + piece_size]) for i in range(0, len(text), piece_size)
+    )
+    spoken += stripper.finish()
+    calls, problems = parse_tool_calls(stripper.captured)
+    return spoken, calls, problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<tool_call>\n{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}\n</tool_call>',
+        '<tool_call>{"name": "intent__HassTurnOn", "arguments": {"name": "Kitchen Light"}}'
+        "</tool_call>",
+        "<tool_call>{'name': 'HassTurnOn', 'arguments': {'name': 'Kitchen Light'}}</tool_call>",
+        '<tool_call>{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light",},}</tool_call>',
+        '<tool_call>{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}</tool_call>',
+        '<tool_call>{"name": "HassTurnOn", "arguments": "{\\"name\\": \\"Kitchen Light\\"}"}'
+        "</tool_call>",
+        '<tool_call>```json\n{"name": "HassTurnOn", "parameters": {"name": "Kitchen Light"}}\n```'
+        "</tool_call>",
+        "<function=HassTurnOn><parameter=name>Kitchen Light</parameter></function>",
+        '<tool_call>\n{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}',  # cut short
+    ],
+)
+def test_tool_call_variants(text: str):
+    spoken, calls, problems = calls_in(text)
+    assert calls == [ToolCall("HassTurnOn", {"name": "Kitchen Light"})]
+    assert problems == []
+    assert "<" not in spoken and "Kitchen" not in spoken
+
+
+def test_several_calls_and_text_around_them():
+    text = (
+        'Sure.<tool_call>{"name": "HassTurnOff", "arguments": {"area": "Kitchen"}}'
+        '</tool_call>\n<tool_call>{"name": "HassLightSet", "arguments": '
+        '{"name": "Floor Lamp", "brightness": 30}}</tool_call> Done.'
+    )
+    spoken, calls, problems = calls_in(text, piece_size=5)
+    assert [c.name for c in calls] == ["HassTurnOff", "HassLightSet"]
+    assert calls[1].arguments == {"name": "Floor Lamp", "brightness": 30}
+    assert spoken.replace("\n", "") == "Sure. Done."
+    assert problems == []
+
+
+def test_xml_parameters_are_typed_when_they_are_json():
+    _, calls, _ = calls_in(
+        "<function=HassSetPosition><parameter=name>Garage Door</parameter>"
+        "<parameter=position>40</parameter></function>"
+    )
+    assert calls == [ToolCall("HassSetPosition", {"name": "Garage Door", "position": 40})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<tool_call>turn on the light please</tool_call>",
+        '<tool_call>{"arguments": {"name": "x"}}</tool_call>',
+        '<tool_call>["HassTurnOn"]</tool_call>',
+        '<tool_call>{"name": "HassTurnOn", "arguments": [1, 2]}</tool_call>',
+    ],
+)
+def test_unreadable_calls_are_reported_not_guessed(text: str):
+    spoken, calls, problems = calls_in(text)
+    assert calls == [] and len(problems) == 1
+    assert spoken == ""
