@@ -40,6 +40,7 @@ OPTION_MAP = {
     "temperature": "temperature",
     "max_answer_tokens": "max_tokens",
     "conversation_memory": "history_turns",
+    "home_control": "home_control",
     "debug_logging": "debug",
 }
 

@@ -53,6 +53,7 @@ class ServiceConfig:
     max_connections: int
     prompt_cache: bool
     debug: bool
+    home_control: str = "intents"
     home_file: Path | None = None
     ha_url: str | None = None
     ha_token: str | None = field(default=None, repr=False)  # a secret: never in logs
@@ -234,6 +235,12 @@ OPTIONS: tuple[Option, ...] = (
         flag_only=True,
     ),
     Option("debug", False, vol.Boolean(), "log debug messages", flag_only=True),
+    Option(
+        "home_control",
+        "intents",
+        vol.In(("intents", "off")),
+        "intents: the model's tool calls go to Home Assistant as intents; off: chat only",
+    ),
     Option(
         "home_file",
         None,

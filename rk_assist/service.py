@@ -114,7 +114,13 @@ async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
     plan = plan_model(config)
     system_prompt = load_system_prompt(config.config_dir)
-    home = home_source(config.home_file, config.ha_url, config.ha_token)
+    home = (
+        home_source(config.home_file, config.ha_url, config.ha_token)
+        if config.home_control != "off"
+        else None
+    )
+    if config.home_control == "off":
+        _LOGGER.info("Home control is off: chat only")
     runtime = create_runtime(plan, config)
     worker = ModelWorker(runtime, max_waiting=config.queue_size)
     _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)

@@ -146,6 +146,7 @@ def test_every_option_reaches_the_service(tmp_path: Path):
         "temperature": 0.7,
         "max_answer_tokens": 100,
         "conversation_memory": 3,
+        "home_control": "off",
         "debug_logging": True,
     }
     options = tmp_path / "data" / "options.json"
@@ -154,7 +155,7 @@ def test_every_option_reaches_the_service(tmp_path: Path):
     config = addon_config(options, tmp_path)
     assert (config.model, config.runtime, config.languages) == ("qwen", "cpu", ("de", "en"))
     assert (config.context_length, config.temperature, config.max_tokens) == (2048, 0.7, 100)
-    assert (config.history_turns, config.debug) == (3, True)
+    assert (config.history_turns, config.debug, config.home_control) == (3, True, "off")
     assert config.uri == "tcp://0.0.0.0:10500"
     assert config.models_dir == tmp_path / "share" / "rk-assist" / "models"
     assert config.config_dir == tmp_path / "config"

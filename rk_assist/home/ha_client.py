@@ -26,6 +26,9 @@ from websockets.exceptions import WebSocketException
 from .model import Area, Entity, Floor, Home
 
 _LOGGER = logging.getLogger(__name__)
+# websockets logs every frame at DEBUG, the auth message with the token too:
+# never let that reach a log, whatever level the service runs at.
+logging.getLogger("websockets").setLevel(logging.INFO)
 
 REGISTRY_EVENTS = (
     "entity_registry_updated",
