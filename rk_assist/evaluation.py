@@ -31,7 +31,6 @@ from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import default_system_prompt
 from .config import build_config
 from .home.model import load_home
-from .home.prompt import home_prompt
 from .home.resolve import Action
 from .models.select import create_runtime, plan_model
 from .runtimes.base import RuntimeFailure
@@ -120,7 +119,6 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
         plan = plan_model(config)
         worker = ModelWorker(create_runtime(plan, config), max_waiting=1)
         system_prompt = default_system_prompt().strip()
-        await worker.load(home_prompt(system_prompt, home))
         assistant = Assistant(
             worker,
             system_prompt,
@@ -128,6 +126,7 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
             AssistantSettings(max_new_tokens=args.max_tokens),
             home=lambda: home,
         )
+        await worker.load(*assistant.prompt_and_tools())
         print(
             f"Evaluating {plan.entry.name} on {worker.runtime.name}: {len(cases)} utterances, "
             f"{len(home.entities)} exposed entities",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wyoming.event import Event
@@ -13,7 +14,6 @@ from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
-from .home.prompt import home_prompt
 from .home.source import HomeSource, home_source
 from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
@@ -37,6 +37,8 @@ class Service:
     info_event: Event = field(init=False)
     budget: ConnectionBudget = field(init=False)
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _prompt_task: asyncio.Task[None] | None = field(default=None, init=False)
+    _prompt_again: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.budget = ConnectionBudget(limit=self.config.max_connections)
@@ -89,7 +91,7 @@ class Service:
             plan = await asyncio.to_thread(plan_model, self.config, wanted)
             runtime = await asyncio.to_thread(create_runtime, plan, self.config)
             _LOGGER.info("Switching from %s to %s", self.plan.entry.name, plan.entry.name)
-            await self.worker.swap(runtime, self.system_prompt)
+            await self.worker.swap(runtime, *self.assistant.prompt_and_tools())
             self.plan = plan
             self.assistant.settings = AssistantSettings(
                 language=self.config.language,
@@ -98,6 +100,37 @@ class Service:
             self._refresh_info()
             _LOGGER.info("Now serving %s", plan.entry.name)
             return plan
+
+    def home_changed(self) -> None:
+        """The exposed home changed: prepare the new prompt now, not on the next request.
+
+        Requests keep the old prompt until the new state is ready; calls are
+        always checked against the current home, so a device that is no longer
+        exposed is never acted on, even before the prompt catches up.
+        """
+        if self._prompt_task is not None and not self._prompt_task.done():
+            self._prompt_again = True
+            return
+        self._prompt_task = asyncio.create_task(self._prepare_home_prompt())
+
+    async def _prepare_home_prompt(self) -> None:
+        while True:
+            self._prompt_again = False
+            home = self.assistant.current_home()
+            started = asyncio.get_running_loop().time()
+            try:
+                await self.worker.prepare(*self.assistant.prompt_and_tools(home))
+            except Exception as err:
+                _LOGGER.error("Could not prepare the prompt for the changed home: %s", err)
+                return
+            self.assistant.prompt_home = home
+            _LOGGER.info(
+                "Prompt prepared for %d exposed entities in %.1f s",
+                len(home.entities) if home else 0,
+                asyncio.get_running_loop().time() - started,
+            )
+            if not self._prompt_again:
+                return
 
     def _refresh_info(self) -> None:
         info = build_info(
@@ -114,8 +147,14 @@ async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
     plan = plan_model(config)
     system_prompt = load_system_prompt(config.config_dir)
+    on_change: list[Callable[[], None]] = []  # the service, once it exists
     home = (
-        home_source(config.home_file, config.ha_url, config.ha_token)
+        home_source(
+            config.home_file,
+            config.ha_url,
+            config.ha_token,
+            on_change=lambda _home: [callback() for callback in on_change],
+        )
         if config.home_control != "off"
         else None
     )
@@ -123,11 +162,6 @@ async def create_service(config: ServiceConfig) -> Service:
         _LOGGER.info("Home control is off: chat only")
     runtime = create_runtime(plan, config)
     worker = ModelWorker(runtime, max_waiting=config.queue_size)
-    _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
-    # A home known now (a file) is part of the prompt prepared at load; one read
-    # from Home Assistant later is prepared on its first request.
-    first_prompt = home_prompt(system_prompt, home.home) if home and home.home else system_prompt
-    await worker.load(first_prompt)
     assistant = Assistant(
         worker=worker,
         system_prompt=system_prompt,
@@ -139,8 +173,14 @@ async def create_service(config: ServiceConfig) -> Service:
         ),
         home=(lambda: home.home) if home is not None else None,
     )
+    _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
+    # A home known now (a file) is part of the prompt prepared at load; one read
+    # from Home Assistant later is prepared as soon as it arrives.
+    await worker.load(*assistant.prompt_and_tools())
     server = AsyncServer.from_uri(config.uri)
-    return Service(config, plan, worker, assistant, server, system_prompt, home)
+    service = Service(config, plan, worker, assistant, server, system_prompt, home)
+    on_change.append(service.home_changed)
+    return service
 
 
 async def serve(config: ServiceConfig) -> None:

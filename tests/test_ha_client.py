@@ -142,3 +142,39 @@ async def test_without_home_assistant_it_says_chat_only_once(tmp_path, caplog):
         assert service.info_event.data["handle"][0]["supports_home_control"] is False
     finally:
         await service.worker.close()
+
+
+async def test_a_changed_home_gets_its_prompt_prepared_at_once(
+    hass, tmp_path, rkllm_doubles, rkllm_model
+):
+    config = build_config(
+        {
+            "uri": "tcp://127.0.0.1:0",
+            "model": str(rkllm_model),
+            "rkllm_library": str(rkllm_doubles["1.3"]),
+            "ha_url": hass.url,
+            "config_dir": str(tmp_path / "c"),
+            "cache_dir": str(tmp_path / "k"),
+        },
+        environ={"RK_ASSIST_HA_TOKEN": "good-token"},
+    )
+    service = await create_service(config)
+    runtime = service.worker.runtime
+    assert "Kitchen Light" not in runtime._system_prompt  # nothing known before connecting
+    await service.start()
+    try:
+        await wait_for(lambda: service.assistant.prompt_home is not None)
+        assert "Kitchen Light" in runtime._system_prompt and "HassTurnOn" in runtime._tools_json
+        assert "Garage Heater" not in runtime._system_prompt
+        hass.exposed["switch.garage_heater"] = True
+        await hass.push_event("entity_registry_updated", {"action": "update"})
+        await wait_for(lambda: "switch.garage_heater" in service.assistant.prompt_home.entities)
+        assert "Garage Heater" in runtime._system_prompt
+        # Unexposing acts at once on what may be done, before the prompt catches up.
+        hass.exposed["light.hallway"] = False
+        await hass.push_event("entity_registry_updated", {"action": "update"})
+        await wait_for(lambda: "light.hallway" not in service.home.home.entities)
+        result = await ask(f"tcp://127.0.0.1:{service.port}", "Turn on the hall light.")
+        assert "intent" not in result.event_types
+    finally:
+        await service.stop()

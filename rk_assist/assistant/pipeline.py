@@ -70,13 +70,16 @@ class AnswerStream:
         assistant = self._assistant
         note = ChatMessage("system", request_note(assistant.clock(), self._language))
         turn = (note, ChatMessage("user", self._user_text))
+        # The prompt describes the home as it was when its state was last prepared;
+        # calls are checked against the home as it is now.
         home = assistant.current_home()
+        system_prompt, tools = assistant.prompt_and_tools()
         request = GenerationRequest(
-            system_prompt=assistant.prompt_for(home),
+            system_prompt=system_prompt,
             history=assistant.conversations.history(self._conversation_id),
             turn=turn,
             max_new_tokens=assistant.settings.max_new_tokens,
-            tools_json=tools_json(home) if home is not None and home.entities else None,
+            tools_json=tools,
         )
         stripper = BlockStripper()
         chunker = ClauseChunker()
@@ -154,13 +157,19 @@ class Assistant:
         self.settings = settings
         self.clock = clock
         self._home = home
+        #: The home the model's prompt describes; set when its state is prepared.
+        self.prompt_home: Home | None = self.current_home()
 
     def current_home(self) -> Home | None:
         """The home as it is now; None in chat-only mode."""
         return self._home() if self._home is not None else None
 
-    def prompt_for(self, home: Home | None) -> str:
-        return home_prompt(self.system_prompt, home) if home is not None else self.system_prompt
+    def prompt_and_tools(self, home: Home | None = None) -> tuple[str, str | None]:
+        """The system prompt and tools for ``home`` (default: the prompt's home)."""
+        home = home if home is not None else self.prompt_home
+        if home is None or not home.entities:
+            return self.system_prompt, None
+        return home_prompt(self.system_prompt, home), tools_json(home)
 
     def answer(
         self, text: str, conversation_id: str | None = None, language: str | None = None

@@ -116,16 +116,25 @@ class ModelWorker:
     def busy(self) -> bool:
         return self._slot.locked()
 
-    async def load(self, system_prompt: str) -> None:
+    async def load(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Load the model and its system prompt state; the service is ready after this."""
 
         def load_on_worker() -> None:
             self.runtime.load()
-            self.runtime.prepare_system_prompt(system_prompt)
+            self.runtime.prepare_system_prompt(system_prompt, tools_json)
 
         await asyncio.get_running_loop().run_in_executor(self._executor, load_on_worker)
 
-    async def swap(self, new_runtime: Runtime, system_prompt: str) -> None:
+    async def prepare(self, system_prompt: str, tools_json: str | None) -> None:
+        """Prepare (and cache) a new system prompt, taking a turn like a generation."""
+        async with self._slot:
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self.runtime.prepare_system_prompt, system_prompt, tools_json
+            )
+
+    async def swap(
+        self, new_runtime: Runtime, system_prompt: str, tools_json: str | None = None
+    ) -> None:
         """Replace the runtime; on failure the old one is loaded again and the error raised.
 
         Holds the generation slot throughout: requests that arrive meanwhile
@@ -140,14 +149,14 @@ class ModelWorker:
                 old.close()  # frees the memory the new model needs
                 try:
                     new_runtime.load()
-                    new_runtime.prepare_system_prompt(system_prompt)
+                    new_runtime.prepare_system_prompt(system_prompt, tools_json)
                 except BaseException:
                     try:
                         new_runtime.close()
                     finally:
                         _LOGGER.warning("Loading the new model failed; reloading the old one")
                         old.load()
-                        old.prepare_system_prompt(system_prompt)
+                        old.prepare_system_prompt(system_prompt, tools_json)
                     raise
 
             await loop.run_in_executor(self._executor, swap_on_worker)
