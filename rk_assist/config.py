@@ -238,8 +238,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "home_control",
         "intents",
-        vol.In(("intents", "off")),
-        "intents: the model's tool calls go to Home Assistant as intents; off: chat only",
+        vol.In(("intents", "services", "off")),
+        "intents: tool calls go to Home Assistant as intents, which speaks its confirmation; "
+        "services: rk-assist calls the services itself and the model answers; off: chat only",
     ),
     Option(
         "home_file",

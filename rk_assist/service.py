@@ -14,6 +14,7 @@ from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
+from .home.services import execute
 from .home.source import HomeSource, home_source
 from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
@@ -172,6 +173,7 @@ async def create_service(config: ServiceConfig) -> Service:
             language=config.language, max_new_tokens=max_tokens_for(config, plan.entry)
         ),
         home=(lambda: home.home) if home is not None else None,
+        executor=_service_executor(home) if config.home_control == "services" else None,
     )
     _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
     # A home known now (a file) is part of the prompt prepared at load; one read
@@ -181,6 +183,21 @@ async def create_service(config: ServiceConfig) -> Service:
     service = Service(config, plan, worker, assistant, server, system_prompt, home)
     on_change.append(service.home_changed)
     return service
+
+
+def _service_executor(home: HomeSource | None):
+    """The services mode's executor: Home Assistant's services over the websocket."""
+    if home is None:
+        return None
+    connection = home.connection
+    call = connection.call_service if connection is not None else None
+    if call is None:
+        _LOGGER.warning("Home control 'services' needs Home Assistant; actions will fail")
+
+    async def run(actions, current_home):
+        return await execute(actions, current_home, call)
+
+    return run
 
 
 async def serve(config: ServiceConfig) -> None:

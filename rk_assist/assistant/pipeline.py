@@ -7,9 +7,10 @@ and the Wyoming handler knows nothing of prompts or models.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,6 +110,10 @@ class AnswerStream:
                 )
             )
             _LOGGER.info("Tool calls %s -> %s", calls, self.outcome)
+        executor = assistant.executor
+        if self.outcome and self.outcome.actions and executor is not None and home is not None:
+            async for chunk in self._carry_out(request, stripper.captured, executor, home, started):
+                yield chunk
         remembered = self.text or self._describe_outcome()
         if remembered:
             assistant.conversations.add_turn(
@@ -116,6 +121,46 @@ class AnswerStream:
             )
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
+
+    async def _carry_out(
+        self, request: GenerationRequest, captured, executor, home: Home, started: float
+    ) -> AsyncIterator[str]:
+        """The services mode: act, then let the model say how it went."""
+        assert self.outcome is not None
+        results = await executor(self.outcome.actions, home)
+        self.outcome.executed = True
+        calls_text = (
+            "\n".join(
+                f"<tool_call>\n{content.strip()}\n</tool_call>"
+                for opening, content in captured
+                if opening == "<tool_call>"
+            )
+            or "<tool_call></tool_call>"
+        )
+        follow_up = GenerationRequest(
+            system_prompt=request.system_prompt,
+            history=request.history,
+            turn=(*request.turn, ChatMessage("assistant", calls_text)),
+            max_new_tokens=request.max_new_tokens,
+            tools_json=request.tools_json,
+            tool_results_json=json.dumps(results, ensure_ascii=False),
+        )
+        stripper, chunker = BlockStripper(), ClauseChunker()
+        generation = self._assistant.worker.generate(follow_up)
+        try:
+            async for piece in generation:
+                for raw in chunker.feed(stripper.feed(piece)):
+                    if chunk := self._speakable(raw, started):
+                        yield chunk
+            for raw in chunker.feed(stripper.finish()) + chunker.finish():
+                if chunk := self._speakable(raw, started):
+                    yield chunk
+        finally:
+            await generation.aclose()
+        if not self.chunks:  # the model said nothing: still confirm
+            ok = all(result.get("success") for result in results)
+            if chunk := self._speakable("Done." if ok else "Sorry, that did not work.", started):
+                yield chunk
 
     def _describe_outcome(self) -> str:
         outcome = self.outcome
@@ -150,6 +195,7 @@ class Assistant:
         settings: AssistantSettings,
         clock: Callable[[], datetime] = datetime.now,
         home: Callable[[], Home | None] | None = None,
+        executor: Callable[[list, Home], Awaitable[list[dict]]] | None = None,
     ) -> None:
         self.worker = worker
         self.system_prompt = system_prompt
@@ -157,6 +203,8 @@ class Assistant:
         self.settings = settings
         self.clock = clock
         self._home = home
+        #: Carries actions out itself (the "services" mode); None: Home Assistant does.
+        self.executor = executor
         #: The home the model's prompt describes; set when its state is prepared.
         self.prompt_home: Home | None = self.current_home()
 

@@ -38,6 +38,7 @@ class Outcome:
     actions: list[Action] = field(default_factory=list)
     question: str | None = None  # to ask the user back, instead of acting
     refusals: list[str] = field(default_factory=list)  # spoken reasons nothing was done
+    executed: bool = False  # carried out by rk-assist itself (services mode)
 
     @property
     def acted(self) -> bool:

@@ -266,11 +266,11 @@ class AssistEventHandler(AsyncEventHandler):
         finally:
             await stream.aclose()
         outcome = stream.outcome
-        if outcome is not None and outcome.actions:
+        if outcome is not None and outcome.actions and not outcome.executed:
             await self._send_intents(outcome.actions, stream.text, context, started)
             return
         text = stream.text
-        if outcome is not None and (outcome.question or outcome.refusals):
+        if outcome is not None and not outcome.executed and (outcome.question or outcome.refusals):
             said = outcome.question or " ".join(outcome.refusals)
             if outcome.question is None:  # nothing could be done: a failure to report
                 await self._fail(said, context, started)
