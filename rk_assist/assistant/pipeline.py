@@ -20,7 +20,7 @@ from ..home.prompt import home_prompt
 from ..home.resolve import Outcome, resolve_calls
 from ..home.tool_calls import parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats
-from ..runtimes.worker import ModelWorker
+from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
@@ -83,19 +83,10 @@ class AnswerStream:
             tools_json=tools,
         )
         stripper = BlockStripper()
-        chunker = ClauseChunker()
         started = time.perf_counter()
         generation = assistant.worker.generate(request)
-        try:
-            async for piece in generation:
-                for raw in chunker.feed(stripper.feed(piece)):
-                    if chunk := self._speakable(raw, started):
-                        yield chunk
-            for raw in chunker.feed(stripper.finish()) + chunker.finish():
-                if chunk := self._speakable(raw, started):
-                    yield chunk
-        finally:
-            await generation.aclose()
+        async for chunk in self._speak(generation, stripper, started):
+            yield chunk
         self.stats = generation.stats
         self.completed = True
         calls, problems = parse_tool_calls(stripper.captured)
@@ -145,8 +136,19 @@ class AnswerStream:
             tools_json=request.tools_json,
             tool_results_json=json.dumps(results, ensure_ascii=False),
         )
-        stripper, chunker = BlockStripper(), ClauseChunker()
         generation = self._assistant.worker.generate(follow_up)
+        async for chunk in self._speak(generation, BlockStripper(), started):
+            yield chunk
+        if not self.chunks:  # the model said nothing: still confirm
+            ok = all(result.get("success") for result in results)
+            if chunk := self._speakable("Done." if ok else "Sorry, that did not work.", started):
+                yield chunk
+
+    async def _speak(
+        self, generation: GenerationStream, stripper: BlockStripper, started: float
+    ) -> AsyncIterator[str]:
+        """Speakable chunks of one generation; hidden blocks are left in ``stripper``."""
+        chunker = ClauseChunker()
         try:
             async for piece in generation:
                 for raw in chunker.feed(stripper.feed(piece)):
@@ -157,10 +159,6 @@ class AnswerStream:
                     yield chunk
         finally:
             await generation.aclose()
-        if not self.chunks:  # the model said nothing: still confirm
-            ok = all(result.get("success") for result in results)
-            if chunk := self._speakable("Done." if ok else "Sorry, that did not work.", started):
-                yield chunk
 
     def _describe_outcome(self) -> str:
         outcome = self.outcome
