@@ -14,6 +14,9 @@ from pathlib import Path
 
 from .assistant.prompt import PromptFileError, load_system_prompt
 from .config import add_service_arguments, build_config
+from .home.intents import tools_json
+from .home.model import load_home
+from .home.prompt import home_prompt
 from .models.select import create_runtime, plan_model
 from .runtimes.base import RuntimeFailure
 from .runtimes.prompt_cache import PromptCacheFile
@@ -70,7 +73,12 @@ async def build_cache(argv: Sequence[str]) -> int:
         return 2
     plan = plan_model(config)
     worker = ModelWorker(create_runtime(plan, config))
-    await worker.load(load_system_prompt(config.config_dir))
+    system_prompt, tools = load_system_prompt(config.config_dir), None
+    if config.home_file is not None and config.home_control != "off":
+        # The same prompt the service will use with this home, so its cache is ready.
+        home = load_home(config.home_file)
+        system_prompt, tools = home_prompt(system_prompt, home), tools_json(home)
+    await worker.load(system_prompt, tools)
     source = getattr(worker.runtime, "prefix_source", "?")
     await worker.close()
     cache = PromptCacheFile(config.cache_dir / plan.entry.name, "system")

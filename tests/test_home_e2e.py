@@ -147,3 +147,50 @@ async def test_eval_command_scores_the_scripted_npu_model(rkllm_doubles, rkllm_m
     accuracy = float(out.split("exact-match accuracy: ")[1].split("%")[0])
     assert accuracy > 30
     assert "tool-call text in speech: 0" in out
+
+
+async def test_recognize_is_answered_like_a_transcript(npu_home_service):
+    from wyoming.client import AsyncClient
+    from wyoming.intent import Recognize
+
+    _service, uri = npu_home_service
+    async with AsyncClient.from_uri(uri, read_timeout=30) as client:
+        await client.write_event(
+            Recognize(text="Turn on the porch light.", context={"conversation_id": "r"}).event()
+        )
+        event = await client.read_event()
+    assert event is not None and event.type == "intent"
+    assert event.data["entities"] == [{"name": "name", "value": "light.porch"}]
+
+
+async def test_cache_build_includes_the_home_file(tmp_path, rkllm_doubles, rkllm_model):
+    args = [
+        "--model",
+        str(rkllm_model),
+        "--rkllm-library",
+        str(rkllm_doubles["1.2"]),
+        "--home-file",
+        str(HOME_FILE),
+        "--cache-dir",
+        str(tmp_path / "k"),
+        "--config-dir",
+        str(tmp_path / "c"),
+    ]
+    code, out, err = await run_command("cache", "build", *args)
+    assert code == 0 and "built (ok)" in out, err
+    config = build_config(
+        {
+            "uri": "tcp://127.0.0.1:0",
+            "model": str(rkllm_model),
+            "rkllm_library": str(rkllm_doubles["1.2"]),
+            "home_file": str(HOME_FILE),
+            "cache_dir": str(tmp_path / "k"),
+            "config_dir": str(tmp_path / "c"),
+        },
+        environ={},
+    )
+    service = await create_service(config)
+    try:
+        assert service.worker.runtime.prefix_source == "disk"  # the service reuses it
+    finally:
+        await service.worker.close()

@@ -22,7 +22,7 @@ from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, HandledStart, HandledStop, NotHandled
 from wyoming.info import Describe
 from wyoming.intent import Entity as IntentEntity
-from wyoming.intent import Intent, IntentsStart, IntentsStop
+from wyoming.intent import Intent, IntentsStart, IntentsStop, Recognize
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
@@ -153,7 +153,8 @@ class AssistEventHandler(AsyncEventHandler):
         if Ping.is_type(event.type):
             await self._send(Pong(text=event.data.get("text")).event())
             return True
-        if Transcript.is_type(event.type):
+        if Transcript.is_type(event.type) or Recognize.is_type(event.type):
+            # recognize is what an intent program is asked; it carries the same text and context.
             await self._start_turn(event)
             return True
         _LOGGER.warning("Closing connection from %s: unsupported event %r", self._peer, event.type)
