@@ -203,6 +203,7 @@ class Assistant:
         self._home = home
         #: Carries actions out itself (the "services" mode); None: Home Assistant does.
         self.executor = executor
+        self._prompt_memo: tuple[Home, tuple[str, str | None]] | None = None
         #: The home the model's prompt describes; set when its state is prepared.
         self.prompt_home: Home | None = self.current_home()
 
@@ -215,7 +216,10 @@ class Assistant:
         home = home if home is not None else self.prompt_home
         if home is None or not home.entities:
             return self.system_prompt, None
-        return home_prompt(self.system_prompt, home), tools_json(home)
+        # Every request asks; the answer changes only with the home object.
+        if self._prompt_memo is None or self._prompt_memo[0] is not home:
+            self._prompt_memo = (home, (home_prompt(self.system_prompt, home), tools_json(home)))
+        return self._prompt_memo[1]
 
     def answer(
         self, text: str, conversation_id: str | None = None, language: str | None = None

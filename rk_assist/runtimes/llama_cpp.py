@@ -78,6 +78,7 @@ class LlamaCppRuntime(Runtime):
         self._system_prompt: str | None = None
         self._tools_json: str | None = None
         self._prefix_state: bytes | None = None  # llama.cpp state after the system prompt
+        self._bos_text = ""
         self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
         self.prefix_source = "off"
@@ -113,9 +114,10 @@ class LlamaCppRuntime(Runtime):
             ) from err
         self._llm = llm
         metadata = llm.metadata
+        self._bos_text = _token_text(llm, llm.token_bos())
         self._renderer = ChatRenderer(
             self.settings.chat_template or metadata.get("tokenizer.chat_template"),
-            bos_token=_token_text(llm, llm.token_bos()),
+            bos_token=self._bos_text,
             eos_token=_token_text(llm, llm.token_eos()),
             enable_thinking=self.settings.thinking,
             tokenizer=None if self.settings.chat_template else self.settings.tokenizer,
@@ -286,9 +288,8 @@ class LlamaCppRuntime(Runtime):
 
     def _tokenize(self, text: str, first: bool) -> list[int]:
         llm = self._require_llm()
-        bos_text = _token_text(llm, llm.token_bos())
         # The template may write the BOS token itself; never add a second one.
-        add_bos = first and not (bos_text and text.startswith(bos_text))
+        add_bos = first and not (self._bos_text and text.startswith(self._bos_text))
         return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
     def _cache_file(self) -> PromptCacheFile | None:

@@ -461,20 +461,24 @@ class RkllmRuntime(Runtime):
         context = self.settings.context_length
         budget = context - min(request.max_new_tokens, context // 4)
         total = len(request.history)
+        # What the runtime puts in front of every prompt: counted once, not per try.
+        if request.tools_json is not None:
+            fixed = self._count(request.system_prompt) + 16
+        else:
+            fixed = self._count(self._prefix_text)
         prompt = ""
         for keep in range(total, -1, -1):
             messages = request.messages(keep_turns=keep)
             if request.tools_json is not None:
                 # The runtime adds the system block (with the tools) itself.
                 prompt = _render_chatml_body(messages[1:])
-                size = self._count(prompt) + self._count(request.system_prompt) + 16
             else:
                 rendered = self._renderer.render(messages)
                 if self._prefix_text and rendered.prefix == self._prefix_text:
                     prompt = rendered.rest  # the runtime puts the system part in front
                 else:
                     prompt = rendered.prefix + rendered.rest
-                size = self._count(self._prefix_text) + self._count(prompt)
+            size = fixed + self._count(prompt)
             if size <= budget:
                 return prompt, total - keep
         return prompt, total
