@@ -24,7 +24,7 @@ import voluptuous as vol
 import yaml
 
 from ..runtimes.base import ModelFileError
-from .names import MODEL_SUFFIXES, context_from_name, friendly_names
+from .names import MODEL_SUFFIXES, context_from_name, friendly_name, friendly_names
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,9 +122,7 @@ class ModelLibrary:
             name = names[path.name]
             if name.lower() in folder_names:
                 name = f"{name}-file"
-            entries.append(
-                ModelEntry(name, path, RUNTIME_OF_SUFFIX[path.suffix.lower()], path.stat().st_size)
-            )
+            entries.append(_entry(name, path, None, {}))
         return entries
 
     def find(self, wanted: str) -> ModelEntry:
@@ -149,28 +147,13 @@ class ModelLibrary:
         try:
             settings = read_settings(folder)
         except ModelFileError as err:
-            return ModelEntry(
-                name,
-                files[0],
-                RUNTIME_OF_SUFFIX[files[0].suffix.lower()],
-                files[0].stat().st_size,
-                folder,
-                {},
-                str(err),
-            )
+            return _entry(name, files[0], folder, {}, str(err))
         chosen = files[0]
         if "file" in settings:
             named = folder / settings["file"]
             if named not in files:
-                return ModelEntry(
-                    name,
-                    chosen,
-                    RUNTIME_OF_SUFFIX[chosen.suffix.lower()],
-                    chosen.stat().st_size,
-                    folder,
-                    settings,
-                    f"model.yaml names {settings['file']!r}, which is not there",
-                )
+                problem = f"model.yaml names {settings['file']!r}, which is not there"
+                return _entry(name, chosen, folder, settings, problem)
             chosen = named
         elif len(files) > 1:
             _LOGGER.warning(
@@ -181,8 +164,16 @@ class ModelLibrary:
                 chosen.name,
                 SETTINGS_FILE,
             )
-        runtime = settings.get("runtime", RUNTIME_OF_SUFFIX[chosen.suffix.lower()])
-        return ModelEntry(name, chosen, runtime, chosen.stat().st_size, folder, settings)
+        return _entry(name, chosen, folder, settings)
+
+
+def _entry(
+    name: str, path: Path, folder: Path | None, settings: dict[str, Any], problem: str | None = None
+) -> ModelEntry:
+    """An entry whose runtime follows the file type unless model.yaml says otherwise."""
+    runtime = settings.get("runtime", RUNTIME_OF_SUFFIX[path.suffix.lower()])
+    size = path.stat().st_size if path.is_file() else 0
+    return ModelEntry(name, path, runtime, size, folder, settings, problem)
 
 
 def resolve_model(wanted: str, models_dir: Path) -> ModelEntry:
@@ -196,16 +187,9 @@ def resolve_model(wanted: str, models_dir: Path) -> ModelEntry:
     if path.suffix.lower() in MODEL_SUFFIXES and (path.is_absolute() or path.exists()):
         if not path.exists():
             raise ModelFileError(f"model file not found: {path}")
-        folder = path.parent if (path.parent / SETTINGS_FILE).is_file() else None
-        settings = read_settings(folder) if folder else {}
-        runtime = settings.get("runtime", RUNTIME_OF_SUFFIX[path.suffix.lower()])
-        size = path.stat().st_size if path.is_file() else 0
-        tokenizer_folder = (
-            path.parent
-            if any((path.parent / name).is_file() for name in TOKENIZER_FILES)
-            else folder
-        )
-        return ModelEntry(
-            friendly_names([path.name])[path.name], path, runtime, size, tokenizer_folder, settings
-        )
+        # A file beside model.yaml or tokenizer files is treated as in its own folder.
+        beside = (SETTINGS_FILE, *TOKENIZER_FILES)
+        folder = path.parent if any((path.parent / n).is_file() for n in beside) else None
+        settings = read_settings(path.parent) if folder else {}
+        return _entry(friendly_name(path.name), path, folder, settings)
     return ModelLibrary(models_dir).find(wanted)

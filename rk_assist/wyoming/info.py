@@ -34,6 +34,16 @@ def build_info(
         if embedded
         else RUNTIME_ATTRIBUTIONS.get(runtime_name, PROJECT_ATTRIBUTION)
     )
+    # The same model behind both programs. Languages are explicit: an empty
+    # list means "no language" to Home Assistant.
+    model = {
+        "name": model_name,
+        "attribution": model_attribution,
+        "installed": True,
+        "description": f"{model_name} on {runtime_name}",
+        "version": None,
+        "languages": list(languages),
+    }
     return Info(
         handle=[
             HandleProgram(
@@ -42,17 +52,7 @@ def build_info(
                 installed=True,
                 description="Local voice assistant with a small language model",
                 version=__version__,
-                models=[
-                    HandleModel(
-                        name=model_name,
-                        attribution=model_attribution,
-                        installed=True,
-                        description=f"{model_name} on {runtime_name}",
-                        version=None,
-                        # Explicit: an empty list means "no language" to Home Assistant.
-                        languages=list(languages),
-                    )
-                ],
+                models=[HandleModel(**model)],
                 supports_handled_streaming=True,
                 supports_home_control=home_control,
             )
@@ -64,16 +64,7 @@ def build_info(
                 installed=True,
                 description="Home control through a language model's tool calls",
                 version=__version__,
-                models=[
-                    IntentModel(
-                        name=model_name,
-                        attribution=model_attribution,
-                        installed=True,
-                        description=f"{model_name} on {runtime_name}",
-                        version=None,
-                        languages=list(languages),
-                    )
-                ],
+                models=[IntentModel(**model)],
             )
         ]
         if home_control
