@@ -14,9 +14,8 @@ from pathlib import Path
 
 from .assistant.prompt import PromptFileError, load_system_prompt
 from .config import add_service_arguments, build_config
-from .home.intents import tools_json
 from .home.model import load_home
-from .home.prompt import home_prompt
+from .home.prompt import HOME_TOOLS_JSON, home_prompt
 from .models.select import create_runtime, plan_model
 from .runtimes.base import RuntimeFailure
 from .runtimes.prompt_cache import PromptCacheFile
@@ -77,7 +76,7 @@ async def build_cache(argv: Sequence[str]) -> int:
     if config.home_file is not None and config.home_control != "off":
         # The same prompt the service will use with this home, so its cache is ready.
         home = load_home(config.home_file)
-        system_prompt, tools = home_prompt(system_prompt, home), tools_json(home)
+        system_prompt, tools = home_prompt(system_prompt, home), HOME_TOOLS_JSON
     await worker.load(system_prompt, tools)
     source = getattr(worker.runtime, "prefix_source", "?")
     await worker.close()

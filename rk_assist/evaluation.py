@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -53,10 +54,30 @@ CASE_SCHEMA = vol.Schema(
 )
 
 Key = tuple[str, str | None, tuple[tuple[str, str], ...]]
+_DURATION = {"hours": 3600, "minutes": 60, "seconds": 1}
+# Call text in any form: JSON, tags, or an intent named in prose ("call HassTurnOn with ...").
+_CALL_TEXT = re.compile(r"[{}\[\]]|<\s*/?\s*(tool|function)|\bHass[A-Z]\w+|\barguments\b")
+
+
+def _meaning(slot: str, value: Any) -> str:
+    """A slot value as compared: numbers as numbers, words in lower case."""
+    try:
+        number = float(str(value).strip().rstrip("%"))
+    except ValueError:
+        return str(value).strip().lower()
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def _key(intent: str, entity: str | None, slots: dict[str, Any]) -> Key:
-    extra = tuple(sorted((k, str(v).lower()) for k, v in slots.items() if k != "name"))
+    slots = {k: v for k, v in slots.items() if k != "name"}
+    if _DURATION.keys() & slots.keys():
+        # A 5-minute timer is a 5-minute timer however it is split into units.
+        try:
+            seconds = sum(float(slots.pop(unit, 0) or 0) * n for unit, n in _DURATION.items())
+            slots["duration_s"] = seconds
+        except (TypeError, ValueError):
+            pass
+    extra = tuple(sorted((k, _meaning(k, v)) for k, v in slots.items()))
     return intent, entity, extra
 
 
@@ -76,6 +97,9 @@ class CaseResult:
     got: set[Key]
     spoken: str
     seconds: float
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+    forced_tokens: int = 0
 
     @property
     def exact(self) -> bool:
@@ -87,7 +111,8 @@ class CaseResult:
 
     @property
     def leaked_markup(self) -> bool:
-        return "<tool_call" in self.spoken or "<function=" in self.spoken
+        """Call text reached the speech: JSON, tags, or a call described in prose."""
+        return bool(_CALL_TEXT.search(self.spoken))
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:
@@ -123,13 +148,21 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
             worker,
             system_prompt,
             ConversationStore(max_turns=0),
-            AssistantSettings(max_new_tokens=args.max_tokens),
+            AssistantSettings(
+                max_new_tokens=args.max_tokens,
+                call_grammar=not args.no_grammar,
+                free_names=args.grammar_names == "free",
+            ),
             home=lambda: home,
         )
-        await worker.load(*assistant.prompt_and_tools())
+        system_prompt, tools = assistant.prompt_and_tools()
+        await worker.load(system_prompt, tools)
+        constrained = assistant.constraint() is not None and worker.runtime.can_constrain
         print(
             f"Evaluating {plan.entry.name} on {worker.runtime.name}: {len(cases)} utterances, "
-            f"{len(home.entities)} exposed entities",
+            f"{len(home.entities)} exposed entities, call grammar "
+            f"{'on' if constrained else 'off'}, cached prefix {worker.runtime.prefix_tokens} "
+            "tokens",
             file=sys.stderr,
         )
         results = []
@@ -141,6 +174,7 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                     pass
                 seconds = time.perf_counter() - started
                 got = action_keys(stream.outcome.actions) if stream.outcome else set()
+                stats = stream.stats
                 result = CaseResult(
                     case["text"],
                     case["kind"],
@@ -148,12 +182,16 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                     got,
                     stream.text,
                     seconds,
+                    prefill_tokens=stats.prefill_tokens if stats else 0,
+                    generated_tokens=stats.generated_tokens if stats else 0,
+                    forced_tokens=int(stats.extra.get("forced_tokens", 0)) if stats else 0,
                 )
                 results.append(result)
                 if args.verbose:
                     mark = "ok " if result.exact else ("BAD" if result.wrong_action else "-- ")
                     print(
-                        f"{mark} {number:3d} {case['text']!r}: {sorted(got)} ({seconds:.2f} s)",
+                        f"{mark} {number:3d} {case['text']!r}: {sorted(got)} "
+                        f"{stream.text[:60]!r} ({seconds:.2f} s)",
                         file=sys.stderr,
                     )
         finally:
@@ -179,6 +217,15 @@ def report(results: list[CaseResult]) -> str:
         f"not asked for)",
         f"tool-call text in speech: {leaked}",
         f"latency per turn: median {statistics.median(times):.2f} s, p90 {p90:.2f} s",
+    ]
+    if act_cases:
+        lines.append(
+            "per device command: median "
+            f"{statistics.median(r.prefill_tokens for r in act_cases):.0f} tokens prefilled, "
+            f"{statistics.median(r.generated_tokens for r in act_cases):.0f} generated, "
+            f"{statistics.median(r.forced_tokens for r in act_cases):.0f} appended unsampled"
+        )
+    lines += [
         "by kind:",
     ]
     kinds: dict[str, list[CaseResult]] = defaultdict(list)
@@ -206,6 +253,18 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--limit", type=int, default=0, help="only the first N utterances")
     parser.add_argument("--verbose", action="store_true", help="print every turn")
+    parser.add_argument(
+        "--no-grammar",
+        action="store_true",
+        help="let the model write freely (compare with the call grammar, the default)",
+    )
+    parser.add_argument(
+        "--grammar-names",
+        choices=("free", "home"),
+        default="free",
+        help="device names in the grammar: any text checked against the home afterwards "
+        "(free, the default), or only the home's names",
+    )
     args = parser.parse_args(argv)
     try:
         results = asyncio.run(evaluate(args))

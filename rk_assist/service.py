@@ -125,6 +125,7 @@ class Service:
                 _LOGGER.error("Could not prepare the prompt for the changed home: %s", err)
                 return
             self.assistant.prompt_home = home
+            self._refresh_info()
             _LOGGER.info(
                 "Prompt prepared for %d exposed entities in %.1f s",
                 len(home.entities) if home else 0,
@@ -139,7 +140,9 @@ class Service:
             self.worker.runtime.name,
             list(self.config.languages),
             self.plan.embedded,
-            home_control=self.home is not None,
+            # Advertised once the home's prompt is ready: not while Home Assistant is
+            # still connecting, and never after it refused the token (no home then).
+            home_control=self.assistant.home_ready,
         )
         self.info_event = info.event()
 

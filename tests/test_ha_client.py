@@ -114,6 +114,8 @@ async def test_service_with_home_assistant(hass, tmp_path, rkllm_doubles, rkllm_
     uri = f"tcp://127.0.0.1:{service.port}"
     try:
         await asyncio.wait_for(service.home.connection.connected.wait(), 10)
+        # Advertised once the home's prompt is prepared, not merely on connecting.
+        await wait_for(lambda: service.assistant.home_ready)
         info, _ = await describe(uri)
         assert info.handle[0].supports_home_control
         result = await ask(uri, "Turn on the hall light.")
@@ -121,6 +123,33 @@ async def test_service_with_home_assistant(hass, tmp_path, rkllm_doubles, rkllm_
         assert result.events[0].data["entities"] == [{"name": "name", "value": "light.hallway"}]
         assert "good-token" not in caplog.text
         assert "good-token" not in repr(config)
+    finally:
+        await service.stop()
+
+
+async def test_a_refused_token_never_advertises_home_control(
+    hass, tmp_path, rkllm_doubles, rkllm_model, caplog
+):
+    config = build_config(
+        {
+            "uri": "tcp://127.0.0.1:0",
+            "model": str(rkllm_model),
+            "rkllm_library": str(rkllm_doubles["1.2"]),
+            "ha_url": hass.url,
+            "config_dir": str(tmp_path / "c"),
+            "cache_dir": str(tmp_path / "k"),
+        },
+        environ={"RK_ASSIST_HA_TOKEN": "stale-token"},
+    )
+    service = await create_service(config)
+    await service.start()
+    try:
+        uri = f"tcp://127.0.0.1:{service.port}"
+        info, _ = await describe(uri)
+        assert not info.handle[0].supports_home_control  # not before Home Assistant answers
+        await wait_for(lambda: "refused the access token" in caplog.text)
+        info, _ = await describe(uri)
+        assert not info.handle[0].supports_home_control  # nor after it refused the token
     finally:
         await service.stop()
 
@@ -164,7 +193,7 @@ async def test_a_changed_home_gets_its_prompt_prepared_at_once(
     await service.start()
     try:
         await wait_for(lambda: service.assistant.prompt_home is not None)
-        assert "Kitchen Light" in runtime._system_prompt and "HassTurnOn" in runtime._tools_json
+        assert "Kitchen Light" in runtime._system_prompt and "HassTurnOn" in runtime._system_prompt
         assert "Garage Heater" not in runtime._system_prompt
         hass.exposed["switch.garage_heater"] = True
         await hass.push_event("entity_registry_updated", {"action": "update"})

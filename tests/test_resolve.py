@@ -1,11 +1,12 @@
 """Checking tool calls against the home before anything is done: exposure is enforced here."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from rk_assist.home.intents import available_intents, build_tools
-from rk_assist.home.model import load_home, unexposed_entities
+from rk_assist.home.intents import available_intents, build_tools, tool_signatures
+from rk_assist.home.model import Home, load_home, unexposed_entities
 from rk_assist.home.prompt import home_prompt
 from rk_assist.home.resolve import resolve_calls
 from rk_assist.home.tool_calls import ToolCall
@@ -54,7 +55,10 @@ def test_non_exposed_or_unknown_devices_are_never_acted_on(spoken):
 
 
 def test_area_calls_expand_to_exposed_entities_only():
-    outcome = resolve("HassTurnOff", area="Garage")
+    # An area alone would switch off everything in it; "all" is how a call says so.
+    alone = resolve("HassTurnOff", area="Garage")
+    assert alone.actions == [] and alone.question == "Which devices in Garage do you mean?"
+    outcome = resolve("HassTurnOff", area="Garage", name="all")
     assert {a.entity_id for a in outcome.actions} == {
         "cover.garage_door",
         "light.garage",
@@ -119,7 +123,7 @@ def test_a_question_holds_back_every_action():
     assert outcome.actions == [] and outcome.question
 
 
-def test_tools_offer_only_usable_intents_with_the_home_as_enums():
+def test_tools_offer_only_usable_intents_and_never_repeat_the_names():
     tools = {t["function"]["name"]: t["function"] for t in build_tools(HOME)}
     assert {
         "HassTurnOn",
@@ -128,15 +132,33 @@ def test_tools_offer_only_usable_intents_with_the_home_as_enums():
         "HassVacuumStart",
         "HassGetState",
         "HassStartTimer",
+        "HassSetVolumeRelative",
+        "HassMediaPrevious",
     } <= set(tools)
-    names = tools["HassLightSet"]["parameters"]["properties"]["name"]["enum"]
-    assert "Floor Lamp" in names and "reading lamp" in names and "Kettle" not in names
-    assert "Garage Heater" not in tools["HassTurnOn"]["parameters"]["properties"]["name"]["enum"]
-    assert "Kitchen" in tools["HassTurnOn"]["parameters"]["properties"]["area"]["enum"]
+    # The device list names each device once; the tools do not repeat it.
+    assert "Floor Lamp" not in json.dumps(tools)
+    assert set(tools["HassLightSet"]["parameters"]["properties"]) == {
+        "name",
+        "area",
+        "brightness",
+        "color",
+    }
     assert tools["HassClimateSetTemperature"]["parameters"]["required"] == ["temperature"]
     only_lights = load_home(HOME_FILE)
     only_lights.entities = {k: v for k, v in only_lights.entities.items() if k.startswith("light.")}
     assert "HassVacuumStart" not in {s.name for s in available_intents(only_lights)}
+    assert "floor" not in tool_signatures(Home(entities=only_lights.entities))
+
+
+def test_the_prompt_names_each_device_once_and_offers_every_tool_in_a_line():
+    prompt = home_prompt("BASE", HOME)
+    assert prompt.count("Floor Lamp") == 1
+    signatures = tool_signatures(HOME)
+    assert signatures in prompt
+    assert "HassSetPosition {name, position* 0-100}" in signatures
+    assert len(signatures.splitlines()) == len(available_intents(HOME))
+    for made_up in ("Zorb Lamp", "Quux Blind"):  # the examples name no plausible device
+        assert made_up in prompt and not HOME.find_entities(made_up)
 
 
 def test_prompt_lists_the_home_stably_without_states():
@@ -148,3 +170,70 @@ def test_prompt_lists_the_home_stably_without_states():
     reloaded = load_home(HOME_FILE)
     reloaded.states["light.kitchen_ceiling"] = "on"
     assert home_prompt("BASE", reloaded) == prompt  # states never change it
+
+
+def test_a_list_item_starting_with_an_exclamation_mark_is_added():
+    outcome = resolve("HassShoppingListAddItem", item="!important milk")
+    assert outcome.refusals == [] and outcome.actions[0].slots == {"item": "!important milk"}
+
+
+def test_volume_steps_and_ranges():
+    assert resolve("HassSetVolumeRelative", name="TV", volume_step="Up").actions[0].slots == {
+        "name": "media_player.living_room_tv",
+        "volume_step": "up",
+    }
+    assert resolve("HassSetVolumeRelative", name="TV", volume_step=-20).actions
+    assert resolve("HassSetVolumeRelative", name="TV", volume_step=-200).refusals
+    assert resolve("HassSetVolumeRelative", name="TV").question
+
+
+def test_calls_are_acted_on_only_when_the_request_mentions_their_target():
+    from rk_assist.home.grounding import is_grounded
+
+    def grounded(request, **arguments):
+        return is_grounded(ToolCall("HassTurnOn", arguments), request, HOME)
+
+    assert grounded("switch on the kitchen ceiling light", name="Kitchen Light")
+    assert grounded("turn off the lights in the kitchen", area="Kitchen", domain="light")
+    assert grounded("set the heating to 20", name="Living Room Thermostat")  # an alias said
+    assert grounded("open the garage", name="Garage Door")
+    assert not grounded("thank you", name="Office Heater")
+    assert not grounded("good morning", name="Living Room Thermostat")
+    assert not grounded("turn on the bedside lamp", name="Bedroom Thermostat")
+    assert is_grounded(ToolCall("HassStartTimer", {"minutes": 5}), "a timer please", HOME)
+
+
+def test_an_area_call_takes_the_kind_of_device_the_request_names():
+    from rk_assist.home.grounding import narrowed
+
+    def narrow(request, **arguments):
+        return narrowed(ToolCall("HassTurnOff", arguments), request, HOME).arguments
+
+    assert narrow("turn off the lights in the kitchen", area="Kitchen") == {
+        "area": "Kitchen",
+        "domain": "light",
+    }
+    assert narrow("close the blinds in the bedroom", area="Bedroom")["domain"] == "cover"
+    assert narrow("switch off the kitchen", area="Kitchen") == {"area": "Kitchen"}
+    assert narrow("turn off the lamp", name="Floor Lamp") == {"name": "Floor Lamp"}
+
+
+def test_a_number_sent_through_another_domains_setter_uses_the_devices_own():
+    outcome = resolve("HassLightSet", name="Ceiling Fan", brightness=50)
+    assert [(a.intent, a.slots) for a in outcome.actions] == [
+        ("HassFanSetSpeed", {"name": "fan.ceiling_fan", "percentage": 50})
+    ]
+    outcome = resolve("HassSetPosition", name="Living Room Thermostat", position=21)
+    assert outcome.actions[0].intent == "HassClimateSetTemperature"
+    assert outcome.actions[0].slots["temperature"] == 21
+    # Not a setter slip: refused as before, never guessed.
+    assert resolve("HassMediaPause", name="TV Backlight").actions == []
+
+
+def test_an_area_in_the_name_slot_with_a_domain_is_the_area():
+    outcome = resolve("HassTurnOff", name="Kitchen", domain="light")
+    assert {a.entity_id for a in outcome.actions} == {
+        "light.kitchen_ceiling",
+        "light.kitchen_counter",
+    }
+    assert resolve("HassTurnOff", name="Kitchen").actions == []  # no domain: not guessed

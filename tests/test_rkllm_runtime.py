@@ -205,7 +205,8 @@ def test_tool_calls_and_the_tool_result_round_trip(rkllm_doubles, rkllm_model, a
     text, _, _, _ = ask(
         runtime, "Turn on the kitchen light.", tools_json=tools, tool_results_json=results
     )
-    assert text.startswith("Done, the tool said [")
+    # The runtime's own tool round trip (tools given through set_function_tools).
+    assert text.startswith("Done, the tool said") and "success : true" in text
     runtime.close()
 
 

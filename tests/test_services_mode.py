@@ -60,6 +60,30 @@ HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
             ("shopping_list", "add_item", {"name": "milk"}),
         ),
         (Action("HassStartTimer", {"minutes": 5}), None),
+        (
+            Action("HassMediaPrevious", {"name": "media_player.tv"}, "media_player.tv"),
+            ("media_player", "media_previous_track", {}),
+        ),
+        (
+            Action("HassMediaPlayerMute", {"name": "media_player.tv"}, "media_player.tv"),
+            ("media_player", "volume_mute", {"is_volume_muted": True}),
+        ),
+        (
+            Action(
+                "HassSetVolumeRelative",
+                {"name": "media_player.tv", "volume_step": "down"},
+                "media_player.tv",
+            ),
+            ("media_player", "volume_down", {}),
+        ),
+        (
+            Action(
+                "HassSetVolumeRelative",
+                {"name": "media_player.tv", "volume_step": -20},
+                "media_player.tv",
+            ),
+            None,  # a numeric step needs the current level: Home Assistant's intents mode
+        ),
     ],
 )
 def test_intents_map_to_services(action, expected):
@@ -119,7 +143,7 @@ async def test_service_calls_home_assistant_and_the_model_answers(
         assert "intent" not in result.event_types
         assert result.event_types[0] == "handled-start" and result.handled
         # The NPU double answers a role="tool" run from the results it was given.
-        assert result.text.startswith("Done, the tool said [")
+        assert result.text.startswith("Done, the tool said")
         assert "Kitchen Light" in result.text and "true" in result.text
         call = hass.service_calls[-1]
         assert (call["domain"], call["service"]) == ("homeassistant", "turn_on")

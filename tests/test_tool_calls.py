@@ -75,3 +75,61 @@ def test_unreadable_calls_are_reported_not_guessed(text: str):
     spoken, calls, problems = calls_in(text)
     assert calls == [] and len(problems) == 1
     assert spoken == ""
+
+
+# -- the forms real small Qwens write (Qwen2.5-Coder 0.5B and 1.5B, seen in rk-assist eval) ----
+
+KITCHEN_ON = [ToolCall("HassTurnOn", {"name": "Kitchen Light"})]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}',
+        '[{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}]',
+        '{{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}}',
+        '{{"name": "HassTurnOn", "arguments": {{"name": "Kitchen Light"}}}}',
+        '<tools>\n{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}\n</tools>',
+        '```json\n{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}\n```',
+        '<tool_call>{{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}}</tool_call>',
+        '{"type": "function", "function": {"name": "HassTurnOn", "arguments": '
+        '{"name": "Kitchen Light"}}}',
+        '{"function": {"name": "HassTurnOn", "arguments": "{\\"name\\": \\"Kitchen Light\\"}"}}',
+    ],
+)
+def test_bare_and_wrapped_json_calls_are_read_and_never_spoken(text: str):
+    for piece_size in (1, 3, 7):
+        spoken, calls, problems = calls_in(text, piece_size)
+        assert calls == KITCHEN_ON, (text, piece_size)
+        assert problems == []
+        assert spoken.strip() == ""
+
+
+def test_leading_prose_is_spoken_and_the_call_is_not():
+    spoken, calls, _ = calls_in(
+        'Sure, turning it on. {"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}'
+    )
+    assert calls == KITCHEN_ON
+    assert spoken.strip() == "Sure, turning it on."
+
+
+def test_several_bare_calls_one_a_line():
+    spoken, calls, problems = calls_in(
+        '{"name": "HassTurnOff", "arguments": {"name": "Desk Lamp"}}\n'
+        '{"name": "HassTurnOff", "arguments": {"name": "Office Light"}}'
+    )
+    assert [c.arguments["name"] for c in calls] == ["Desk Lamp", "Office Light"]
+    assert problems == [] and spoken.strip() == ""
+
+
+def test_braces_inside_strings_do_not_end_a_call():
+    _, calls, _ = calls_in(
+        '{"name": "HassShoppingListAddItem", "arguments": {"item": "a } and a {"}}'
+    )
+    assert calls == [ToolCall("HassShoppingListAddItem", {"item": "a } and a {"})]
+
+
+def test_a_code_fence_around_something_else_is_hidden_but_no_call():
+    spoken, calls, problems = calls_in("Here:\n```python\nprint(1)\n```\nDone.")
+    assert calls == [] and problems == []
+    assert "print" not in spoken and "Done." in spoken

@@ -11,15 +11,16 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from ..home.intents import tools_json
+from ..home.call_grammar import answer_constraint, speech_constraint
+from ..home.grounding import is_grounded, narrowed
 from ..home.model import Home
-from ..home.prompt import home_prompt
+from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
 from ..home.tool_calls import parse_tool_calls
-from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats
+from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
@@ -27,12 +28,18 @@ from .prompt import request_note
 from .speech import BlockStripper, clean_for_speech
 
 _LOGGER = logging.getLogger(__name__)
+_TALK_NOTE = "No device was asked for. Answer the person in a few plain words."
 
 
 @dataclass(frozen=True)
 class AssistantSettings:
     language: str = "en"
     max_new_tokens: int = 256
+    #: Hold answers to speech or well-formed calls where the runtime can (the CPU).
+    call_grammar: bool = True
+    #: Let the grammar take any device name (the home is checked afterwards)
+    #: rather than only the home's names.
+    free_names: bool = True
 
 
 class AnswerStream:
@@ -81,6 +88,7 @@ class AnswerStream:
             turn=turn,
             max_new_tokens=assistant.settings.max_new_tokens,
             tools_json=tools,
+            constraint=assistant.constraint(),
         )
         stripper = BlockStripper()
         started = time.perf_counter()
@@ -92,6 +100,15 @@ class AnswerStream:
         calls, problems = parse_tool_calls(stripper.captured)
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
+        if calls and home is not None:
+            grounded = [c for c in calls if is_grounded(c, self._user_text, home)]
+            if len(grounded) < len(calls):
+                _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
+            if not grounded and request.constraint is not None:
+                # Nothing asked for was a device: the model should have talked.
+                async for chunk in self._talk_instead(request, started):
+                    yield chunk
+            calls = [narrowed(call, self._user_text, home) for call in grounded]
         if calls:
             self.outcome = (
                 resolve_calls(calls, home)
@@ -112,6 +129,16 @@ class AnswerStream:
             )
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
+
+    async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
+        words_only = replace(
+            request,
+            turn=(*request.turn, ChatMessage("system", _TALK_NOTE)),
+            constraint=self._assistant.speech_constraint(),
+        )
+        generation = self._assistant.worker.generate(words_only)
+        async for chunk in self._speak(generation, BlockStripper(), started):
+            yield chunk
 
     async def _carry_out(
         self, request: GenerationRequest, captured, executor, home: Home, started: float
@@ -204,8 +231,14 @@ class Assistant:
         #: Carries actions out itself (the "services" mode); None: Home Assistant does.
         self.executor = executor
         self._prompt_memo: tuple[Home, tuple[str, str | None]] | None = None
+        self._constraint_memo: tuple[Home, OutputConstraint] | None = None
         #: The home the model's prompt describes; set when its state is prepared.
         self.prompt_home: Home | None = self.current_home()
+
+    @property
+    def home_ready(self) -> bool:
+        """Whether the model's prompt describes a home it can control."""
+        return self.prompt_home is not None and bool(self.prompt_home.entities)
 
     def current_home(self) -> Home | None:
         """The home as it is now; None in chat-only mode."""
@@ -218,8 +251,23 @@ class Assistant:
             return self.system_prompt, None
         # Every request asks; the answer changes only with the home object.
         if self._prompt_memo is None or self._prompt_memo[0] is not home:
-            self._prompt_memo = (home, (home_prompt(self.system_prompt, home), tools_json(home)))
+            self._prompt_memo = (home, (home_prompt(self.system_prompt, home), HOME_TOOLS_JSON))
         return self._prompt_memo[1]
+
+    def constraint(self) -> OutputConstraint | None:
+        """The call grammar for the prompt's home, when tools are offered and it is on."""
+        home = self.prompt_home
+        if not self.settings.call_grammar or home is None or not home.entities:
+            return None
+        if self._constraint_memo is None or self._constraint_memo[0] is not home:
+            self._constraint_memo = (
+                home,
+                answer_constraint(home, free_names=self.settings.free_names),
+            )
+        return self._constraint_memo[1]
+
+    def speech_constraint(self) -> OutputConstraint:
+        return speech_constraint()
 
     def answer(
         self, text: str, conversation_id: str | None = None, language: str | None = None

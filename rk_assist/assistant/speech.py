@@ -11,20 +11,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Blocks whose content must never be spoken: reasoning, and tool calls in
-# Qwen's JSON form and in the XML-like form of RKLLM 1.3's demos.
+# Blocks whose content must never be spoken: reasoning, tool calls in Qwen's
+# JSON form and in the XML-like form of RKLLM 1.3's demos, the <tools> wrapper
+# small models copy from their prompt, and code fences.
 THINK_BLOCK = ("<think>", "</think>")
-TOOL_CALL_BLOCKS = (("<tool_call>", "</tool_call>"), ("<function=", "</function>"))
+TOOL_CALL_BLOCKS = (
+    ("<tool_call>", "</tool_call>"),
+    ("<function=", "</function>"),
+    ("<tools>", "</tools>"),
+    ("```", "```"),
+)
 HIDDEN_BLOCKS: tuple[tuple[str, str], ...] = (THINK_BLOCK, *TOOL_CALL_BLOCKS)
+#: The opening recorded for a bare JSON value (``{...}`` or ``[...]``) in the text.
+JSON_VALUE = "json"
+_JSON_OPEN, _JSON_CLOSE = "{[", "}]"
 
 
 class BlockStripper:
-    """Streaming removal of ``<tag>...</tag>`` blocks.
+    """Streaming removal of ``<tag>...</tag>`` blocks and bare JSON values.
 
     Text that might be the start of an opening tag is held back until the
-    next piece settles it, so a tag split across tokens is still caught. An
-    unterminated block at the end of the answer is dropped: a model that ran
-    out of tokens mid-thought has nothing speakable there.
+    next piece settles it, so a tag split across tokens is still caught. A
+    ``{`` or ``[`` starts a JSON value that lasts until its brackets balance
+    (strings respected): spoken answers have no brackets, and small models
+    write their calls bare far more often than in tags. An unterminated block
+    at the end of the answer is never spoken.
     """
 
     def __init__(self, blocks: Iterable[tuple[str, str]] = HIDDEN_BLOCKS) -> None:
@@ -33,6 +44,9 @@ class BlockStripper:
         self._closing: str | None = None  # the closing tag we are inside of
         self._opening = ""
         self._content = ""
+        self._depth = 0  # inside a bare JSON value: brackets open
+        self._in_string = False
+        self._escaped = False
         #: (opening tag, content) of every hidden block seen, for tool calls.
         self.captured: list[tuple[str, str]] = []
 
@@ -40,6 +54,9 @@ class BlockStripper:
         self._pending += piece
         out: list[str] = []
         while self._pending:
+            if self._depth:
+                self._pending = self._follow_json(self._pending)
+                continue
             if self._closing is not None:
                 end = self._pending.find(self._closing)
                 if end < 0:
@@ -56,6 +73,10 @@ class BlockStripper:
             start, opening, closing = self._find_opening()
             if opening:
                 out.append(self._pending[:start])
+                if opening == JSON_VALUE:
+                    self._opening, self._content = JSON_VALUE, ""
+                    self._pending = self._follow_json(self._pending[start:])
+                    continue
                 self._pending = self._pending[start + len(opening) :]
                 self._closing, self._opening, self._content = closing, opening, ""
                 continue
@@ -67,7 +88,7 @@ class BlockStripper:
         return "".join(out)
 
     def finish(self) -> str:
-        if self._closing is not None:
+        if self._closing is not None or self._depth:
             # Unterminated: never spoken, but a tool call cut short may still be usable.
             self.captured.append((self._opening, self._content + self._pending))
             rest = ""
@@ -75,7 +96,32 @@ class BlockStripper:
             rest = self._pending
         self._pending = ""
         self._closing = None
+        self._depth = 0
         return rest
+
+    def _follow_json(self, text: str) -> str:
+        """Consume ``text`` into the JSON value being read; return what follows its end."""
+        for index, char in enumerate(text):
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif char == "\\":
+                    self._escaped = True
+                elif char == '"':
+                    self._in_string = False
+            elif char == '"':
+                self._in_string = True
+            elif char in _JSON_OPEN:
+                self._depth += 1
+            elif char in _JSON_CLOSE:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._content += text[: index + 1]
+                    self.captured.append((JSON_VALUE, self._content))
+                    self._content = ""
+                    return text[index + 1 :]
+        self._content += text
+        return ""
 
     def _find_opening(self) -> tuple[int, str, str]:
         best = (-1, "", "")
@@ -83,6 +129,10 @@ class BlockStripper:
             index = self._pending.find(opening)
             if index >= 0 and (best[0] < 0 or index < best[0]):
                 best = (index, opening, closing)
+        for bracket in _JSON_OPEN:
+            index = self._pending.find(bracket)
+            if index >= 0 and (best[0] < 0 or index < best[0]):
+                best = (index, JSON_VALUE, "")
         return best
 
     def _partial_opening_length(self) -> int:

@@ -7,18 +7,38 @@ state can be cached. The prompt changes only when the exposed set does.
 
 from __future__ import annotations
 
+from .intents import tool_signatures
 from .model import Home
 
-INSTRUCTIONS = """You can control the devices of this home with your tools (Home Assistant intents).
-To act, call a tool and say nothing else. Use a device name exactly as listed below. Never
-control a device that is not listed. If a request names no device you know, say so briefly.
-A tool call looks like this:
-<tool_call>
-{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}
-</tool_call>"""
+INSTRUCTIONS = """You control the devices listed below with these tools
+(arguments in braces, * = required, the rest optional):
+{tools}
+
+To act, reply with only the calls, one JSON object a line, one call per device, with each
+device's name as listed. Never tell a device's state from memory: check it with a call.
+To talk, reply in plain words with no JSON. If a device is not listed, say you can't find it.
+Examples from another home (its Zorb Lamp, Quux Blind and Quux Room are made up):
+"switch on the zorb lamp" -> {{"name": "HassTurnOn", "arguments": {{"name": "Zorb Lamp"}}}}
+"open the quux blind" -> {{"name": "HassTurnOn", "arguments": {{"name": "Quux Blind"}}}}
+"turn off the zorb lamp and close the quux blind" ->
+{{"name": "HassTurnOff", "arguments": {{"name": "Zorb Lamp"}}}}
+{{"name": "HassTurnOff", "arguments": {{"name": "Quux Blind"}}}}
+"dim the zorb lamp to 40 percent" ->
+{{"name": "HassLightSet", "arguments": {{"name": "Zorb Lamp", "brightness": 40}}}}
+"turn on the lights in the quux room" ->
+{{"name": "HassTurnOn", "arguments": {{"area": "Quux Room", "domain": "light"}}}}
+"is the zorb lamp on" -> {{"name": "HassGetState", "arguments": {{"name": "Zorb Lamp"}}}}
+"a timer for 10 minutes" -> {{"name": "HassStartTimer", "arguments": {{"minutes": 10}}}}
+"turn on the frobnicator" -> Sorry, I can't find a device called frobnicator.
+"hello" -> Hello! How can I help?"""
+
+
+#: Tools given to runtimes beside a home prompt: none, the prompt lists them itself.
+HOME_TOOLS_JSON: str | None = None
 
 
 def home_prompt(base_prompt: str, home: Home) -> str:
     if not home.entities:
         return base_prompt
-    return f"{base_prompt}\n\n{INSTRUCTIONS}\n\nDevices by area:\n{home.describe_for_prompt()}"
+    instructions = INSTRUCTIONS.format(tools=tool_signatures(home))
+    return f"{base_prompt}\n\n{instructions}\n\nDevices by area:\n{home.describe_for_prompt()}"

@@ -10,18 +10,22 @@ name that fits several devices becomes a question back to the user.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from .intents import BY_NAME, IntentSpec
+from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, IntentSpec
 from .model import Entity, Home, normalize
 from .tool_calls import ToolCall
+
+_LOGGER = logging.getLogger(__name__)
 
 _QUESTIONS = {
     "temperature": "What temperature should I set?",
     "position": "How far should I open it, in percent?",
     "percentage": "What speed should I set, in percent?",
     "volume_level": "What volume should I set, in percent?",
+    "volume_step": "Should I turn it up or down?",
     "item": "What should I add to the list?",
 }
 
@@ -52,7 +56,8 @@ def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
         if spec is None:
             outcome.refusals.append(f"I can't do {call.name} here.")
             continue
-        result = _resolve_one(spec, call.arguments, home)
+        spec, arguments = _repaired(spec, call.arguments, home)
+        result = _resolve_one(spec, arguments, home)
         if isinstance(result, str):
             if result.endswith("?"):
                 outcome.question = outcome.question or result
@@ -65,14 +70,61 @@ def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
     return outcome
 
 
+# Each domain sets its one number through its own intent (Home Assistant's design).
+_SETTER_OF_DOMAIN = {
+    "light": ("HassLightSet", "brightness"),
+    "cover": ("HassSetPosition", "position"),
+    "valve": ("HassSetPosition", "position"),
+    "fan": ("HassFanSetSpeed", "percentage"),
+    "media_player": ("HassSetVolume", "volume_level"),
+    "climate": ("HassClimateSetTemperature", "temperature"),
+}
+_SETTERS = {intent: slot for intent, slot in _SETTER_OF_DOMAIN.values()}
+
+
+def _repaired(
+    spec: IntentSpec, arguments: dict[str, Any], home: Home
+) -> tuple[IntentSpec, dict[str, Any]]:
+    """Two slips of small models that the device itself settles.
+
+    A number sent through another domain's setter ("brightness 50" for a
+    fan) goes through the named device's own setter; an area written in the
+    name slot, with a domain to narrow it ("Kitchen", "light"), is an area.
+    Anything less clear is left as it is, to be refused or asked about.
+    """
+    name = _text(arguments.get("name"))
+    if not name or spec.domains is None:
+        return spec, arguments
+    matches = home.find_entities(name)
+    if not matches:
+        if arguments.get("domain") and not arguments.get("area") and home.find_area(name):
+            moved = {k: v for k, v in arguments.items() if k != "name"}
+            return spec, {**moved, "area": name}
+        return spec, arguments
+    domains = {entity.domain for entity in matches}
+    value_slot = _SETTERS.get(spec.name)
+    if len(domains) != 1 or domains & spec.domains or arguments.get(value_slot) is None:
+        return spec, arguments
+    setter = _SETTER_OF_DOMAIN.get(next(iter(domains)))
+    if setter is None:
+        return spec, arguments
+    intent, slot = setter
+    _LOGGER.info("%s on %s: using %s", spec.name, name, intent)
+    return BY_NAME[intent], {"name": name, slot: arguments[value_slot]}
+
+
+class _UnusableSlot(ValueError):
+    """A slot value that cannot be used; the message is said to the user."""
+
+
 def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[Action] | str:
     extra: dict[str, Any] = {}
-    for slot, schema in spec.slots.items():
+    for slot, kind in spec.slots.items():
         if slot in arguments and arguments[slot] not in (None, ""):
-            value = _check_slot(slot, schema, arguments[slot])
-            if isinstance(value, str) and value.startswith("!"):
-                return value[1:]
-            extra[slot] = value
+            try:
+                extra[slot] = _check_slot(slot, kind, arguments[slot])
+            except _UnusableSlot as err:
+                return str(err)
     missing = [slot for slot in spec.required if slot not in extra]
     if missing:
         return _QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?")
@@ -125,6 +177,10 @@ def _targets(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[En
         return matches
     if not (area_name or floor_name or domain):
         return "Which device do you mean?"
+    if not (domain or device_class or normalize(name) == "all"):
+        # An area alone would act on everything in it: the kettle with the lights.
+        # Home Assistant's convention for "everything" is the name "all".
+        return f"Which devices in {area_name or floor_name} do you mean?"
     if not in_area:
         where = area_name or floor_name or "the home"
         return f"Sorry, there is nothing I can control like that in {where}."
@@ -135,15 +191,23 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _check_slot(slot: str, schema: dict[str, Any], value: Any) -> Any:
-    kind = schema.get("type")
-    if kind in ("integer", "number"):
+_RANGES = {PERCENT: (0, 100), STEP: (-100, 100)}
+
+
+def _check_slot(slot: str, kind: str, value: Any) -> Any:
+    if kind == STEP and isinstance(value, str) and value.strip().lower() in ("up", "down"):
+        return value.strip().lower()
+    if kind in (INTEGER, NUMBER, PERCENT, STEP):
         try:
             number = float(str(value).strip().rstrip("%"))
         except ValueError:
-            return f"!That is not a number I can use for {slot.replace('_', ' ')}."
-        low, high = schema.get("minimum"), schema.get("maximum")
+            raise _UnusableSlot(
+                f"That is not a number I can use for {slot.replace('_', ' ')}."
+            ) from None
+        low, high = _RANGES.get(kind, (None, None))
         if (low is not None and number < low) or (high is not None and number > high):
-            return f"!{slot.replace('_', ' ').capitalize()} must be between {low} and {high}."
-        return int(number) if kind == "integer" or number.is_integer() else number
+            raise _UnusableSlot(
+                f"{slot.replace('_', ' ').capitalize()} must be between {low} and {high}."
+            )
+        return int(number) if kind != NUMBER or number.is_integer() else number
     return str(value)

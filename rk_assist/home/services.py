@@ -38,6 +38,7 @@ _SIMPLE = {
     "HassMediaPause": ("media_player", "media_pause"),
     "HassMediaUnpause": ("media_player", "media_play"),
     "HassMediaNext": ("media_player", "media_next_track"),
+    "HassMediaPrevious": ("media_player", "media_previous_track"),
     "HassVacuumStart": ("vacuum", "start"),
     "HassVacuumReturnToBase": ("vacuum", "return_to_base"),
     "HassClimateSetTemperature": ("climate", "set_temperature"),
@@ -73,6 +74,12 @@ def service_for(action: Action) -> tuple[str, str, dict[str, Any]] | None:
         return "cover", "set_cover_position", {"position": slots["position"]}
     if action.intent == "HassSetVolume":
         return "media_player", "volume_set", {"volume_level": slots["volume_level"] / 100}
+    if action.intent in ("HassMediaPlayerMute", "HassMediaPlayerUnmute"):
+        muted = action.intent == "HassMediaPlayerMute"
+        return "media_player", "volume_mute", {"is_volume_muted": muted}
+    if action.intent == "HassSetVolumeRelative" and slots.get("volume_step") in ("up", "down"):
+        # A step by a number needs the current level; Home Assistant's intent has it.
+        return "media_player", f"volume_{slots['volume_step']}", {}
     if action.intent == "HassShoppingListAddItem":
         return "shopping_list", "add_item", {"name": slots["item"]}
     if action.intent in _SIMPLE:

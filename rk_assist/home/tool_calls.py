@@ -1,10 +1,12 @@
 """Reading the model's tool calls out of its text.
 
-Qwen writes ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``;
+Qwen is trained to write ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``;
 RKLLM 1.3's demos also show ``<function=NAME><parameter=K>V</parameter></function>``.
-Small models slip: single quotes, trailing commas, a missing brace, the
-arguments as a JSON string, a prefixed name. Those are forgiven; anything
-that still is not a call is reported, never guessed.
+Real small Qwens mostly write the JSON bare, as an array, with doubled
+braces, inside ``<tools>`` or a code fence. Small models slip further: single
+quotes, trailing commas, a missing brace, the arguments as a JSON string, a
+prefixed name. All of that is forgiven; anything that still is not a call is
+reported, never guessed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assistant.speech import JSON_VALUE
 from .intents import canonical_intent
 
 _PARAMETER = re.compile(r"<parameter=([^>]+)>(.*?)(?:</parameter>|$)", re.S)
@@ -41,19 +44,77 @@ def _loads_forgiving(text: str) -> Any:
             return json.loads(attempt)
         except ValueError:
             pass
+    if text.startswith("{{"):
+        # Doubled braces, as in a template: {{"name": ..., "arguments": {...}}}
+        attempts.extend(_undoubled(fixed))
+    for attempt in attempts:
+        try:
+            return json.loads(attempt)
+        except ValueError:
+            pass
     for attempt in attempts:
         try:  # single quotes, True/False: Python's literal syntax
             return ast.literal_eval(attempt)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             pass
     raise ValueError(f"not JSON: {text[:80]!r}")
 
 
-def _from_json_block(content: str) -> ToolCall:
-    value = _loads_forgiving(content)
+def _undoubled(text: str) -> list[str]:
+    """Readings of ``{{...}}``: every brace doubled, or only the outer one."""
+    every = text.replace("{{", "{").replace("}}", "}")
+    outer = text[1:]
+    extra = outer.count("}") - outer.count("{")
+    if extra > 0 and outer.endswith("}" * extra):
+        outer = outer[:-extra]
+    return [every, outer]
+
+
+def _split_values(text: str) -> list[str]:
+    """Top-level ``{...}`` values in text that holds several (one a line, or comma separated)."""
+    values, depth, start, in_string, escaped = [], 0, 0, False, False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == "{":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                values.append(text[start : index + 1])
+    return values
+
+
+def _from_json_text(content: str) -> list[ToolCall]:
+    """One call, an array of calls, or several objects in a row."""
+    try:
+        value = _loads_forgiving(content)
+    except ValueError:
+        parts = _split_values(content)
+        if len(parts) < 2:
+            raise
+        return [_from_json_value(_loads_forgiving(part)) for part in parts]
+    if isinstance(value, list):
+        return [_from_json_value(item) for item in value]
+    return [_from_json_value(value)]
+
+
+def _from_json_value(value: Any) -> ToolCall:
+    if isinstance(value, dict) and isinstance(value.get("function"), dict):
+        value = value["function"]  # the OpenAI shape: {"type": "function", "function": {...}}
     if not isinstance(value, dict):
         raise ValueError("a tool call must be a JSON object")
-    name = value.get("name") or (value.get("function") or {}).get("name")
+    name = value.get("name") or value.get("function")
     arguments = value.get("arguments", value.get("parameters", {}))
     if isinstance(arguments, str):
         arguments = _loads_forgiving(arguments) if arguments.strip() else {}
@@ -84,10 +145,16 @@ def parse_tool_calls(captured: list[tuple[str, str]]) -> tuple[list[ToolCall], l
     problems: list[str] = []
     for opening, content in captured:
         try:
-            if opening == "<tool_call>":
-                calls.append(_from_json_block(content))
-            elif opening == "<function=":
+            if opening == "<function=":
                 calls.append(_from_function_block(content))
+            elif opening in _JSON_OPENINGS:
+                body = content.strip().removeprefix("json").lstrip()
+                if opening == "```" and not body.startswith(("{", "[")):
+                    continue  # a code fence around something else: hidden, not a call
+                calls.extend(_from_json_text(content))
         except ValueError as err:
             problems.append(str(err))
     return calls, problems
+
+
+_JSON_OPENINGS = ("<tool_call>", "<tools>", "```", JSON_VALUE)

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 class RuntimeFailure(Exception):
@@ -46,6 +47,30 @@ class ChatMessage:
     content: str
 
 
+class TextFollower(Protocol):
+    """Follows an answer as it is written and knows what text must come next."""
+
+    def feed(self, text: str) -> bool: ...
+
+    def forced(self) -> str:
+        """The text that must follow now (consumed), or "" at a real choice."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutputConstraint:
+    """The language an answer must stay in, for runtimes that can hold a model to it.
+
+    ``gbnf`` is a llama.cpp grammar; ``follower`` makes a fresh
+    :class:`TextFollower` for the same language, so determined text can be
+    appended without sampling. A runtime that cannot constrain (RKLLM)
+    ignores it, and the answer is parsed all the same.
+    """
+
+    gbnf: str
+    follower: Callable[[], TextFollower]
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One turn to answer.
@@ -65,6 +90,8 @@ class GenerationRequest:
     #: Results of the tool calls the previous generation made (a JSON array);
     #: set, this generation continues that one instead of starting a new turn.
     tool_results_json: str | None = None
+    #: Holds the answer to speech or well-formed calls, where the runtime can.
+    constraint: OutputConstraint | None = None
 
     def messages(self, keep_turns: int | None = None) -> list[ChatMessage]:
         """All messages, keeping only the newest ``keep_turns`` past turns."""
@@ -118,6 +145,13 @@ class Runtime(ABC):
 
     #: Short name for logs and the describe answer ("llama.cpp", "rkllm").
     name: str = "runtime"
+    #: Whether it holds answers to a request's :class:`OutputConstraint`.
+    can_constrain: bool = False
+
+    @property
+    def prefix_tokens(self) -> int:
+        """Tokens of the cached system block (0 when unknown or not cached)."""
+        return 0
 
     @property
     @abstractmethod

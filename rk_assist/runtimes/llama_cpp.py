@@ -26,13 +26,16 @@ from .base import (
     GenerationRequest,
     GenerationStats,
     ModelFileError,
+    OutputConstraint,
     PromptTooLongError,
     Runtime,
     RuntimeFailure,
+    TextFollower,
     TextSink,
     read_model_head,
 )
 from .chat_format import ChatRenderer, TemplateSource
+from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ def check_gguf_file(path: Path) -> None:
 
 class LlamaCppRuntime(Runtime):
     name = "llama.cpp"
+    can_constrain = True
 
     def __init__(self, settings: LlamaCppSettings) -> None:
         self.settings = settings
@@ -93,6 +97,10 @@ class LlamaCppRuntime(Runtime):
     @property
     def context_length(self) -> int:
         return self._require_llm().n_ctx()
+
+    @property
+    def prefix_tokens(self) -> int:
+        return len(self._prefix_tokens)
 
     def load(self) -> None:
         check_gguf_file(self.settings.model_path)
@@ -207,45 +215,141 @@ class LlamaCppRuntime(Runtime):
             prefill_tokens=len(tokens) - reused,
             history_turns_dropped=dropped,
         )
+        try:
+            if request.constraint is not None:
+                self._generate_constrained(tokens, max_new, request.constraint, emit, stop, stats)
+            else:
+                self._generate_free(tokens, max_new, emit, stop, stats)
+        except (RuntimeError, ValueError) as err:
+            raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+        return stats
+
+    def _generate_free(
+        self,
+        tokens: list[int],
+        max_new: int,
+        emit: TextSink,
+        stop: threading.Event,
+        stats: GenerationStats,
+    ) -> None:
+        llm = self._require_llm()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llm._model.vocab
         generated: list[int] = []
         started = time.perf_counter()
         first_token_at = started
-        try:
-            for token in llm.generate(
-                tokens,
-                temp=self.settings.temperature,
-                top_p=self.settings.top_p,
-                top_k=self.settings.top_k,
-                repeat_penalty=self.settings.repeat_penalty,
-                reset=True,
-            ):
-                if not generated:
-                    first_token_at = time.perf_counter()
-                    stats.prefill_ms = (first_token_at - started) * 1000
-                if stop.is_set():
-                    stats.stop_reason = "aborted"
-                    break
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    stats.stop_reason = "end"
-                    break
-                piece = llm.detokenize([token], prev_tokens=tokens + generated)
-                generated.append(token)
-                text = decoder.decode(piece)
-                if text:
-                    emit(text)
-                if len(generated) >= max_new:
-                    stats.stop_reason = "length"
-                    break
-        except (RuntimeError, ValueError) as err:
-            raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+        for token in llm.generate(
+            tokens,
+            temp=self.settings.temperature,
+            top_p=self.settings.top_p,
+            top_k=self.settings.top_k,
+            repeat_penalty=self.settings.repeat_penalty,
+            reset=True,
+        ):
+            if not generated:
+                first_token_at = time.perf_counter()
+                stats.prefill_ms = (first_token_at - started) * 1000
+            if stop.is_set():
+                stats.stop_reason = "aborted"
+                break
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                stats.stop_reason = "end"
+                break
+            piece = llm.detokenize([token], prev_tokens=tokens + generated)
+            generated.append(token)
+            text = decoder.decode(piece)
+            if text:
+                emit(text)
+            if len(generated) >= max_new:
+                stats.stop_reason = "length"
+                break
         tail = decoder.decode(b"", final=True)
         if tail and stats.stop_reason != "aborted":
             emit(tail)
         stats.generated_tokens = len(generated)
         stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
-        return stats
+
+    def _generate_constrained(
+        self,
+        tokens: list[int],
+        max_new: int,
+        constraint: OutputConstraint,
+        emit: TextSink,
+        stop: threading.Event,
+        stats: GenerationStats,
+    ) -> None:
+        """Sample under the grammar; append determined text without sampling.
+
+        Each token is sampled freely and checked against the grammar; only a
+        refused one makes the grammar mask the whole vocabulary. Text the
+        language determines (the rest of a tool name, ``", "arguments": {"``,
+        closing braces) is tokenized together with the sampled token's text,
+        so the model reads its call in the tokens it would have written, and
+        evaluated in one batch: one forward pass instead of one a token.
+        """
+        llm = self._require_llm()
+        vocab = llm._model.vocab
+        guard = GrammarGuard(vocab, constraint.gbnf)
+        picker = TokenPicker(
+            self.settings.temperature, self.settings.top_k, self.settings.top_p, self.settings.seed
+        )
+        follower: TextFollower | None = constraint.follower()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        started = time.perf_counter()
+        reused = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
+        llm.n_tokens = reused
+        llm.eval(tokens[reused:])
+        first_token_at = time.perf_counter()
+        stats.prefill_ms = (first_token_at - started) * 1000
+        sampled = forced_count = refused = 0
+        try:
+            while not stop.is_set():
+                logits = last_logits(llm._ctx.ctx, llm.n_vocab())
+                token = picker.pick(logits)
+                if not guard.allows(token):
+                    refused += 1
+                    token = picker.pick(guard.mask(logits))
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    stats.stop_reason = "end"
+                    break
+                sampled += 1
+                piece = llm.detokenize([token], prev_tokens=tokens)
+                text = decoder.decode(piece)
+                forced = ""
+                if follower is not None and text:
+                    if follower.feed(text):
+                        forced = follower.forced()
+                    else:
+                        _LOGGER.warning("The call follower lost the grammar at %r", text)
+                        follower = None
+                batch = [token]
+                if forced:
+                    whole = text.encode("utf-8") == piece
+                    joined = (text if whole else "") + forced
+                    batch = ([] if whole else [token]) + llm.tokenize(
+                        joined.encode("utf-8"), add_bos=False
+                    )
+                    forced_count += len(batch) - 1
+                for accepted in batch:
+                    guard.accept(accepted)
+                if text or forced:
+                    emit(text + forced)
+                tokens = [*tokens, *batch]
+                if sampled + forced_count >= max_new:
+                    stats.stop_reason = "length"
+                    break
+                llm.eval(batch)
+            else:
+                stats.stop_reason = "aborted"
+        finally:
+            guard.close()
+        tail = decoder.decode(b"", final=True)
+        if tail and stats.stop_reason != "aborted":
+            emit(tail)
+        stats.generated_tokens = sampled
+        stats.extra["forced_tokens"] = forced_count
+        stats.extra["grammar_refusals"] = refused
+        stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
 
     def clear_context(self, keep_system_prompt: bool = True) -> None:
         llm = self._require_llm()

@@ -198,6 +198,11 @@ class RkllmRuntime(Runtime):
             mask,
         )
 
+    @property
+    def prefix_tokens(self) -> int:
+        """Exact with the model's tokenizer files, else estimated from its length."""
+        return self._count(self._prefix_text) if self._prefix_text else 0
+
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         library = self._require_library()
         set_template = library.function("rkllm_set_chat_template")
@@ -246,7 +251,9 @@ class RkllmRuntime(Runtime):
                 self._tools_json,
             ):
                 self.prepare_system_prompt(request.system_prompt, request.tools_json)
-            if request.tool_results_json is not None:
+            if request.tool_results_json is not None and request.tools_json is not None:
+                # The runtime's own tool round trip; without its tools the results
+                # are a message of the rendered conversation like any other.
                 role, prompt, dropped = "tool", request.tool_results_json, 0
             else:
                 role = "user"

@@ -369,11 +369,19 @@ static size_t common_prefix(const char *a, const char *b) {
     return n;
 }
 
+/* Tools reach a model through set_function_tools, or listed in its system prompt. */
+static bool offers_tools(FakeLLM *llm) {
+    return llm->tools || (llm->system && strstr(llm->system, "HassTurnOn"));
+}
+
 /* The answer the fake "model" writes for a prompt. */
 static char *compose_answer(FakeLLM *llm, const char *role, const char *prompt) {
     const char *user = prompt;
     const char *marker = strstr(prompt, "<|im_start|>user\n");
     while (marker) { user = marker + strlen("<|im_start|>user\n"); marker = strstr(user, "<|im_start|>user\n"); }
+    /* Tool results rendered as a message of the conversation read like a role="tool" run. */
+    const char *tool = strstr(user, "<|im_start|>tool\n");
+    if (tool) { user = tool + strlen("<|im_start|>tool\n"); role = "tool"; }
     char *text = strdup(user);
     char *end = strstr(text, "<|im_end|>");
     if (end) *end = '\0';
@@ -384,8 +392,10 @@ static char *compose_answer(FakeLLM *llm, const char *role, const char *prompt) 
     for (i = 0; text[i] && i < sizeof(lower) - 1; i++) lower[i] = (char)tolower((unsigned char)text[i]);
     lower[i] = '\0';
     if (role && strcmp(role, "tool") == 0) {
+        /* Read the results out in words, as a model would: no brackets to speak. */
+        for (char *c = text; *c; c++) if (strchr("{}[]\"", *c)) *c = ' ';
         snprintf(answer, size, "Done, the tool said %s.", text);
-    } else if (llm->tools && (strstr(lower, "turn on") || strstr(lower, "turn off"))) {
+    } else if (offers_tools(llm) && (strstr(lower, "turn on") || strstr(lower, "turn off"))) {
         bool on = strstr(lower, "turn on") != NULL;
         const char *name = on ? strstr(lower, "turn on") + 7 : strstr(lower, "turn off") + 8;
         while (*name == ' ') name++;

@@ -1,0 +1,88 @@
+"""Sampling under a llama.cpp grammar without paying for it on every token.
+
+Masking a 150,000-token vocabulary against a grammar costs more than the
+forward pass of a 0.5B model on a small CPU (measured here: 7 tokens/s with
+the mask on every step, 24 without). llama.cpp's own samplers avoid that by
+sampling first and checking only the chosen token; the whole vocabulary is
+masked only when the grammar refuses it. This module does the same through
+llama.cpp's C API: the grammar stays authoritative, it is just asked less.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+
+import llama_cpp
+import numpy as np
+
+from .base import RuntimeFailure
+
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+
+
+class GrammarGuard:
+    """A llama.cpp grammar sampler used as a judge: check one token, or mask all."""
+
+    def __init__(self, vocab: llama_cpp.llama_vocab_p, gbnf: str) -> None:
+        self._sampler = llama_cpp.llama_sampler_init_grammar(vocab, gbnf.encode("utf-8"), b"root")
+        if not self._sampler:
+            raise RuntimeFailure("llama.cpp could not parse the call grammar")
+
+    def allows(self, token: int) -> bool:
+        data = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 0.0, 0.0))
+        candidates = llama_cpp.llama_token_data_array(data, 1, -1, False)
+        llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(candidates))
+        return not math.isinf(data[0].logit)
+
+    def mask(self, logits: np.ndarray) -> np.ndarray:
+        """The logits with every token the grammar refuses set to minus infinity."""
+        table = np.empty(len(logits), dtype=_TOKEN_DATA)
+        table["id"] = np.arange(len(logits), dtype=np.int32)
+        table["logit"] = logits
+        table["p"] = 0.0
+        candidates = llama_cpp.llama_token_data_array(
+            table.ctypes.data_as(llama_cpp.llama_token_data_p), len(table), -1, False
+        )
+        llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(candidates))
+        return table["logit"].copy()
+
+    def accept(self, token: int) -> None:
+        llama_cpp.llama_sampler_accept(self._sampler, token)
+
+    def close(self) -> None:
+        if self._sampler:
+            llama_cpp.llama_sampler_free(self._sampler)
+            self._sampler = None
+
+
+class TokenPicker:
+    """Greedy at temperature 0; otherwise top-k, then top-p, then a seeded draw."""
+
+    def __init__(self, temperature: float, top_k: int, top_p: float, seed: int) -> None:
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self._random = np.random.default_rng(seed)
+
+    def pick(self, logits: np.ndarray) -> int:
+        if self.temperature <= 0:
+            return int(np.argmax(logits))
+        finite = np.isfinite(logits)
+        order = np.argsort(np.where(finite, -logits, np.inf))
+        if self.top_k > 0:
+            order = order[: self.top_k]
+        order = order[finite[order]]
+        scaled = logits[order] / self.temperature
+        weights = np.exp(scaled - scaled.max())
+        weights /= weights.sum()
+        keep = int(np.searchsorted(np.cumsum(weights), self.top_p) + 1)
+        weights = weights[:keep] / weights[:keep].sum()
+        return int(order[self._random.choice(keep, p=weights)])
+
+
+def last_logits(ctx: llama_cpp.llama_context_p, n_vocab: int) -> np.ndarray:
+    """The logits of the last evaluated token, copied (the buffer is reused by the next decode)."""
+    pointer = llama_cpp.llama_get_logits_ith(ctx, -1)
+    return np.ctypeslib.as_array(pointer, shape=(n_vocab,)).copy()

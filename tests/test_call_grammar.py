@@ -1,0 +1,131 @@
+"""The call grammar: one pattern, written as GBNF for llama.cpp and followed in Python."""
+
+import json
+from pathlib import Path
+
+import llama_cpp
+import pytest
+
+from rk_assist.home.call_grammar import CallMatcher, answer_constraint, answer_pattern
+from rk_assist.home.intents import BY_NAME, available_intents
+from rk_assist.home.model import load_home
+from rk_assist.runtimes.embedded import embedded_model_path
+from rk_assist.runtimes.grammar_sampling import GrammarGuard
+
+HOME = load_home(Path(__file__).parent.parent / "eval" / "home.yaml")
+
+GOOD = [
+    '{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}',
+    '{"name": "HassTurnOff", "arguments": {"area": "Kitchen", "domain": "light"}}',
+    '{"name": "HassLightSet", "arguments": {"name": "Floor Lamp", "brightness": 30}}',
+    '{"name": "HassClimateSetTemperature", "arguments": '
+    '{"name": "Living Room Thermostat", "temperature": 20.5}}',
+    '{"name": "HassStartTimer", "arguments": {"minutes": 5}}',
+    '{"name": "HassCancelTimer", "arguments": {}}',
+    '{"name": "HassSetVolumeRelative", "arguments": {"name": "TV", "volume_step": "up"}}',
+    '{"name": "HassShoppingListAddItem", "arguments": {"item": "!milk"}}',
+    '{"name": "HassTurnOff", "arguments": {"name": "Desk Lamp"}}\n'
+    '{"name": "HassTurnOff", "arguments": {"name": "Office Light"}}',
+    "Sure, here is a joke: why did the tomato turn red?",
+]
+BAD = [
+    '{"name": "HassToggle2", "arguments": {"name": "Kitchen Light"}}',  # not offered
+    '{"name": "HassTurnOn", "arguments": {}}',  # a device intent without a target
+    '{"name": "HassTurnOn", "arguments": {"brightness": 30}}',  # not its slot
+    '{"name": "HassLightSet", "arguments": {"brightness": "high"}}',  # not a number
+    '{"name": "HassSetPosition", "arguments": {"name": "Curtains"}}',  # required slot missing
+    '{"name": "HassTurnOn", "arguments": {"domain": "toaster"}}',  # no such domain here
+    '<tool_call>{"name": "HassTurnOn"}</tool_call>',
+    "[1, 2]",
+    '{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}} and more words',
+]
+
+
+def matches(pattern, text: str) -> bool:
+    matcher = CallMatcher(pattern)
+    return matcher.feed(text) and matcher.complete
+
+
+@pytest.mark.parametrize("text", GOOD)
+def test_well_formed_answers_are_in_the_language(text):
+    assert matches(answer_pattern(HOME), text)
+
+
+@pytest.mark.parametrize("text", BAD)
+def test_malformed_calls_are_not(text):
+    assert not matches(answer_pattern(HOME), text)
+
+
+def test_home_names_mode_allows_only_the_homes_names():
+    pattern = answer_pattern(HOME, free_names=False)
+    assert matches(pattern, GOOD[0])
+    assert not matches(pattern, '{"name": "HassTurnOn", "arguments": {"name": "Garage Heater"}}')
+    free = answer_pattern(HOME, free_names=True)
+    assert matches(free, '{"name": "HassTurnOn", "arguments": {"name": "Garage Heater"}}')
+
+
+def test_every_offered_intent_can_be_called():
+    pattern = answer_pattern(HOME)
+    for spec in available_intents(HOME):
+        arguments = {slot: "Kitchen Light" for slot in spec.targets[:1]}
+        for slot in spec.required or tuple(spec.slots)[:1]:
+            arguments[slot] = "up" if slot == "volume_step" else 5
+        if spec.slots.get("item"):
+            arguments["item"] = "milk"
+        text = json.dumps({"name": spec.name, "arguments": arguments})
+        assert matches(pattern, text), text
+    assert "HassToggle" not in BY_NAME
+
+
+def test_forced_text_runs_to_the_next_choice_but_never_splits_a_word():
+    matcher = CallMatcher(answer_pattern(HOME, free_names=False))
+    assert matcher.forced() == ""  # speech or a call: the model's choice
+    matcher.feed("{")
+    # "Hass" is a word the tool names continue: the model writes it itself.
+    assert matcher.forced() == '"name": "'
+    matcher.feed("HassTurn")
+    assert matcher.forced() == ""  # On or Off: never force the shared "O"
+    matcher.feed("Off")
+    assert matcher.forced() == '", "arguments": {"'
+    matcher.feed("name")
+    assert matcher.forced() == '": "'
+    matcher.feed("Kitchen L")
+    assert matcher.forced() == 'ight"'
+    matcher.feed("}")
+    assert matcher.forced() == "}"
+    assert matcher.complete
+
+
+def vocab_only_model() -> llama_cpp.Llama:
+    return llama_cpp.Llama(
+        model_path=str(embedded_model_path()), vocab_only=True, n_ctx=64, verbose=False
+    )
+
+
+@pytest.mark.parametrize("free_names", [True, False])
+def test_llama_cpp_parses_the_grammar_and_agrees_with_the_matcher(free_names):
+    """Token by token, llama.cpp's grammar accepts what the Python follower accepts."""
+    llm = vocab_only_model()
+    constraint = answer_constraint(HOME, free_names=free_names)
+    for text in GOOD:
+        guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
+        try:
+            for token in llm.tokenize(text.encode(), add_bos=False):
+                assert guard.allows(token), (text, llm.detokenize([token]))
+                guard.accept(token)
+            assert guard.allows(llm.token_eos())  # complete: the answer may end here
+        finally:
+            guard.close()
+    for text in BAD[:6]:
+        guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
+        try:
+            tokens = llm.tokenize(text.encode(), add_bos=False)
+            refused = False
+            for token in tokens:
+                if not guard.allows(token):
+                    refused = True
+                    break
+                guard.accept(token)
+            assert refused or not guard.allows(llm.token_eos()), text
+        finally:
+            guard.close()
