@@ -19,7 +19,7 @@ from ..home.grounding import is_grounded, narrowed
 from ..home.model import Home
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
-from ..home.tool_calls import parse_tool_calls
+from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
@@ -101,14 +101,11 @@ class AnswerStream:
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
         if calls and home is not None:
-            grounded = [c for c in calls if is_grounded(c, self._user_text, home)]
-            if len(grounded) < len(calls):
-                _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
-            if not grounded and request.constraint is not None:
+            calls = self._calls_asked_for(calls, home)
+            if not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
                 async for chunk in self._talk_instead(request, started):
                     yield chunk
-            calls = [narrowed(call, self._user_text, home) for call in grounded]
         if calls:
             self.outcome = (
                 resolve_calls(calls, home)
@@ -120,7 +117,7 @@ class AnswerStream:
             _LOGGER.info("Tool calls %s -> %s", calls, self.outcome)
         executor = assistant.executor
         if self.outcome and self.outcome.actions and executor is not None and home is not None:
-            async for chunk in self._carry_out(request, stripper.captured, executor, home, started):
+            async for chunk in self._carry_out(request, calls, executor, home, started):
                 yield chunk
         remembered = self.text or self._describe_outcome()
         if remembered:
@@ -130,30 +127,39 @@ class AnswerStream:
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
 
+    def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
+        """The calls on devices the request mentions, an area call narrowed to the kind it names."""
+        grounded = [call for call in calls if is_grounded(call, self._user_text, home)]
+        if len(grounded) < len(calls):
+            _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
+        return [narrowed(call, self._user_text, home) for call in grounded]
+
     async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
         words_only = replace(
             request,
             turn=(*request.turn, ChatMessage("system", _TALK_NOTE)),
-            constraint=self._assistant.speech_constraint(),
+            constraint=speech_constraint(),
         )
         generation = self._assistant.worker.generate(words_only)
         async for chunk in self._speak(generation, BlockStripper(), started):
             yield chunk
 
     async def _carry_out(
-        self, request: GenerationRequest, captured, executor, home: Home, started: float
+        self,
+        request: GenerationRequest,
+        calls: list[ToolCall],
+        executor,
+        home: Home,
+        started: float,
     ) -> AsyncIterator[str]:
         """The services mode: act, then let the model say how it went."""
         assert self.outcome is not None
         results = await executor(self.outcome.actions, home)
         self.outcome.executed = True
-        calls_text = (
-            "\n".join(
-                f"<tool_call>\n{content.strip()}\n</tool_call>"
-                for opening, content in captured
-                if opening == "<tool_call>"
-            )
-            or "<tool_call></tool_call>"
+        # The model reads back its calls in the form its prompt asks for: one JSON object a line.
+        calls_text = "\n".join(
+            json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False)
+            for c in calls
         )
         follow_up = GenerationRequest(
             system_prompt=request.system_prompt,
@@ -265,9 +271,6 @@ class Assistant:
                 answer_constraint(home, free_names=self.settings.free_names),
             )
         return self._constraint_memo[1]
-
-    def speech_constraint(self) -> OutputConstraint:
-        return speech_constraint()
 
     def answer(
         self, text: str, conversation_id: str | None = None, language: str | None = None

@@ -19,6 +19,7 @@ the home. One pattern describes that language; it is written out twice:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -188,6 +189,7 @@ def answer_pattern(home: Home, free_names: bool = True) -> Pattern:
     return Alt((call_pattern(home, free_names), SPEECH))
 
 
+@functools.cache
 def speech_constraint() -> OutputConstraint:
     """Words only: for a turn whose calls named nothing the person asked for."""
     return OutputConstraint(gbnf=to_gbnf(SPEECH), follower=CallMatcher(SPEECH).fresh)
