@@ -237,3 +237,33 @@ def test_an_area_in_the_name_slot_with_a_domain_is_the_area():
         "light.kitchen_counter",
     }
     assert resolve("HassTurnOff", name="Kitchen").actions == []  # no domain: not guessed
+
+
+def test_a_device_named_in_full_wins_over_another_the_model_picked():
+    from rk_assist.home.grounding import named_in_request
+
+    def held(request, intent="HassTurnOn", **arguments):
+        return named_in_request(ToolCall(intent, arguments), request, HOME).arguments["name"]
+
+    assert held("turn on the extractor fan", name="Bathroom Fan") == "Extractor Fan"
+    assert held("please turn the study light on", name="Desk Lamp") == "Office Light"
+    assert held("pause the tv", "HassMediaPause", name="TV Backlight") == "TV"
+    # The model's own name is in the request, or the request names nothing in full: kept.
+    assert held("shut off the extractor", name="Bathroom Fan") == "Bathroom Fan"
+    assert held("turn on the kitchen light and the counter lights", name="Kitchen Light") == (
+        "Kitchen Light"
+    )
+    assert held("make it brighter in here", name="Floor Lamp") == "Floor Lamp"
+
+
+def test_on_or_off_as_the_request_says_when_it_says_only_one():
+    from rk_assist.home.grounding import verb_of_request
+
+    def intent(request, called):
+        return verb_of_request(ToolCall(called, {"name": "Curtains"}), request).name
+
+    assert intent("open the curtains", "HassTurnOff") == "HassTurnOn"
+    assert intent("unlock the front door", "HassTurnOn") == "HassTurnOff"
+    assert intent("switch off all the lights in the office", "HassTurnOn") == "HassTurnOff"
+    assert intent("open the blind and turn off the light", "HassTurnOff") == "HassTurnOff"
+    assert intent("is the door open", "HassGetState") == "HassGetState"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..home.call_grammar import answer_constraint, speech_constraint
-from ..home.grounding import is_grounded, narrowed
+from ..home.grounding import is_grounded, named_in_request, narrowed, verb_of_request
 from ..home.model import Home
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
@@ -128,11 +128,23 @@ class AnswerStream:
             _LOGGER.info("Turn done: %s", self.stats.summary())
 
     def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
-        """The calls on devices the request mentions, an area call narrowed to the kind it names."""
-        grounded = [call for call in calls if is_grounded(call, self._user_text, home)]
+        """The calls held to the request's own words (see ``home.grounding``).
+
+        Only calls on devices the request mentions; a device named there in
+        full over a different one; on or off as the request says; an area call
+        narrowed to the kind of device the request names.
+        """
+        said = self._user_text
+        grounded = [call for call in calls if is_grounded(call, said, home)]
         if len(grounded) < len(calls):
             _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
-        return [narrowed(call, self._user_text, home) for call in grounded]
+        held = [
+            narrowed(verb_of_request(named_in_request(call, said, home), said), said, home)
+            for call in grounded
+        ]
+        if held != grounded:
+            _LOGGER.info("Calls held to the request's words: %s -> %s", grounded, held)
+        return held
 
     async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
         words_only = replace(
