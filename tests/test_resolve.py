@@ -267,3 +267,40 @@ def test_on_or_off_as_the_request_says_when_it_says_only_one():
     assert intent("switch off all the lights in the office", "HassTurnOn") == "HassTurnOff"
     assert intent("open the blind and turn off the light", "HassTurnOff") == "HassTurnOff"
     assert intent("is the door open", "HassGetState") == "HassGetState"
+
+
+def test_a_request_that_only_says_on_or_off_is_turned_on_or_off():
+    from rk_assist.home.grounding import verb_of_request
+
+    def held(request, intent, **arguments):
+        call = verb_of_request(ToolCall(intent, arguments), request)
+        return call.name, call.arguments
+
+    assert held("kettle on", "HassGetState", name="Kettle") == ("HassTurnOn", {"name": "Kettle"})
+    assert held("please turn the counter lights off", "HassLightSet", name="X", brightness=0) == (
+        "HassTurnOff",
+        {"name": "X"},
+    )
+    # A question, a number, or no on/off verb: the model's reading stands.
+    assert held("is the kitchen light on", "HassGetState", name="X")[0] == "HassGetState"
+    assert held("dim the lamp to 20", "HassLightSet", name="X", brightness=20)[0] == "HassLightSet"
+    assert held("make the kitchen light red", "HassLightSet", name="X", color="red")[0] == (
+        "HassLightSet"
+    )
+    assert held("open the garage", "HassVacuumStart", name="X")[0] == "HassVacuumStart"
+
+
+def test_a_setter_sent_to_an_area_finds_the_device_named_in_full():
+    from rk_assist.home.grounding import named_in_request
+
+    call = named_in_request(
+        ToolCall("HassSetPosition", {"name": "Living Room", "position": 21}),
+        "set the living room thermostat to 21 degrees",
+        HOME,
+    )
+    (action,) = resolve_calls([call], HOME).actions
+    assert (action.intent, action.entity_id, action.slots["temperature"]) == (
+        "HassClimateSetTemperature",
+        "climate.living_room",
+        21,
+    )

@@ -15,6 +15,7 @@ import re
 
 from .intents import BY_NAME
 from .model import Entity, Home, normalize
+from .resolve import SETTER_OF_DOMAIN
 from .tool_calls import ToolCall
 
 _NOT_NAMES = {
@@ -100,11 +101,15 @@ def named_in_request(call: ToolCall, request: str, home: Home) -> ToolCall:
     """
     name = call.arguments.get("name")
     spec = BY_NAME.get(call.name)
-    if not isinstance(name, str) or spec is None or _said(normalize(name), request):
+    if not isinstance(name, str) or spec is None:
         return call
+    if _said(normalize(name), request) and home.find_entities(name):
+        return call
+    # A setter's number goes on to the named device's own setter (resolve).
+    domains = _SETTER_DOMAINS if call.name in _SETTER_INTENTS else spec.domains
     found: dict[str, int] = {}
     for entity in home.entities.values():
-        if spec.domains is not None and entity.domain not in spec.domains:
+        if domains is not None and entity.domain not in domains:
             continue
         lengths = [len(n) for n in map(normalize, entity.names) if n and _said(n, request)]
         if lengths:
@@ -120,23 +125,45 @@ def named_in_request(call: ToolCall, request: str, home: Home) -> ToolCall:
 
 _ON_WORDS = {"on", "open", "lock", "start"}
 _OFF_WORDS = {"off", "close", "shut", "unlock", "stop"}
+_QUESTION_WORDS = {"is", "are", "was", "what", "where", "which", "how", "does", "do", "did"}
+# Intents a small model mistakes for on or off: "turn off the lamp" as brightness 0,
+# "kettle on" as a state question, "open the curtains" as a position.
+_ON_OFF_SLIPS = {
+    "HassTurnOn",
+    "HassTurnOff",
+    "HassLightSet",
+    "HassFanSetSpeed",
+    "HassSetPosition",
+    "HassGetState",
+}
 
 
 def verb_of_request(call: ToolCall, request: str) -> ToolCall:
-    """Turn on or off as the request says, when it says only one of them.
+    """Turn on or off as the request says, when that is all it says.
 
-    The 0.5B Qwen calls HassTurnOff for "open the curtains"; the request's
-    verb is not in doubt, so it decides. A request with both kinds of verb
-    ("open the blind and turn off the light") is left to the model.
+    A request with only on-kind or only off-kind verbs, no number and no
+    question word is HassTurnOn or HassTurnOff, as Home Assistant's own
+    sentences read it, whatever the model made of it. A request with both
+    kinds ("open the blind and turn off the light"), a number ("dim it to
+    20") or a question ("is the door open") is left to the model.
     """
-    if call.name not in ("HassTurnOn", "HassTurnOff"):
+    if call.name not in _ON_OFF_SLIPS:
         return call
-    words = set(normalize(request).split())
-    on, off = bool(words & _ON_WORDS), bool(words & _OFF_WORDS)
+    words = normalize(request).split()
+    if not words or words[0] in _QUESTION_WORDS or any(w.isdigit() for w in words):
+        return call
+    on, off = bool(set(words) & _ON_WORDS), bool(set(words) & _OFF_WORDS)
     if on == off:
         return call
     wanted = "HassTurnOn" if on else "HassTurnOff"
-    return call if call.name == wanted else ToolCall(wanted, call.arguments)
+    if call.name == wanted:
+        return call
+    targets = {k: v for k, v in call.arguments.items() if k in ("name", "area", "floor", "domain")}
+    return ToolCall(wanted, targets)
+
+
+_SETTER_DOMAINS = frozenset(SETTER_OF_DOMAIN)
+_SETTER_INTENTS = {intent for intent, _slot in SETTER_OF_DOMAIN.values()}
 
 
 def _said(name: str, request: str) -> bool:

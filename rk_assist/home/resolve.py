@@ -71,7 +71,7 @@ def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
 
 
 # Each domain sets its one number through its own intent (Home Assistant's design).
-_SETTER_OF_DOMAIN = {
+SETTER_OF_DOMAIN = {
     "light": ("HassLightSet", "brightness"),
     "cover": ("HassSetPosition", "position"),
     "valve": ("HassSetPosition", "position"),
@@ -79,7 +79,7 @@ _SETTER_OF_DOMAIN = {
     "media_player": ("HassSetVolume", "volume_level"),
     "climate": ("HassClimateSetTemperature", "temperature"),
 }
-_SETTERS = {intent: slot for intent, slot in _SETTER_OF_DOMAIN.values()}
+_SETTERS = {intent: slot for intent, slot in SETTER_OF_DOMAIN.values()}
 
 
 def _repaired(
@@ -105,7 +105,7 @@ def _repaired(
     value_slot = _SETTERS.get(spec.name)
     if len(domains) != 1 or domains & spec.domains or arguments.get(value_slot) is None:
         return spec, arguments
-    setter = _SETTER_OF_DOMAIN.get(next(iter(domains)))
+    setter = SETTER_OF_DOMAIN.get(next(iter(domains)))
     if setter is None:
         return spec, arguments
     intent, slot = setter
