@@ -133,3 +133,12 @@ def test_a_code_fence_around_something_else_is_hidden_but_no_call():
     spoken, calls, problems = calls_in("Here:\n```python\nprint(1)\n```\nDone.")
     assert calls == [] and problems == []
     assert "print" not in spoken and "Done." in spoken
+
+
+def test_several_objects_inside_one_block():
+    _, calls, problems = calls_in(
+        '<tool_call>\n{"name": "HassTurnOff", "arguments": {"name": "Desk Lamp"}}\n'
+        '{"name": "HassTurnOff", "arguments": {"name": "Office Light"}}\n</tool_call>'
+    )
+    assert [c.arguments["name"] for c in calls] == ["Desk Lamp", "Office Light"]
+    assert problems == []

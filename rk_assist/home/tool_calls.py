@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.speech import JSON_VALUE
+from ..assistant.speech import JSON_VALUE, BlockStripper
 from .intents import canonical_intent
 
 _PARAMETER = re.compile(r"<parameter=([^>]+)>(.*?)(?:</parameter>|$)", re.S)
@@ -72,27 +72,10 @@ def _undoubled(text: str) -> list[str]:
 
 def _split_values(text: str) -> list[str]:
     """Top-level ``{...}`` values in text that holds several (one a line, or comma separated)."""
-    values, depth, start, in_string, escaped = [], 0, 0, False, False
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            continue
-        if char == '"':
-            in_string = True
-        elif char == "{":
-            if depth == 0:
-                start = index
-            depth += 1
-        elif char == "}" and depth:
-            depth -= 1
-            if depth == 0:
-                values.append(text[start : index + 1])
-    return values
+    stripper = BlockStripper(blocks=())
+    stripper.feed(text)
+    stripper.finish()
+    return [c for o, c in stripper.captured if o == JSON_VALUE and c.startswith("{")]
 
 
 def _from_json_text(content: str) -> list[ToolCall]:
