@@ -74,7 +74,9 @@ def test_every_offered_intent_can_be_called():
             arguments["item"] = "milk"
         text = json.dumps({"name": spec.name, "arguments": arguments})
         assert matches(pattern, text), text
-    assert "HassToggle" not in BY_NAME
+    assert "HassToggle" not in {spec.name for spec in available_intents(HOME)}
+    assert not BY_NAME["HassToggle"].offered  # the request's word "toggle" asks for it
+    assert not matches(pattern, '{"name": "HassToggle", "arguments": {"name": "TV"}}')
 
 
 def test_forced_text_runs_to_the_next_choice_but_never_splits_a_word():
@@ -129,3 +131,45 @@ def test_llama_cpp_parses_the_grammar_and_agrees_with_the_matcher(free_names):
             assert refused or not guard.allows(llm.token_eos()), text
         finally:
             guard.close()
+
+
+def test_the_cpu_runtime_holds_a_real_model_to_the_grammar():
+    """Whatever the embedded model would rather say, a calls-only grammar gets a call."""
+    import threading
+
+    from rk_assist.assistant.speech import BlockStripper
+    from rk_assist.home.call_grammar import CallMatcher, call_pattern, to_gbnf
+    from rk_assist.home.prompt import home_prompt
+    from rk_assist.home.tool_calls import parse_tool_calls
+    from rk_assist.runtimes.base import ChatMessage, GenerationRequest, OutputConstraint
+    from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
+
+    pattern = call_pattern(HOME, free_names=False)
+    constraint = OutputConstraint(to_gbnf(pattern), CallMatcher(pattern).fresh)
+    runtime = LlamaCppRuntime(
+        LlamaCppSettings(model_path=embedded_model_path(), temperature=0.0, context_length=4096)
+    )
+    runtime.load()
+    try:
+        pieces: list[str] = []
+        stats = runtime.generate(
+            GenerationRequest(
+                system_prompt=home_prompt("You are a voice assistant.", HOME),
+                turn=(ChatMessage("user", "Tell me a joke about the kitchen light."),),
+                max_new_tokens=200,  # the grammar ends the answer after four calls at most
+                constraint=constraint,
+            ),
+            pieces.append,
+            threading.Event(),
+        )
+    finally:
+        runtime.close()
+    text = "".join(pieces)
+    assert matches(pattern, text), text
+    assert stats.stop_reason == "end"
+    assert stats.extra["forced_tokens"] > 0  # '"name": "', '", "arguments": {"', ... unsampled
+    assert stats.generated_tokens + stats.extra["forced_tokens"] >= 10
+    stripper = BlockStripper()
+    assert stripper.feed(text) + stripper.finish() == ""
+    calls, problems = parse_tool_calls(stripper.captured)
+    assert calls and problems == []

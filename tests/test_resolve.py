@@ -304,3 +304,17 @@ def test_a_setter_sent_to_an_area_finds_the_device_named_in_full():
         "climate.living_room",
         21,
     )
+
+
+def test_a_question_never_changes_the_home_and_toggle_is_asked_for_by_name():
+    from rk_assist.home.grounding import asks_for_change, verb_of_request
+
+    playing = ToolCall("HassMediaUnpause", {"name": "TV"})
+    assert not asks_for_change(playing, "is the tv playing")
+    assert asks_for_change(ToolCall("HassGetState", {"name": "TV"}), "is the tv playing")
+    assert asks_for_change(playing, "resume the tv")
+    assert asks_for_change(playing, "can you resume the tv")  # a request, not a question
+    toggled = verb_of_request(ToolCall("HassTurnOff", {"name": "Porch Light"}), "toggle the porch")
+    assert toggled.name == "HassToggle"
+    (action,) = resolve_calls([toggled], HOME).actions
+    assert (action.intent, action.entity_id) == ("HassToggle", "light.porch")

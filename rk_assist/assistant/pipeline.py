@@ -15,7 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..home.call_grammar import answer_constraint, speech_constraint
-from ..home.grounding import is_grounded, named_in_request, narrowed, verb_of_request
+from ..home.grounding import (
+    asks_for_change,
+    is_grounded,
+    named_in_request,
+    narrowed,
+    verb_of_request,
+)
 from ..home.model import Home
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
@@ -130,12 +136,15 @@ class AnswerStream:
     def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
         """The calls held to the request's own words (see ``home.grounding``).
 
-        Only calls on devices the request mentions; a device named there in
+        Only calls on devices the request mentions, and none that change the
+        home for a question; a device named there in
         full over a different one; on or off as the request says; an area call
         narrowed to the kind of device the request names.
         """
         said = self._user_text
-        grounded = [call for call in calls if is_grounded(call, said, home)]
+        grounded = [
+            call for call in calls if is_grounded(call, said, home) and asks_for_change(call, said)
+        ]
         if len(grounded) < len(calls):
             _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
         held = [

@@ -150,8 +150,10 @@ def verb_of_request(call: ToolCall, request: str) -> ToolCall:
     if call.name not in _ON_OFF_SLIPS:
         return call
     words = normalize(request).split()
-    if not words or words[0] in _QUESTION_WORDS or any(w.isdigit() for w in words):
+    if is_question(request) or any(w.isdigit() for w in words):
         return call
+    if "toggle" in words and call.name in ("HassTurnOn", "HassTurnOff"):
+        return ToolCall("HassToggle", call.arguments)
     on, off = bool(set(words) & _ON_WORDS), bool(set(words) & _OFF_WORDS)
     if on == off:
         return call
@@ -164,6 +166,19 @@ def verb_of_request(call: ToolCall, request: str) -> ToolCall:
 
 _SETTER_DOMAINS = frozenset(SETTER_OF_DOMAIN)
 _SETTER_INTENTS = {intent for intent, _slot in SETTER_OF_DOMAIN.values()}
+
+
+STATE_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature"})
+
+
+def is_question(request: str) -> bool:
+    words = normalize(request).split()
+    return bool(words) and words[0] in _QUESTION_WORDS
+
+
+def asks_for_change(call: ToolCall, request: str) -> bool:
+    """A question ("is the tv playing?") only ever reads the home; it never changes it."""
+    return call.name in STATE_INTENTS or not is_question(request)
 
 
 def _said(name: str, request: str) -> bool:

@@ -10,7 +10,7 @@ list in the prompt names each device once, and on the CPU the call grammar
 HassToggle is not offered: small models pick it for "turn on" and "close"
 whatever its description says (measured with the 0.5B Qwen: 10 wrong on/off
 turns out of 57 with it offered, 4 without), and a toggle turns a light that
-is already on off.
+is already on off. A request that says "toggle" gets it (``home.grounding``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class IntentSpec:
     #: Extra slots and their kinds, in the order the model writes them.
     slots: dict[str, str] = field(default_factory=dict)
     required: tuple[str, ...] = ()
+    #: Offered to the model as a tool; False: carried out only when the request's words ask.
+    offered: bool = True
 
 
 _ON_OFF = frozenset(
@@ -72,6 +74,7 @@ INTENTS: tuple[IntentSpec, ...] = (
         _AREA_TARGETS,
     ),
     IntentSpec("HassTurnOff", "Turn off, close or unlock a device", _ON_OFF, _AREA_TARGETS),
+    IntentSpec("HassToggle", "Toggle a device", _ON_OFF, offered=False),
     IntentSpec("HassGetState", "Ask about a device's state or a sensor's value", None),
     IntentSpec(
         "HassLightSet",
@@ -179,8 +182,11 @@ def available_intents(home: Home) -> list[IntentSpec]:
     return [
         spec
         for spec in INTENTS
-        if (spec.domains is None and (not spec.targets or domains))
-        or (spec.domains is not None and spec.domains & domains)
+        if spec.offered
+        and (
+            (spec.domains is None and (not spec.targets or domains))
+            or (spec.domains is not None and spec.domains & domains)
+        )
     ]
 
 
