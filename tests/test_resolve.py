@@ -318,3 +318,21 @@ def test_a_question_never_changes_the_home_and_toggle_is_asked_for_by_name():
     assert toggled.name == "HassToggle"
     (action,) = resolve_calls([toggled], HOME).actions
     assert (action.intent, action.entity_id) == ("HassToggle", "light.porch")
+
+
+def test_only_the_numbers_the_request_says():
+    from rk_assist.home.grounding import numbers_said
+
+    def held(request, intent="HassLightSet", **arguments):
+        return numbers_said(ToolCall(intent, arguments), request).arguments
+
+    assert held("make the kitchen light red", name="K", brightness=100, color="red") == {
+        "name": "K",
+        "color": "red",
+    }
+    assert held("dim the reading lamp to 20 percent", name="R", brightness=20)["brightness"] == 20
+    assert held("set the lamp to half", name="R", brightness=50)["brightness"] == 50
+    assert held("a timer for five minutes", "HassStartTimer", hours=0, minutes=5) == {"minutes": 5}
+    # A required value that was never said becomes a question back.
+    call = numbers_said(ToolCall("HassSetPosition", {"name": "Curtains", "position": 30}), "open")
+    assert resolve_calls([call], HOME).question == "How far should I open it, in percent?"

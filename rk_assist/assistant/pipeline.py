@@ -20,6 +20,7 @@ from ..home.grounding import (
     is_grounded,
     named_in_request,
     narrowed,
+    numbers_said,
     verb_of_request,
 )
 from ..home.model import Home
@@ -138,7 +139,8 @@ class AnswerStream:
 
         Only calls on devices the request mentions, and none that change the
         home for a question; a device named there in
-        full over a different one; on or off as the request says; an area call
+        full over a different one; on or off as the request says; only the
+        numbers the request says; an area call
         narrowed to the kind of device the request names.
         """
         said = self._user_text
@@ -148,7 +150,11 @@ class AnswerStream:
         if len(grounded) < len(calls):
             _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
         held = [
-            narrowed(verb_of_request(named_in_request(call, said, home), said), said, home)
+            narrowed(
+                numbers_said(verb_of_request(named_in_request(call, said, home), said), said),
+                said,
+                home,
+            )
             for call in grounded
         ]
         if held != grounded:

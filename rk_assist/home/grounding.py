@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .intents import BY_NAME
+from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP
 from .model import Entity, Home, normalize
 from .resolve import SETTER_OF_DOMAIN
 from .tool_calls import ToolCall
@@ -166,6 +166,43 @@ def verb_of_request(call: ToolCall, request: str) -> ToolCall:
 
 _SETTER_DOMAINS = frozenset(SETTER_OF_DOMAIN)
 _SETTER_INTENTS = {intent for intent, _slot in SETTER_OF_DOMAIN.values()}
+
+
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90, "hundred": 100, "half": 50, "full": 100, "max": 100,
+    "maximum": 100, "minimum": 0,
+}  # fmt: skip
+_NUMERIC_KINDS = {INTEGER, NUMBER, PERCENT, STEP}
+
+
+def _numbers_in(request: str) -> set[float]:
+    numbers = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", request)}
+    numbers |= {float(_NUMBER_WORDS[w]) for w in normalize(request).split() if w in _NUMBER_WORDS}
+    return numbers
+
+
+def numbers_said(call: ToolCall, request: str) -> ToolCall:
+    """Only the numbers the person said: a brightness nobody asked for is left out.
+
+    The 0.5B Qwen sends "make the kitchen light red" with brightness 100 and
+    "turn the desk lamp blue" as brightness 30. A number slot whose value is
+    not in the request (as digits or a number word) is dropped; a required one
+    then becomes a question back, as any missing value does.
+    """
+    spec = BY_NAME.get(call.name)
+    if spec is None:
+        return call
+    said = _numbers_in(request)
+    kept = {}
+    for slot, value in call.arguments.items():
+        numeric = spec.slots.get(slot) in _NUMERIC_KINDS and isinstance(value, int | float)
+        if numeric and float(value) not in said:
+            continue
+        kept[slot] = value
+    return call if kept == call.arguments else ToolCall(call.name, kept)
 
 
 STATE_INTENTS = frozenset({"HassGetState", "HassClimateGetTemperature"})
