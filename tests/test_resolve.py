@@ -336,3 +336,8 @@ def test_only_the_numbers_the_request_says():
     # A required value that was never said becomes a question back.
     call = numbers_said(ToolCall("HassSetPosition", {"name": "Curtains", "position": 30}), "open")
     assert resolve_calls([call], HOME).question == "How far should I open it, in percent?"
+
+
+def test_a_light_set_to_nothing_is_a_question():
+    outcome = resolve("HassLightSet", name="Desk Lamp")
+    assert outcome.actions == [] and outcome.question == "What brightness or color should I set?"

@@ -43,6 +43,8 @@ class IntentSpec:
     required: tuple[str, ...] = ()
     #: Offered to the model as a tool; False: carried out only when the request's words ask.
     offered: bool = True
+    #: At least one of these slots must be given (a light set to nothing sets nothing).
+    required_any: tuple[str, ...] = ()
 
 
 _ON_OFF = frozenset(
@@ -82,6 +84,7 @@ INTENTS: tuple[IntentSpec, ...] = (
         frozenset({"light"}),
         ("name", "area"),
         {"brightness": PERCENT, "color": TEXT},
+        required_any=("brightness", "color"),
     ),
     IntentSpec(
         "HassClimateSetTemperature",

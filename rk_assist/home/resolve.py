@@ -126,6 +126,8 @@ def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> lis
             except _UnusableSlot as err:
                 return str(err)
     missing = [slot for slot in spec.required if slot not in extra]
+    if spec.required_any and not any(slot in extra for slot in spec.required_any):
+        return f"What {' or '.join(s.replace('_', ' ') for s in spec.required_any)} should I set?"
     if missing:
         return _QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?")
     if not spec.targets:
