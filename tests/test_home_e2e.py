@@ -194,3 +194,11 @@ async def test_cache_build_includes_the_home_file(tmp_path, rkllm_doubles, rkllm
         assert service.worker.runtime.prefix_source == "disk"  # the service reuses it
     finally:
         await service.worker.close()
+
+
+async def test_the_same_call_twice_is_carried_out_once(npu_home_service):
+    _service, uri = npu_home_service
+    # The scripted model writes one call per device named: here twice the same one.
+    result = await ask(uri, "Turn on the kitchen light and the kitchen light.")
+    assert result.event_types == ["intent"]
+    assert intents(result) == [("HassTurnOn", {"name": "light.kitchen_ceiling"})]

@@ -141,7 +141,7 @@ class AnswerStream:
         home for a question; a device named there in
         full over a different one; on or off as the request says; only the
         numbers the request says; an area call
-        narrowed to the kind of device the request names.
+        narrowed to the kind of device the request names; each call once.
         """
         said = self._user_text
         grounded = [
@@ -157,9 +157,10 @@ class AnswerStream:
             )
             for call in grounded
         ]
-        if held != grounded:
-            _LOGGER.info("Calls held to the request's words: %s -> %s", grounded, held)
-        return held
+        unique = list({json.dumps([c.name, c.arguments], sort_keys=True): c for c in held}.values())
+        if unique != grounded:
+            _LOGGER.info("Calls held to the request's words: %s -> %s", grounded, unique)
+        return unique
 
     async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
         words_only = replace(
