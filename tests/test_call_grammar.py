@@ -170,6 +170,6 @@ def test_the_cpu_runtime_holds_a_real_model_to_the_grammar():
     assert stats.extra["forced_tokens"] > 0  # '"name": "', '", "arguments": {"', ... unsampled
     assert stats.generated_tokens + stats.extra["forced_tokens"] >= 10
     stripper = BlockStripper()
-    assert stripper.feed(text) + stripper.finish() == ""
+    assert (stripper.feed(text) + stripper.finish()).strip() == ""  # only the newlines between
     calls, problems = parse_tool_calls(stripper.captured)
     assert calls and problems == []
