@@ -59,7 +59,7 @@ _DURATION = {"hours": 3600, "minutes": 60, "seconds": 1}
 _CALL_TEXT = re.compile(r"[{}\[\]]|<\s*/?\s*(tool|function)|\bHass[A-Z]\w+|\barguments\b")
 
 
-def _meaning(slot: str, value: Any) -> str:
+def _meaning(value: Any) -> str:
     """A slot value as compared: numbers as numbers, words in lower case."""
     try:
         number = float(str(value).strip().rstrip("%"))
@@ -77,7 +77,7 @@ def _key(intent: str, entity: str | None, slots: dict[str, Any]) -> Key:
             slots["duration_s"] = seconds
         except (TypeError, ValueError):
             pass
-    extra = tuple(sorted((k, _meaning(k, v)) for k, v in slots.items()))
+    extra = tuple(sorted((k, _meaning(v)) for k, v in slots.items()))
     return intent, entity, extra
 
 

@@ -138,14 +138,14 @@ def test_the_cpu_runtime_holds_a_real_model_to_the_grammar():
     import threading
 
     from rk_assist.assistant.speech import BlockStripper
-    from rk_assist.home.call_grammar import CallMatcher, call_pattern, to_gbnf
+    from rk_assist.home.call_grammar import call_pattern, constraint_of
     from rk_assist.home.prompt import home_prompt
     from rk_assist.home.tool_calls import parse_tool_calls
-    from rk_assist.runtimes.base import ChatMessage, GenerationRequest, OutputConstraint
+    from rk_assist.runtimes.base import ChatMessage, GenerationRequest
     from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
 
     pattern = call_pattern(HOME, free_names=False)
-    constraint = OutputConstraint(to_gbnf(pattern), CallMatcher(pattern).fresh)
+    constraint = constraint_of(pattern)
     runtime = LlamaCppRuntime(
         LlamaCppSettings(model_path=embedded_model_path(), temperature=0.0, context_length=4096)
     )

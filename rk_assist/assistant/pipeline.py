@@ -138,10 +138,9 @@ class AnswerStream:
         """The calls held to the request's own words (see ``home.grounding``).
 
         Only calls on devices the request mentions, and none that change the
-        home for a question; a device named there in
-        full over a different one; on or off as the request says; only the
-        numbers the request says; an area call
-        narrowed to the kind of device the request names; each call once.
+        home for a question; a device named there in full over a different
+        one; on or off as the request says; only the numbers it says; an area
+        call narrowed to the kind of device it names; each call once.
         """
         said = self._user_text
         grounded = [

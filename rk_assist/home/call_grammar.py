@@ -166,13 +166,8 @@ def call_pattern(home: Home, free_names: bool = True) -> Pattern:
         slots = targets + [(slot, _VALUE_OF_KIND[kind]) for slot, kind in spec.slots.items()]
         arguments = _slot_lists(slots, set(spec.required))
         head = Lit(f'{{"name": "{spec.name}", "arguments": {{')
-        if arguments is None:
-            calls.append(seq(head, Lit("}}")))
-        elif spec.required or spec.targets or spec.slots:
-            # An intent with slots gets at least one: "{}" would only lead to a question back.
-            calls.append(seq(head, arguments, Lit("}}")))
-        else:
-            calls.append(seq(head, Repeat(arguments, 0, 1), Lit("}}")))
+        # An intent with slots gets at least one: "{}" would only lead to a question back.
+        calls.append(seq(head, Lit("}}")) if arguments is None else seq(head, arguments, Lit("}}")))
     call = Ref("call", alt(calls))
     return seq(call, Repeat(seq(Lit("\n"), call), 0, 3))
 
@@ -189,16 +184,19 @@ def answer_pattern(home: Home, free_names: bool = True) -> Pattern:
     return Alt((call_pattern(home, free_names), SPEECH))
 
 
+def constraint_of(pattern: Pattern) -> OutputConstraint:
+    """The pattern as GBNF, and followers sharing one automaton (built once here)."""
+    return OutputConstraint(gbnf=to_gbnf(pattern), follower=CallMatcher(pattern).fresh)
+
+
 @functools.cache
 def speech_constraint() -> OutputConstraint:
     """Words only: for a turn whose calls named nothing the person asked for."""
-    return OutputConstraint(gbnf=to_gbnf(SPEECH), follower=CallMatcher(SPEECH).fresh)
+    return constraint_of(SPEECH)
 
 
 def answer_constraint(home: Home, free_names: bool = True) -> OutputConstraint:
-    pattern = answer_pattern(home, free_names)
-    automaton = CallMatcher(pattern)
-    return OutputConstraint(gbnf=to_gbnf(pattern), follower=automaton.fresh)
+    return constraint_of(answer_pattern(home, free_names))
 
 
 # -- GBNF -----------------------------------------------------------------------------------
