@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(json.dumps(discovery_payload()))
         return 0
+    if argv and argv[0] == "bench-http":
+        from .bench_http import main as bench_http_main
+
+        return bench_http_main(argv[1:])
     if argv and argv[0] == "bench":
         from .bench import main as bench_main
 

@@ -22,6 +22,7 @@ from .core.library import LIBRARY_NAME, RkllmLibraryError, find_library
 _LOGGER = logging.getLogger(__name__)
 
 PORT = 10500
+HTTP_PORT = 11434  # Ollama's port: Home Assistant's Ollama integration suggests it
 # Where things live inside the add-on container (relative to --addon-root).
 OPTIONS_FILE = "data/options.json"
 CONFIG_DIR = "config"  # addon_config: the user's system.txt, editable from the host
@@ -41,6 +42,7 @@ OPTION_MAP = {
     "max_answer_tokens": "max_tokens",
     "conversation_memory": "history_turns",
     "home_control": "home_control",
+    "api_key": "api_key",
     "debug_logging": "debug",
 }
 
@@ -68,6 +70,7 @@ def options_to_values(options: Mapping[str, Any], root: Path) -> dict[str, Any]:
         raise AddonError(f"unknown add-on option {unknown[0]!r}")
     values: dict[str, Any] = {
         "uri": f"tcp://0.0.0.0:{PORT}",
+        "http_uri": f"http://0.0.0.0:{HTTP_PORT}",
         "config_dir": str(root / CONFIG_DIR),
         "cache_dir": str(root / CACHE_DIR),
         "models_dir": str(root / MODELS_DIR),

@@ -184,6 +184,7 @@ async def start_service(
     (config_dir / "system.txt").write_text(prompt, encoding="utf-8")
     options = {
         "uri": "tcp://127.0.0.1:0",
+        "http_uri": "none",
         "model": args.model,
         "models_dir": args.models_dir,
         "runtime": args.runtime,

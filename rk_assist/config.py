@@ -57,6 +57,9 @@ class ServiceConfig:
     home_file: Path | None = None
     ha_url: str | None = None
     ha_token: str | None = field(default=None, repr=False)  # a secret: never in logs
+    http_uri: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # a secret: never in logs
+    state_cache_mb: int = 256
     #: The options set on the command line or in the environment, not defaulted.
     explicit: frozenset[str] = frozenset()
 
@@ -76,6 +79,17 @@ def _uri(value: Any) -> str:
         if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise vol.Invalid("expected tcp://HOST:PORT with a port from 0 to 65535")
     return value
+
+
+def _http_uri(value: Any) -> str | None:
+    value = str(value)
+    if value.lower() in ("", "none", "off"):
+        return None
+    scheme, _, rest = value.partition("://")
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if scheme != "http" or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise vol.Invalid("expected http://HOST:PORT, or none to turn the HTTP API off")
+    return f"http://{host}:{int(port)}"
 
 
 def _languages(value: Any) -> tuple[str, ...]:
@@ -227,6 +241,29 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_text", 2000, _int(1, 100000), "longest transcript accepted, in characters"),
     Option("queue_size", 4, _int(0, 1000), "requests that may wait while the model is busy"),
     Option("max_connections", 64, _int(1, 10000), "open connections accepted at once"),
+    Option(
+        "http_uri",
+        "http://0.0.0.0:11434",
+        _http_uri,
+        "where the Ollama- and OpenAI-compatible HTTP API listens (none: off)",
+        metavar="URL",
+    ),
+    Option(
+        "api_key",
+        None,
+        _optional(vol.All(str, vol.Length(min=8))),
+        "a bearer token every HTTP request must carry (better given as RK_ASSIST_API_KEY); "
+        "without one, cache and model management answer only local peers",
+        metavar="KEY",
+        secret=True,
+    ),
+    Option(
+        "state_cache_mb",
+        256,
+        _int(0, 65536),
+        "memory for saved model states of recent prompts and conversations (CPU runtime)",
+        metavar="MB",
+    ),
     Option(
         "prompt_cache",
         True,

@@ -16,6 +16,7 @@ from .assistant.prompt import load_system_prompt
 from .config import ServiceConfig
 from .home.services import execute
 from .home.source import HomeSource, home_source
+from .http.server import HttpFront
 from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
 from .wyoming.handler import AssistEventHandler, ConnectionBudget, HandlerSettings
@@ -35,6 +36,7 @@ class Service:
     server: AsyncServer
     system_prompt: str
     home: HomeSource | None = None
+    http: HttpFront | None = field(default=None, init=False)
     info_event: Event = field(init=False)
     budget: ConnectionBudget = field(init=False)
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
@@ -43,6 +45,9 @@ class Service:
 
     def __post_init__(self) -> None:
         self.budget = ConnectionBudget(limit=self.config.max_connections)
+        if self.config.http_uri is not None:
+            host, _, port = self.config.http_uri.removeprefix("http://").rpartition(":")
+            self.http = HttpFront(self, host.strip("[]"), int(port), self.config.api_key)
         self._refresh_info()
 
     @property
@@ -68,19 +73,27 @@ class Service:
         """Start listening without blocking (tests, benchmark)."""
         if self.home is not None:
             await self.home.start()
+        if self.http is not None:
+            await self.http.start()
         await self.server.start(self.handler_factory)
 
     async def serve_forever(self) -> None:
         if self.home is not None:
             await self.home.start()
+        if self.http is not None:
+            await self.http.start()
         try:
             await self.server.run(self.handler_factory)
         finally:
+            if self.http is not None:
+                await self.http.stop()
             if self.home is not None:
                 await self.home.stop()
 
     async def stop(self) -> None:
         await self.server.stop()
+        if self.http is not None:
+            await self.http.stop()
         if self.home is not None:
             await self.home.stop()
         await self.worker.close()

@@ -25,6 +25,7 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "http://127.0.0.1:0",
             "config_dir": str(base / "config"),
             "cache_dir": str(base / "cache"),
             "temperature": "0",

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
 
+import ollama
 import pytest
 import yaml
 
@@ -69,7 +70,7 @@ def test_config_has_what_the_supervisor_requires():
     assert CONFIG["init"] is False
     assert CONFIG["discovery"] == ["wyoming"]
     assert CONFIG["homeassistant_api"] is True
-    assert CONFIG["ports"] == {"10500/tcp": 10500}
+    assert CONFIG["ports"] == {"10500/tcp": 10500, "11434/tcp": 11434}
     assert {"addon_config:rw", "share:rw"} <= set(CONFIG["map"])
     assert all(device.startswith("/dev/dri/") for device in CONFIG["devices"])
     assert CONFIG["backup_exclude"]
@@ -90,7 +91,7 @@ def test_every_option_has_a_translation_and_the_port_too():
     for name in CONFIG["schema"]:
         assert configuration[name]["name"] and configuration[name]["description"], name
     assert set(configuration) == set(CONFIG["schema"])
-    assert TRANSLATIONS["network"]["10500/tcp"]
+    assert TRANSLATIONS["network"]["10500/tcp"] and TRANSLATIONS["network"]["11434/tcp"]
 
 
 def test_build_files_cover_every_architecture():
@@ -222,6 +223,7 @@ async def test_service_starts_from_options_json_like_the_run_script(tmp_path: Pa
         tmp_path / "data" / "options.json", {**CONFIG["options"], "model": "qwen3-0.6b"}
     )
     uri = f"tcp://127.0.0.1:{free_port()}"
+    http_port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -232,6 +234,8 @@ async def test_service_starts_from_options_json_like_the_run_script(tmp_path: Pa
         str(tmp_path),
         "--uri",
         uri,
+        "--http-uri",
+        f"http://127.0.0.1:{http_port}",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -247,6 +251,13 @@ async def test_service_starts_from_options_json_like_the_run_script(tmp_path: Pa
         assert result.handled and "You said" in result.text
         assert (tmp_path / "config" / "system.txt").is_file()
         assert (tmp_path / "data" / "cache" / "qwen3-0.6b" / "system.bin").is_file()
+        # The HTTP API answers too, on the NPU runtime (its faithful double here).
+        client = ollama.AsyncClient(host=f"http://127.0.0.1:{http_port}")
+        assert (await client.list()).models[0].model == "qwen3-0.6b"
+        reply = await client.chat(
+            model="qwen3-0.6b", messages=[{"role": "user", "content": "Hello there?"}]
+        )
+        assert "You said" in reply.message.content
     finally:
         process.terminate()
         await asyncio.wait_for(process.communicate(), 30)

@@ -242,3 +242,64 @@ def test_clear_context_keeps_the_system_prompt_state():
     _, stats = answer(runtime, request())
     assert stats.reused_tokens == 0
     runtime.close()
+
+
+def test_interleaved_conversations_resume_from_their_own_saved_state(tmp_path: Path):
+    """Another conversation in between must not cost this one its history's prefill."""
+    runtime = make_runtime(tmp_path)
+    runtime.prepare_system_prompt(SYSTEM)
+    first_a, _ = answer(runtime, request())
+    other = GenerationRequest(
+        system_prompt=SYSTEM, turn=(ChatMessage("user", "Name a colour."),), max_new_tokens=24
+    )
+    answer(runtime, other)  # the KV cache now holds the other conversation
+    follow_up = GenerationRequest(
+        system_prompt=SYSTEM,
+        turn=(ChatMessage("user", "And of Italy?"),),
+        history=((*QUESTION, ChatMessage("assistant", first_a)),),
+        max_new_tokens=8,
+    )
+    _, stats = answer(runtime, follow_up)
+    # Restored: the system block, the first question and the answer, not just the system block.
+    assert stats.reused_tokens > runtime.prefix_tokens + 10
+    assert stats.prefill_tokens < 20
+
+    without = make_runtime(tmp_path / "off", state_cache_mb=0)
+    without.prepare_system_prompt(SYSTEM)
+    answer(without, request())
+    answer(without, other)
+    _, cold = answer(without, follow_up)
+    assert cold.reused_tokens < without.prefix_tokens + 10  # only the shared system block
+    without.close()
+    runtime.close()
+
+
+def test_a_client_system_prompt_gets_its_own_saved_state_beside_the_services(tmp_path: Path):
+    runtime = make_runtime(tmp_path)
+    runtime.prepare_system_prompt(SYSTEM)
+    answer(runtime, request(system="You are a pirate. Answer like one."))
+    folder = tmp_path / runtime.model_name
+    assert (folder / "system.bin").is_file()
+    client = sorted(folder.glob("prefix-*.json"))
+    assert len(client) == 1
+    assert json.loads(client[0].read_text())["source"] == "client prompt"
+    # Back to the service's prompt: restored from memory, nothing prefilled again.
+    _, stats = answer(runtime, request())
+    assert runtime.prefix_source == "memory"
+    assert stats.reused_tokens >= runtime.prefix_tokens
+    runtime.close()
+
+
+def test_the_state_cache_keeps_the_longest_match_within_its_budget():
+    from rk_assist.runtimes.state_cache import StateCache
+
+    cache = StateCache(max_bytes=3000)
+    cache.put([1, 2, 3], b"a" * 1000)
+    cache.put([1, 2, 3, 4, 5], b"b" * 1000)
+    state, length = cache.best([1, 2, 3, 4, 9])
+    assert state is not None and state.data[:1] == b"b" and length == 4
+    cache.put([7, 8], b"c" * 1000)  # over budget: the least recently used goes
+    assert cache.get([1, 2, 3]) is None
+    assert cache.get([1, 2, 3, 4, 5]) is not None
+    cache.put([9], b"d" * 5000)  # larger than the whole budget: not kept
+    assert cache.get([9]) is None

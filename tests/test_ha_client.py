@@ -101,6 +101,7 @@ async def test_service_with_home_assistant(hass, tmp_path, rkllm_doubles, rkllm_
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.2"]),
             "ha_url": hass.url,
@@ -133,6 +134,7 @@ async def test_a_refused_token_never_advertises_home_control(
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.2"]),
             "ha_url": hass.url,
@@ -159,6 +161,7 @@ async def test_without_home_assistant_it_says_chat_only_once(tmp_path, caplog):
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "config_dir": str(tmp_path / "c"),
             "cache_dir": str(tmp_path / "k"),
         },
@@ -179,6 +182,7 @@ async def test_a_changed_home_gets_its_prompt_prepared_at_once(
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.3"]),
             "ha_url": hass.url,

@@ -24,6 +24,7 @@ async def npu_home_service(tmp_path: Path, rkllm_doubles, rkllm_model):
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.3"]),
             "home_file": str(HOME_FILE),
@@ -97,6 +98,7 @@ async def test_real_cpu_model_only_produces_valid_exposure_respecting_events(tmp
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "home_file": str(HOME_FILE),
             "temperature": "0",
             "max_tokens": "64",
@@ -181,6 +183,7 @@ async def test_cache_build_includes_the_home_file(tmp_path, rkllm_doubles, rkllm
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.2"]),
             "home_file": str(HOME_FILE),

@@ -32,6 +32,7 @@ async def swap_service(tmp_path: Path, rkllm_doubles):
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": "smol-a",
             "models_dir": str(models),
             "rkllm_library": str(rkllm_doubles["1.2"]),

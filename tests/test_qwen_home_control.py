@@ -53,6 +53,7 @@ async def qwen_service(request, tmp_path: Path):
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(installed(request.param)),
             "home_file": str(HOME_FILE),
             "config_dir": str(tmp_path / "config"),

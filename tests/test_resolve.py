@@ -256,6 +256,23 @@ def test_a_device_named_in_full_wins_over_another_the_model_picked():
     assert held("make it brighter in here", name="Floor Lamp") == "Floor Lamp"
 
 
+def test_a_device_named_in_full_wins_over_its_area_as_home_assistant_matches():
+    from rk_assist.home.grounding import named_in_request
+
+    def held(request, **arguments):
+        return named_in_request(ToolCall("HassTurnOn", arguments), request, HOME).arguments
+
+    assert held("please turn the bedroom light on", area="Bedroom", domain="light") == {
+        "name": "Bedroom Light"
+    }
+    # The lights of the room (plural, or "in the"), not one of them.
+    assert held("turn on the bedroom lights", area="Bedroom", domain="light") == {
+        "area": "Bedroom",
+        "domain": "light",
+    }
+    assert held("turn on the lights in the bedroom", area="Bedroom") == {"area": "Bedroom"}
+
+
 def test_on_or_off_as_the_request_says_when_it_says_only_one():
     from rk_assist.home.grounding import verb_of_request
 
@@ -288,6 +305,20 @@ def test_a_request_that_only_says_on_or_off_is_turned_on_or_off():
         "HassLightSet"
     )
     assert held("open the garage", "HassVacuumStart", name="X")[0] == "HassVacuumStart"
+
+
+def test_a_vacuum_sent_home_docks_and_one_told_to_clean_starts():
+    from rk_assist.home.grounding import verb_of_request
+
+    def intent(request, called):
+        return verb_of_request(ToolCall(called, {"name": "Robot Vacuum"}), request).name
+
+    assert intent("send the roomba home", "HassVacuumStart") == "HassVacuumReturnToBase"
+    assert intent("return the vacuum to its dock", "HassVacuumStart") == "HassVacuumReturnToBase"
+    assert intent("start the robot vacuum", "HassVacuumReturnToBase") == "HassVacuumStart"
+    # Both kinds or neither: the model's reading stands.
+    assert intent("start cleaning the whole home", "HassVacuumStart") == "HassVacuumStart"
+    assert intent("roomba", "HassVacuumReturnToBase") == "HassVacuumReturnToBase"
 
 
 def test_a_setter_sent_to_an_area_finds_the_device_named_in_full():

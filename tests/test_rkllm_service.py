@@ -21,6 +21,7 @@ def rkllm_config(tmp_path: Path, library: Path, model: Path, **extra: str):
     return build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "runtime": "rkllm",
             "model": str(model),
             "rkllm_library": str(library),

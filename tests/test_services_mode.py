@@ -125,6 +125,7 @@ async def test_service_calls_home_assistant_and_the_model_answers(
     config = build_config(
         {
             "uri": "tcp://127.0.0.1:0",
+            "http_uri": "none",
             "model": str(rkllm_model),
             "rkllm_library": str(rkllm_doubles["1.2"]),
             "ha_url": hass.url,

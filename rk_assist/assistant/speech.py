@@ -38,8 +38,11 @@ class BlockStripper:
     at the end of the answer is never spoken.
     """
 
-    def __init__(self, blocks: Iterable[tuple[str, str]] = HIDDEN_BLOCKS) -> None:
+    def __init__(
+        self, blocks: Iterable[tuple[str, str]] = HIDDEN_BLOCKS, bare_json: bool = True
+    ) -> None:
         self._blocks = tuple(blocks)
+        self._brackets = _JSON_OPEN if bare_json else ""
         self._pending = ""
         self._closing: str | None = None  # the closing tag we are inside of
         self._opening = ""
@@ -129,7 +132,7 @@ class BlockStripper:
             index = self._pending.find(opening)
             if index >= 0 and (best[0] < 0 or index < best[0]):
                 best = (index, opening, closing)
-        for bracket in _JSON_OPEN:
+        for bracket in self._brackets:
             index = self._pending.find(bracket)
             if index >= 0 and (best[0] < 0 or index < best[0]):
                 best = (index, JSON_VALUE, "")

@@ -7,8 +7,10 @@ the request as Home Assistant's own sentence matcher would:
 * a call acts only on a device the request mentions (a word of its name,
   an alias, its area or floor): "thank you" never switches the office heater;
 * a question ("is the tv playing") only reads the home, never changes it;
-* a device the request names in full wins over another the model picked;
+* a device the request names in full wins over another the model picked,
+  and over an area ("the bedroom light" is the Bedroom Light, not the room);
 * a request that says only on-kind or only off-kind verbs is on or off;
+* a vacuum sent home (dock, base) docks, one told to clean or start starts;
 * only numbers the request says are used;
 * an area call takes the kind of device the request names ("the lights").
 
@@ -109,12 +111,35 @@ def named_in_request(call: ToolCall, request: str, home: Home) -> ToolCall:
     """
     name = call.arguments.get("name")
     spec = BY_NAME.get(call.name)
-    if not isinstance(name, str) or spec is None:
+    if spec is None:
+        return call
+    if name is None and ("area" in call.arguments or "floor" in call.arguments):
+        return _device_over_area(call, request, home, spec.domains)
+    if not isinstance(name, str):
         return call
     if _said(normalize(name), request) and home.find_entities(name):
         return call
     # A setter's number goes on to the named device's own setter (resolve).
     domains = _SETTER_DOMAINS if call.name in _SETTER_INTENTS else spec.domains
+    named = _named_in_full(request, home, domains)
+    if named is None or home.find_entities(name)[:1] == [named]:
+        return call
+    return ToolCall(call.name, {**call.arguments, "name": named.name})
+
+
+def _device_over_area(
+    call: ToolCall, request: str, home: Home, domains: frozenset[str] | None
+) -> ToolCall:
+    """Home Assistant matches a device's full name before an area: "the bedroom light"."""
+    named = _named_in_full(request, home, domains)
+    if named is None:
+        return call
+    kept = {k: v for k, v in call.arguments.items() if k not in ("area", "floor", "domain")}
+    return ToolCall(call.name, {**kept, "name": named.name})
+
+
+def _named_in_full(request: str, home: Home, domains: frozenset[str] | None) -> Entity | None:
+    """The one device of these domains whose full name the request says (the longest wins)."""
     found: dict[str, int] = {}
     for entity in home.entities.values():
         if domains is not None and entity.domain not in domains:
@@ -123,12 +148,10 @@ def named_in_request(call: ToolCall, request: str, home: Home) -> ToolCall:
         if lengths:
             found[entity.entity_id] = max(lengths)
     if not found:
-        return call
+        return None
     longest = max(found.values())
     named = [entity_id for entity_id, length in found.items() if length == longest]
-    if len(named) != 1 or home.find_entities(name)[:1] == [home.entities[named[0]]]:
-        return call
-    return ToolCall(call.name, {**call.arguments, "name": home.entities[named[0]].name})
+    return home.entities[named[0]] if len(named) == 1 else None
 
 
 _ON_WORDS = {"on", "open", "lock", "start"}
@@ -155,9 +178,11 @@ def verb_of_request(call: ToolCall, request: str) -> ToolCall:
     kinds ("open the blind and turn off the light"), a number ("dim it to
     20") or a question ("is the door open") is left to the model.
     """
+    words = normalize(request).split()
+    if call.name in _VACUUM_INTENTS:
+        return _vacuum_as_said(call, set(words))
     if call.name not in _ON_OFF_SLIPS:
         return call
-    words = normalize(request).split()
     if is_question(request) or any(w.isdigit() for w in words):
         return call
     if "toggle" in words and call.name in ("HassTurnOn", "HassTurnOff"):
@@ -170,6 +195,21 @@ def verb_of_request(call: ToolCall, request: str) -> ToolCall:
         return call
     targets = {k: v for k, v in call.arguments.items() if k in ("name", "area", "floor", "domain")}
     return ToolCall(wanted, targets)
+
+
+# Home Assistant's sentences: "send the vacuum home", "return to base", "dock the vacuum".
+_DOCK_WORDS = {"home", "dock", "base", "return"}
+_CLEAN_WORDS = {"start", "clean", "resume"}
+_VACUUM_INTENTS = {"HassVacuumStart", "HassVacuumReturnToBase"}
+
+
+def _vacuum_as_said(call: ToolCall, words: set[str]) -> ToolCall:
+    """The 0.5B Qwen starts the vacuum it was told to send home: one kind of word settles it."""
+    dock, clean = bool(words & _DOCK_WORDS), bool(words & _CLEAN_WORDS)
+    if dock == clean:
+        return call
+    wanted = "HassVacuumReturnToBase" if dock else "HassVacuumStart"
+    return call if call.name == wanted else ToolCall(wanted, call.arguments)
 
 
 _SETTER_DOMAINS = frozenset(SETTER_OF_DOMAIN)

@@ -148,4 +148,6 @@ def create_runtime(plan: ModelPlan, config: ServiceConfig) -> Runtime:
         )
     if plan.runtime != "cpu":
         raise ModelFileError(f"unknown runtime {plan.runtime!r}")
-    return LlamaCppRuntime(LlamaCppSettings(threads=config.threads, **common))
+    return LlamaCppRuntime(
+        LlamaCppSettings(threads=config.threads, state_cache_mb=config.state_cache_mb, **common)
+    )

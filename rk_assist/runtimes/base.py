@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class RuntimeFailure(Exception):
@@ -45,6 +45,25 @@ def read_model_head(path: Path, size: int = 4) -> bytes:
 class ChatMessage:
     role: str  # "system", "user", "assistant" (and "tool" for runtimes that support it)
     content: str
+    #: Calls an assistant message made, OpenAI-shaped ``{"type": "function", "function":
+    #: {"name": ..., "arguments": {...}}}``: the chat template writes them its own way.
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+
+    def template_dict(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [dict(call) for call in self.tool_calls]
+        return message
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """A request's own sampling settings; None keeps the service's."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int | None = None
 
 
 class TextFollower(Protocol):
@@ -92,6 +111,9 @@ class GenerationRequest:
     tool_results_json: str | None = None
     #: Holds the answer to speech or well-formed calls, where the runtime can.
     constraint: OutputConstraint | None = None
+    #: Sampling for this request (HTTP clients send their own); runtimes that fix
+    #: sampling at load (RKLLM) keep theirs.
+    sampling: Sampling | None = None
 
     def messages(self, keep_turns: int | None = None) -> list[ChatMessage]:
         """All messages, keeping only the newest ``keep_turns`` past turns."""

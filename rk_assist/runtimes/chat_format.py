@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from jinja2 import TemplateError
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -41,7 +41,7 @@ class TemplateSource(Protocol):
     def count(self, text: str) -> int: ...
 
     def render(
-        self, messages: list[dict[str, str]], tools_json: str | None, enable_thinking: bool
+        self, messages: list[dict[str, Any]], tools_json: str | None, enable_thinking: bool
     ) -> str: ...
 
 
@@ -69,7 +69,7 @@ class ChatRenderer:
             template=self.template, bos_token=bos_token, eos_token=eos_token
         )
 
-    def _text(self, messages: list[dict[str, str]], tools_json: str | None) -> str:
+    def _text(self, messages: list[dict[str, Any]], tools_json: str | None) -> str:
         if self._tokenizer is not None:
             return self._tokenizer.render(messages, tools_json, self.enable_thinking)
         tools = json.loads(tools_json) if tools_json else None
@@ -80,9 +80,7 @@ class ChatRenderer:
     def render(
         self, messages: Sequence[ChatMessage], tools_json: str | None = None
     ) -> RenderedPrompt:
-        text = self._render_dicts(
-            [{"role": m.role, "content": m.content} for m in messages], tools_json
-        )
+        text = self._render_dicts([m.template_dict() for m in messages], tools_json)
         system = messages[0].content if messages and messages[0].role == "system" else ""
         prefix = self.static_prefix(system, tools_json) if system else ""
         if not text.startswith(prefix):
@@ -113,7 +111,7 @@ class ChatRenderer:
         self._prefix_memo = (key, prefix)
         return prefix
 
-    def _render_dicts(self, messages: list[dict[str, str]], tools_json: str | None) -> str:
+    def _render_dicts(self, messages: list[dict[str, Any]], tools_json: str | None) -> str:
         try:
             return self._text(messages, tools_json)
         except (ValueError, TemplateError):
@@ -122,15 +120,15 @@ class ChatRenderer:
             return self._text(_fold_late_system_messages(messages), tools_json)
 
 
-def _fold_late_system_messages(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    folded: list[dict[str, str]] = []
+def _fold_late_system_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    folded: list[dict[str, Any]] = []
     pending_note = ""
     for index, message in enumerate(messages):
         if message["role"] == "system" and index > 0:
             pending_note += message["content"] + "\n\n"
             continue
         if pending_note and message["role"] == "user":
-            message = {"role": "user", "content": pending_note + message["content"]}
+            message = {**message, "content": pending_note + message["content"]}
             pending_note = ""
         folded.append(message)
     return folded

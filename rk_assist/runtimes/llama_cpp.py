@@ -30,6 +30,7 @@ from .base import (
     PromptTooLongError,
     Runtime,
     RuntimeFailure,
+    Sampling,
     TextFollower,
     TextSink,
     read_model_head,
@@ -37,11 +38,16 @@ from .base import (
 from .chat_format import ChatRenderer, TemplateSource
 from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
 from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
+from .state_cache import StateCache, common_prefix
 
 _LOGGER = logging.getLogger(__name__)
 GGUF_MAGIC = b"GGUF"
 # Keep at least this many tokens free for the answer when trimming history.
 MIN_ANSWER_TOKENS = 16
+# Restoring a saved state costs about what prefilling this many tokens does on a small CPU.
+RESTORE_MARGIN_TOKENS = 16
+# Saved states of prompts other than the service's own, kept on disk per model.
+MAX_DISK_PREFIXES = 8
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class LlamaCppSettings:
     chat_template: str | None = None  # overrides the GGUF's template (model.yaml)
     tokenizer: TemplateSource | None = None  # a model folder's tokenizer and its template
     thinking: bool = False
+    state_cache_mb: int = 256  # memory for saved states of recent prompts (0: none)
 
 
 def check_gguf_file(path: Path) -> None:
@@ -82,6 +89,7 @@ class LlamaCppRuntime(Runtime):
         self._system_prompt: str | None = None
         self._tools_json: str | None = None
         self._prefix_state: bytes | None = None  # llama.cpp state after the system prompt
+        self._states = StateCache(settings.state_cache_mb << 20)
         self._bos_text = ""
         self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
@@ -140,6 +148,10 @@ class LlamaCppRuntime(Runtime):
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Compute (or load from disk) the model state after the system prompt."""
+        self._use_prefix(system_prompt, tools_json, "system")
+
+    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+        """Make the state after this system block the one to start from: memory, disk or built."""
         llm = self._require_llm()
         renderer = self._require_renderer()
         probe = renderer.render(
@@ -161,12 +173,18 @@ class LlamaCppRuntime(Runtime):
                 f"context of {llm.n_ctx()} tokens"
             )
         started = time.perf_counter()
-        cache = self._cache_file()
+        saved = self._states.get(self._prefix_tokens)
+        if saved is not None:
+            self._prefix_state = saved.data
+            self.prefix_source = "memory"
+            return
+        cache = self._cache_file(cache_name)
         key = self._cache_key()
         if cache is not None:
             data = cache.read(key)
-            if data is not None and self._restore_state(data):
+            if data is not None and self._restore_state(data, self._prefix_tokens):
                 self._prefix_state = data
+                self._states.put(self._prefix_tokens, data)
                 self.prefix_source = "disk"
                 _LOGGER.info(
                     "System prompt state (%d tokens) loaded from %s in %.0f ms",
@@ -178,6 +196,7 @@ class LlamaCppRuntime(Runtime):
         llm.reset()
         self._eval_with_progress(self._prefix_tokens)
         self._prefix_state = self._snapshot_state()
+        self._states.put(self._prefix_tokens, self._prefix_state)
         self.prefix_source = "built"
         _LOGGER.info(
             "System prompt state (%d tokens) computed in %.0f ms",
@@ -192,37 +211,82 @@ class LlamaCppRuntime(Runtime):
                     model=self.model_name,
                     runtime=self.name,
                     tokens=len(self._prefix_tokens),
-                    source="system prompt",
+                    source="system prompt" if cache_name == "system" else "client prompt",
                 )
                 _LOGGER.info("Saved the system prompt state to %s", cache.bin_path)
             except OSError as err:
                 _LOGGER.warning("Could not save the prompt cache %s: %s", cache.bin_path, err)
+            if cache_name != "system":
+                _forget_old_prefixes(cache.directory)
 
     def generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         llm = self._require_llm()
         if (request.system_prompt, request.tools_json) != (self._system_prompt, self._tools_json):
-            self.prepare_system_prompt(request.system_prompt, request.tools_json)
+            key = cache_key(system=request.system_prompt, tools=request.tools_json)
+            self._use_prefix(request.system_prompt, request.tools_json, f"prefix-{key[:16]}")
         tokens, dropped = self._fit_prompt(request)
         max_new = min(request.max_new_tokens, llm.n_ctx() - len(tokens))
         if not self.settings.prefix_cache:
             llm.reset()
-        reused = _common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        else:
+            self._restore_longest(tokens)
+        reused = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         stats = GenerationStats(
             prompt_tokens=len(tokens),
             reused_tokens=reused,
             prefill_tokens=len(tokens) - reused,
             history_turns_dropped=dropped,
         )
+        sampling = self._sampling(request)
         try:
             if request.constraint is not None:
-                self._generate_constrained(tokens, max_new, request.constraint, emit, stop, stats)
+                self._generate_constrained(
+                    tokens, max_new, request.constraint, emit, stop, stats, sampling
+                )
             else:
-                self._generate_free(tokens, max_new, emit, stop, stats)
+                self._generate_free(tokens, max_new, emit, stop, stats, sampling)
         except (RuntimeError, ValueError) as err:
             raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+        if self.settings.prefix_cache and stats.stop_reason != "aborted":
+            self._remember_state(len(self._prefix_tokens))
         return stats
+
+    def _sampling(self, request: GenerationRequest) -> Sampling:
+        settings = self.settings
+        wanted = request.sampling or Sampling()
+        return Sampling(
+            temperature=settings.temperature if wanted.temperature is None else wanted.temperature,
+            top_p=settings.top_p if wanted.top_p is None else wanted.top_p,
+            top_k=settings.top_k if wanted.top_k is None else wanted.top_k,
+            seed=settings.seed if wanted.seed is None else wanted.seed,
+        )
+
+    def _restore_longest(self, tokens: list[int]) -> None:
+        """Start from the saved state that shares the most with this prompt, if it beats the KV.
+
+        The KV cache holds the last prompt; a conversation that was
+        interrupted by another one finds its own state here, so only its new
+        words are prefilled.
+        """
+        llm = self._require_llm()
+        current = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        saved, length = self._states.best(tokens)
+        if saved is None or length < current + RESTORE_MARGIN_TOKENS:
+            return
+        if self._restore_state(saved.data, saved.tokens):
+            _LOGGER.debug("Restored a saved state sharing %d of %d tokens", length, len(tokens))
+
+    def _remember_state(self, prefix_length: int) -> None:
+        """Keep the state after this answer, for the conversation's next turn."""
+        llm = self._require_llm()
+        if llm.n_tokens <= prefix_length + RESTORE_MARGIN_TOKENS:
+            return  # nothing beyond the system block, which is saved already
+        try:
+            self._states.put(llm.input_ids[: llm.n_tokens], self._snapshot_state())
+        except RuntimeFailure as err:
+            _LOGGER.debug("Not keeping the state after this answer: %s", err)
 
     def _generate_free(
         self,
@@ -231,8 +295,10 @@ class LlamaCppRuntime(Runtime):
         emit: TextSink,
         stop: threading.Event,
         stats: GenerationStats,
+        sampling: Sampling,
     ) -> None:
         llm = self._require_llm()
+        llm.set_seed(sampling.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         vocab = llm._model.vocab
         generated: list[int] = []
@@ -240,9 +306,9 @@ class LlamaCppRuntime(Runtime):
         first_token_at = started
         for token in llm.generate(
             tokens,
-            temp=self.settings.temperature,
-            top_p=self.settings.top_p,
-            top_k=self.settings.top_k,
+            temp=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
             repeat_penalty=self.settings.repeat_penalty,
             reset=True,
         ):
@@ -277,6 +343,7 @@ class LlamaCppRuntime(Runtime):
         emit: TextSink,
         stop: threading.Event,
         stats: GenerationStats,
+        sampling: Sampling,
     ) -> None:
         """Sample under the grammar; append determined text without sampling.
 
@@ -290,13 +357,11 @@ class LlamaCppRuntime(Runtime):
         llm = self._require_llm()
         vocab = llm._model.vocab
         guard = GrammarGuard(vocab, constraint.gbnf)
-        picker = TokenPicker(
-            self.settings.temperature, self.settings.top_k, self.settings.top_p, self.settings.seed
-        )
+        picker = TokenPicker(sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed)
         follower: TextFollower | None = constraint.follower()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         started = time.perf_counter()
-        reused = min(_common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
+        reused = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
         llm.n_tokens = reused
         llm.eval(tokens[reused:])
         first_token_at = time.perf_counter()
@@ -353,8 +418,12 @@ class LlamaCppRuntime(Runtime):
 
     def clear_context(self, keep_system_prompt: bool = True) -> None:
         llm = self._require_llm()
+        if not keep_system_prompt:
+            self._states.clear()  # forget everything, the saved conversations too
         if not (
-            keep_system_prompt and self._prefix_state and self._restore_state(self._prefix_state)
+            keep_system_prompt
+            and self._prefix_state
+            and self._restore_state(self._prefix_state, self._prefix_tokens)
         ):
             llm.reset()
 
@@ -396,10 +465,10 @@ class LlamaCppRuntime(Runtime):
         add_bos = first and not (self._bos_text and text.startswith(self._bos_text))
         return llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def _cache_file(self) -> PromptCacheFile | None:
+    def _cache_file(self, name: str) -> PromptCacheFile | None:
         if self.settings.cache_dir is None:
             return None
-        return PromptCacheFile(self.settings.cache_dir / self.model_name, "system")
+        return PromptCacheFile(self.settings.cache_dir / self.model_name, name)
 
     def _cache_key(self) -> str:
         return cache_key(
@@ -441,14 +510,14 @@ class LlamaCppRuntime(Runtime):
             raise RuntimeFailure("llama.cpp could not copy its state")
         return ctypes.string_at(buffer, written)
 
-    def _restore_state(self, data: bytes) -> bool:
+    def _restore_state(self, data: bytes, tokens: list[int] | np.ndarray) -> bool:
         llm = self._require_llm()
         input_ids = np.zeros(llm.n_ctx(), dtype=np.intc)
-        input_ids[: len(self._prefix_tokens)] = self._prefix_tokens
+        input_ids[: len(tokens)] = tokens
         state = llama_cpp.LlamaState(
             input_ids=input_ids,
             scores=np.zeros((1, llm.n_vocab()), dtype=np.single),
-            n_tokens=len(self._prefix_tokens),
+            n_tokens=len(tokens),
             llama_state=data,
             llama_state_size=len(data),
             seed=self.settings.seed,
@@ -478,9 +547,8 @@ def _token_text(llm: llama_cpp.Llama, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
 
 
-def _common_prefix(cached: np.ndarray, tokens: list[int]) -> int:
-    length = min(len(cached), len(tokens))
-    if length == 0:
-        return 0
-    mismatch = np.nonzero(np.asarray(cached[:length]) != np.asarray(tokens[:length]))[0]
-    return int(mismatch[0]) if mismatch.size else length
+def _forget_old_prefixes(directory: Path) -> None:
+    """Keep the newest client prefixes on disk; the service's own ("system") always stays."""
+    saved = sorted(directory.glob("prefix-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for metadata in saved[MAX_DISK_PREFIXES:]:
+        PromptCacheFile(directory, metadata.stem).delete()

@@ -204,6 +204,10 @@ class RkllmRuntime(Runtime):
         return self._count(self._prefix_text) if self._prefix_text else 0
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
+        self._use_prefix(system_prompt, tools_json, "system")
+
+    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+        """Set the runtime's system block; its prompt cache is one file per prefix."""
         library = self._require_library()
         set_template = library.function("rkllm_set_chat_template")
         with self._call_lock:
@@ -239,7 +243,7 @@ class RkllmRuntime(Runtime):
                     "rkllm_set_chat_template",
                 )
             self._system_prompt, self._tools_json = system_prompt, tools_json
-            self._prepare_prompt_cache()
+            self._prepare_prompt_cache(cache_name)
 
     def generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
@@ -250,7 +254,10 @@ class RkllmRuntime(Runtime):
                 self._system_prompt,
                 self._tools_json,
             ):
-                self.prepare_system_prompt(request.system_prompt, request.tools_json)
+                # A client's own prompt (the HTTP API) gets a cache of its own, so the
+                # service's system.bin is not rebuilt every time the two alternate.
+                key = cache_key(system=request.system_prompt, tools=request.tools_json)
+                self._use_prefix(request.system_prompt, request.tools_json, f"prefix-{key[:16]}")
             if request.tool_results_json is not None and request.tools_json is not None:
                 # The runtime's own tool round trip; without its tools the results
                 # are a message of the rendered conversation like any other.
@@ -412,13 +419,13 @@ class RkllmRuntime(Runtime):
                 # An abort meant for this run must not land on the next one.
                 run.abort_thread.join(timeout=5)
 
-    def _prepare_prompt_cache(self) -> None:
+    def _prepare_prompt_cache(self, cache_name: str) -> None:
         """Load the system prompt's saved state, or build and save it."""
         library = self._require_library()
         if not self.settings.prefix_cache or self.settings.cache_dir is None:
             self.prefix_source = "off"
             return
-        cache = PromptCacheFile(self.settings.cache_dir / self.model_name, "system")
+        cache = PromptCacheFile(self.settings.cache_dir / self.model_name, cache_name)
         key = cache_key(
             runtime=self.name,
             abi=library.abi,

@@ -1,0 +1,1 @@
+"""The HTTP front: Ollama- and OpenAI-compatible APIs beside the Wyoming one."""

@@ -1,0 +1,208 @@
+"""The HTTP front door: Ollama's and OpenAI's APIs over the same model worker as Wyoming.
+
+On aiohttp, Home Assistant's own HTTP library. It is a room of its own: it
+reads requests, asks the service for models and the worker for answers,
+and writes replies; it knows nothing of Wyoming or of the home. Every error
+is an answer with a status and a message naming the problem, and the
+server keeps serving: a full line is a 503, a bad body a 400 naming the
+field, a client that hangs up stops its generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..models.library import ModelLibrary
+from ..runtimes.base import PromptTooLongError, RuntimeFailure
+from ..runtimes.worker import BusyError, ModelWorker
+from . import management, ollama_api, openai_api
+from .chat import RequestError
+from .errors import HttpError, ModelNotFoundError
+
+if TYPE_CHECKING:
+    from ..service import Service
+
+_LOGGER = logging.getLogger(__name__)
+#: Home Assistant's prompt for a large home with its tools is ~100 kB; this leaves room.
+MAX_BODY_BYTES = 4 << 20
+LOCAL_PEERS = frozenset({"127.0.0.1", "::1", None})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as the HTTP APIs list it."""
+
+    name: str
+    file: Path
+    size: int
+    format: str  # "gguf" or "rkllm"
+    modified: float
+    thinking: bool = False
+    context_length: int | None = None
+
+    @property
+    def modified_at(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.modified))
+
+    @property
+    def created(self) -> int:
+        return int(self.modified)
+
+    @property
+    def digest(self) -> str:
+        """An identity for the file as it is now: its name, size and modification time."""
+        return hashlib.sha256(f"{self.file.name}:{self.size}:{self.modified}".encode()).hexdigest()
+
+
+def _info(name: str, path: Path, size: int, thinking: bool = False, context: int | None = None):
+    fmt = "rkllm" if path.suffix == ".rkllm" else "gguf"
+    return ModelInfo(name, path, size, fmt, path.stat().st_mtime, thinking, context)
+
+
+class HttpFront:
+    """Serves the HTTP APIs for one service."""
+
+    def __init__(self, service: Service, host: str, port: int, api_key: str | None) -> None:
+        self.service = service
+        self.host, self.requested_port = host, port
+        self._api_key = api_key
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.app = web.Application(
+            middlewares=[self._errors, self._auth], client_max_size=MAX_BODY_BYTES
+        )
+        self.app.add_routes(ollama_api.routes(self))
+        self.app.add_routes(openai_api.routes(self))
+        self.app.add_routes(management.routes(self))
+
+    @property
+    def worker(self) -> ModelWorker:
+        return self.service.worker
+
+    async def start(self) -> None:
+        # Cancelling a handler when its client hangs up is what stops the generation.
+        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.requested_port).start()
+        self.port = self._runner.addresses[0][1]
+        _LOGGER.info("HTTP API (Ollama, OpenAI) on http://%s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- what the APIs ask of the service ------------------------------------
+
+    def loaded_model(self) -> ModelInfo:
+        plan = self.service.plan
+        entry = plan.entry
+        return _info(entry.name, entry.path, entry.size, entry.thinking, plan.context.length)
+
+    def models(self) -> list[ModelInfo]:
+        """The loaded model first, then every usable model in the library."""
+        loaded = self.loaded_model()
+        found = [loaded]
+        for entry in ModelLibrary(self.service.config.models_dir).scan():
+            if entry.problem is None and entry.name != loaded.name:
+                found.append(_info(entry.name, entry.path, entry.size, entry.thinking))
+        return found
+
+    def find_model(self, wanted: str) -> ModelInfo:
+        name = wanted.removesuffix(":latest")
+        for info in self.models():
+            if info.name == name:
+                return info
+        raise ModelNotFoundError(
+            f"model '{wanted}' not found; rk-assist never downloads models: install one with "
+            "'rk-assist models install NAME' or put it in the models folder"
+        )
+
+    async def serve_model(self, wanted: str) -> str:
+        """The name of the model that will answer, switching to it if it is another one."""
+        info = self.find_model(wanted)
+        if info.name != self.service.plan.entry.name:
+            await self.service.use_model(info.name)
+        return info.name
+
+    def chat_defaults(self) -> tuple[str, int]:
+        """The system prompt for clients that send none, and the longest answer."""
+        return self.service.system_prompt, self.service.assistant.settings.max_new_tokens
+
+    async def json_body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        try:
+            return json.loads(raw or b"{}")
+        except (ValueError, RecursionError) as err:
+            raise RequestError("", f"the body is not JSON ({str(err)[:120]})") from err
+
+    def describe_error(self, err: BaseException) -> str:
+        if isinstance(err, BusyError):
+            return f"the model is busy: {err}; try again shortly"
+        if isinstance(err, RuntimeFailure | RequestError | ModelNotFoundError):
+            return str(err)
+        return f"internal error: {type(err).__name__}"
+
+    def is_local(self, request: web.Request) -> bool:
+        return request.remote in LOCAL_PEERS
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    # -- middlewares -----------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._api_key is None:
+            return await handler(request)
+        given = request.headers.get("Authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), self._api_key.encode()
+        ):
+            raise HttpError(401, "a valid 'Authorization: Bearer <api key>' header is required")
+        return await handler(request)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except HttpError as err:
+            return self._error(request, err.status, err.message)
+        except RequestError as err:
+            return self._error(request, 400, str(err))
+        except ModelNotFoundError as err:
+            return self._error(request, 404, str(err))
+        except BusyError as err:
+            return self._error(request, 503, self.describe_error(err))
+        except PromptTooLongError as err:
+            return self._error(request, 400, str(err))
+        except RuntimeFailure as err:
+            _LOGGER.error("Generation failed for an HTTP client: %s", err)
+            return self._error(request, 500, str(err))
+        except web.HTTPException as err:
+            if err.status >= 400:
+                return self._error(request, err.status, err.reason)
+            raise
+
+    @staticmethod
+    def _error(request: web.Request, status: int, message: str) -> web.Response:
+        if request.path.startswith("/v1/"):
+            kind = "invalid_request_error" if status < 500 else "server_error"
+            return web.json_response(
+                {"error": {"message": message, "type": kind, "code": status}}, status=status
+            )
+        return web.json_response({"error": message}, status=status)

@@ -1,0 +1,319 @@
+"""The HTTP front, driven by the real clients Home Assistant and OpenAI users run.
+
+The ``ollama`` client is the version Home Assistant pins (0.6.2) and is used
+the way its Ollama integration uses it; the ``openai`` client is the official
+one. Both talk to the session's real service (embedded model, real socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import ollama
+import openai
+import pytest
+
+from rk_assist.client import describe
+from rk_assist.http.server import HttpFront
+from rk_assist.service import Service
+
+from .conftest import LONG_ANSWER_PROMPT, wait_idle
+
+pytestmark = pytest.mark.model
+
+# Home Assistant 2026.9's tools, as its Ollama integration sends them.
+HA_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "intent__HassTurnOn",
+            "description": "Turns on/opens/presses a device or entity",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "area": {"type": "string"},
+                    "domain": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": [],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "intent__HassTurnOff",
+            "description": "Turns off/closes a device or entity",
+            "parameters": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "area": {"type": "string"}},
+                "required": [],
+            },
+        },
+    },
+]
+HA_SYSTEM = (
+    "You are a voice assistant for Home Assistant.\n"
+    "Answer questions about the world truthfully. Answer in plain text. Keep it simple.\n"
+    "An overview of the areas and the devices in this smart home:\n"
+    "- names: Kitchen Light\n  domain: light\n  areas: Kitchen\n"
+    "- names: Porch Light\n  domain: light\n  areas: Outside\n"
+)
+
+
+def base_url(service: Service) -> str:
+    assert service.http is not None and service.http.port
+    return f"http://127.0.0.1:{service.http.port}"
+
+
+def model_name(service: Service) -> str:
+    return service.plan.entry.name
+
+
+async def test_ollama_client_lists_the_loaded_model_as_home_assistant_does(service):
+    client = ollama.AsyncClient(host=base_url(service))
+    listed = await client.list()
+    names = [model.model for model in listed.models]
+    assert names[0] == model_name(service)
+    assert listed.models[0].size > 1_000_000
+    running = await client.ps()
+    assert running.models[0].model == model_name(service)
+    shown = await client.show(model_name(service))
+    assert "tools" in shown.capabilities
+    pulled = await client.pull(model_name(service))
+    assert pulled.status == "success"
+    with pytest.raises(ollama.ResponseError) as refused:
+        await client.pull("llama3.2:70b")
+    assert refused.value.status_code == 404
+    assert "never downloads" in refused.value.error
+
+
+async def test_ollama_chat_streams_lines_that_each_carry_a_role(service):
+    await wait_idle(service)
+    client = ollama.AsyncClient(host=base_url(service))
+    parts = []
+    async for part in await client.chat(
+        model=model_name(service),
+        messages=[
+            {"role": "system", "content": HA_SYSTEM},
+            {"role": "user", "content": "What is the capital of France?"},
+        ],
+        tools=HA_TOOLS,
+        stream=True,
+        keep_alive=-1,
+        options={"num_ctx": 8192, "temperature": 0},
+        think=False,
+    ):
+        parts.append(part)
+    assert len(parts) >= 2, "the answer streams in pieces"
+    assert all(part.message.role == "assistant" for part in parts)
+    assert [part.done for part in parts] == [False] * (len(parts) - 1) + [True]
+    last = parts[-1]
+    assert last.done_reason in ("stop", "length")
+    assert last.eval_count > 0 and last.prompt_eval_count > 50
+    text = "".join(part.message.content or "" for part in parts)
+    assert text.strip(), "the model said something"
+    assert "<tool_call>" not in text
+
+
+async def test_ollama_chat_whole_answer_and_a_tool_round_trip(service):
+    """Home Assistant sends the call it ran and its result back; the model answers from them."""
+    await wait_idle(service)
+    client = ollama.AsyncClient(host=base_url(service))
+    response = await client.chat(
+        model=f"{model_name(service)}:latest",
+        messages=[
+            {"role": "system", "content": HA_SYSTEM},
+            {"role": "user", "content": "turn on the kitchen light"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "function": {
+                            "name": "intent__HassTurnOn",
+                            "arguments": {"name": "Kitchen Light"},
+                        }
+                    }
+                ],
+            },
+            {
+                "role": "tool",
+                "content": json.dumps({"data": {"success": [{"name": "Kitchen Light"}]}}),
+            },
+        ],
+        tools=HA_TOOLS,
+        stream=False,
+        options={"temperature": 0, "num_predict": 40},
+    )
+    assert response.done and response.message.role == "assistant"
+    assert response.message.content.strip() or response.message.tool_calls
+    # The round trip reached the model in Qwen's own format (the chat template wrote it).
+    assert response.prompt_eval_count > 100
+
+
+async def test_openai_client_streams_and_lists(service):
+    await wait_idle(service)
+    client = openai.AsyncOpenAI(base_url=f"{base_url(service)}/v1", api_key="unused")
+    models = await client.models.list()
+    assert model_name(service) in [model.id for model in models.data]
+    stream = await client.chat.completions.create(
+        model=model_name(service),
+        messages=[
+            {"role": "system", "content": HA_SYSTEM},
+            {"role": "user", "content": "Say hello to me."},
+        ],
+        tools=HA_TOOLS,
+        stream=True,
+        stream_options={"include_usage": True},
+        temperature=0,
+        max_tokens=40,
+    )
+    chunks = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    reasons = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
+    assert text.strip()
+    assert reasons and reasons[-1] in ("stop", "length", "tool_calls")
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    whole = await client.chat.completions.create(
+        model=model_name(service),
+        messages=[{"role": "user", "content": "Say hello to me."}],
+        temperature=0,
+        max_tokens=40,
+    )
+    assert whole.choices[0].message.content and whole.usage.prompt_tokens > 0
+
+
+async def test_bad_bodies_get_a_400_that_names_the_field(service):
+    async with aiohttp.ClientSession() as session:
+        url = base_url(service)
+        cases = [
+            ("/api/chat", b"{not json", "not JSON"),
+            ("/api/chat", json.dumps({"model": "x"}).encode(), "messages"),
+            (
+                "/api/chat",
+                json.dumps(
+                    {"model": "x", "messages": [{"role": "robot", "content": "hi"}]}
+                ).encode(),
+                "messages[0].role",
+            ),
+            (
+                "/v1/chat/completions",
+                json.dumps(
+                    {"model": "x", "messages": [{"role": "user", "content": "hi"}], "tools": [{}]}
+                ).encode(),
+                "tools[0]",
+            ),
+            ("/api/chat", b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        ]
+        for path, body, named in cases:
+            async with session.post(url + path, data=body) as response:
+                assert response.status == 400, (path, body[:40])
+                payload = await response.json()
+                message = (
+                    payload["error"] if path.startswith("/api") else payload["error"]["message"]
+                )
+                assert named in message, (named, message)
+        async with session.post(
+            url + "/api/chat",
+            json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
+        ) as response:
+            assert response.status == 404
+
+
+async def test_a_client_that_hangs_up_stops_its_generation_and_others_go_on(service):
+    await wait_idle(service)
+    url = base_url(service) + "/api/chat"
+    body = {
+        "model": model_name(service),
+        "messages": [{"role": "user", "content": LONG_ANSWER_PROMPT}],
+        "options": {"num_predict": 2000},
+    }
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        await response.content.readline()
+        # describe and the model list answer at once while the model is generating.
+        started = time.perf_counter()
+        await describe(f"tcp://127.0.0.1:{service.port}")
+        async with session.get(base_url(service) + "/api/tags") as tags:
+            assert tags.status == 200
+        assert time.perf_counter() - started < 1.0
+        assert service.worker.busy
+        response.close()  # hang up mid-answer
+    await wait_idle(service, timeout=10)
+    assert service.worker.last_stats is not None
+    assert service.worker.last_stats.stop_reason == "aborted"
+    client = ollama.AsyncClient(host=base_url(service))
+    again = await client.chat(
+        model=model_name(service),
+        messages=[{"role": "user", "content": "hi"}],
+        options={"num_predict": 8},
+    )
+    assert again.done
+
+
+async def test_a_full_line_is_a_503_not_a_wait(service):
+    await wait_idle(service)
+    url = base_url(service) + "/api/chat"
+    body = {
+        "model": model_name(service),
+        "messages": [{"role": "user", "content": LONG_ANSWER_PROMPT}],
+        "stream": False,
+        "options": {"num_predict": 400},
+    }
+    async with aiohttp.ClientSession() as session:
+        running = [asyncio.create_task(session.post(url, json=body)) for _ in range(3)]
+        deadline = time.perf_counter() + 30
+        while service.worker.waiting < service.config.queue_size:
+            assert time.perf_counter() < deadline
+            await asyncio.sleep(0.02)
+        async with session.post(url, json=body) as refused:
+            assert refused.status == 503
+            assert "busy" in (await refused.json())["error"]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    await wait_idle(service, timeout=30)
+
+
+async def test_an_api_key_guards_everything_and_never_reaches_the_log(service, caplog):
+    key = "s3cret-key-for-the-test"
+    front = HttpFront(service, "127.0.0.1", 0, key)
+    await front.start()
+    try:
+        url = f"http://127.0.0.1:{front.port}"
+        with pytest.raises(ollama.ResponseError) as refused:
+            await ollama.AsyncClient(host=url).list()
+        assert refused.value.status_code == 401
+        guarded = ollama.AsyncClient(host=url, headers={"Authorization": f"Bearer {key}"})
+        assert (await guarded.list()).models
+        wrong = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="not-the-key")
+        with pytest.raises(openai.AuthenticationError):
+            await wrong.models.list()
+    finally:
+        await front.stop()
+    assert key not in caplog.text
+
+
+async def test_cache_management_answers_local_peers(service):
+    await wait_idle(service)
+    async with aiohttp.ClientSession() as session:
+        url = base_url(service)
+        async with session.post(
+            url + "/v1/cache", json={"system": HA_SYSTEM, "tools": HA_TOOLS}
+        ) as built:
+            assert built.status == 200
+            assert (await built.json())["prompt_tokens"] > 50
+        async with session.get(url + "/v1/cache") as listed:
+            caches = (await listed.json())["caches"]
+        client_caches = [c for c in caches if c["name"].startswith("prefix-")]
+        assert client_caches and all(c["state"] == "ok" for c in client_caches)
+        doomed = client_caches[0]
+        async with session.delete(f"{url}/v1/cache/{doomed['model']}/{doomed['name']}") as gone:
+            assert gone.status == 200
+        async with session.delete(f"{url}/v1/cache/{doomed['model']}/{doomed['name']}") as gone:
+            assert gone.status == 404
