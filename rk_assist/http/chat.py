@@ -155,6 +155,20 @@ async def run_chat(
         await stream.aclose()
 
 
+async def whole_reply(first: ReplyPiece, rest: AsyncIterator[ReplyPiece]) -> ReplyPiece:
+    """The pieces of a reply gathered into one, for clients that asked for no stream."""
+    content, thinking, calls = [], [], []
+    stats = GenerationStats()
+    piece: ReplyPiece | None = first
+    while piece is not None:
+        content.append(piece.content)
+        thinking.append(piece.thinking)
+        calls += piece.tool_calls
+        stats = piece.stats or stats
+        piece = await anext(rest, None)
+    return ReplyPiece("".join(content), "".join(thinking), calls, stats)
+
+
 def message_text(content: Any, where: str) -> str:
     """A message's content: text, or OpenAI's list of parts (their text joined)."""
     if content is None:

@@ -91,14 +91,14 @@ class Management:
     async def delete_cache(self, request: web.Request) -> web.Response:
         self._guard(request)
         model, name = request.match_info["model"], request.match_info["name"]
-        deleted = [
-            str(cache.bin_path)
+        doomed = [
+            cache
             for cache in cache_files(self.front.service.config.cache_dir)
             if cache.directory.name == model and cache.name == name
         ]
-        for cache in cache_files(self.front.service.config.cache_dir):
-            if str(cache.bin_path) in deleted:
-                cache.delete()
+        for cache in doomed:
+            cache.delete()
+        deleted = [str(cache.bin_path) for cache in doomed]
         if not deleted:
             raise HttpError(404, f"no prompt cache {name!r} for model {model!r}")
         return web.json_response({"deleted": deleted})

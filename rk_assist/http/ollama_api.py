@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..home.tool_calls import ToolCall
 from ..runtimes.base import GenerationStats
-from .chat import ReplyPiece, run_chat
+from .chat import ReplyPiece, run_chat, whole_reply
 from .schemas import MODEL_ONLY, ollama_chat, validated
 
 if TYPE_CHECKING:
@@ -145,19 +145,10 @@ class OllamaApi:
         return response
 
     async def _whole(self, first: ReplyPiece, pieces, base: dict[str, Any], started: int):
-        content, thinking, calls = [], [], []
-        stats = GenerationStats()
-        piece: ReplyPiece | None = first
-        while piece is not None:
-            content.append(piece.content)
-            thinking.append(piece.thinking)
-            calls += piece.tool_calls
-            stats = piece.stats or stats
-            piece = await anext(pieces, None)
-        whole = ReplyPiece("".join(content), "".join(thinking), calls)
+        whole = await whole_reply(first, pieces)
         return web.json_response(
             {**base, "created_at": _now(), "message": self._message(whole)}
-            | _done(stats, time.perf_counter_ns() - started)
+            | _done(whole.stats or GenerationStats(), time.perf_counter_ns() - started)
         )
 
     @staticmethod

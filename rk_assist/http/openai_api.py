@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..home.tool_calls import ToolCall
 from ..runtimes.base import GenerationStats
-from .chat import ReplyPiece, run_chat
+from .chat import ReplyPiece, run_chat, whole_reply
 from .schemas import openai_chat
 
 if TYPE_CHECKING:
@@ -123,15 +123,9 @@ class OpenAiApi:
         return response
 
     async def _whole(self, first: ReplyPiece, pieces, base: dict[str, Any]) -> web.Response:
-        content, calls = [], []
-        stats = GenerationStats()
-        piece: ReplyPiece | None = first
-        while piece is not None:
-            content.append(piece.content)
-            calls += piece.tool_calls
-            stats = piece.stats or stats
-            piece = await anext(pieces, None)
-        message: dict[str, Any] = {"role": "assistant", "content": "".join(content) or None}
+        whole = await whole_reply(first, pieces)
+        calls, stats = whole.tool_calls, whole.stats or GenerationStats()
+        message: dict[str, Any] = {"role": "assistant", "content": whole.content or None}
         if calls:
             message["tool_calls"] = [
                 {key: value for key, value in call.items() if key != "index"}

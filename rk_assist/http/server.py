@@ -122,6 +122,8 @@ class HttpFront:
 
     def find_model(self, wanted: str) -> ModelInfo:
         name = wanted.removesuffix(":latest")
+        if name == self.service.plan.entry.name:  # every chat names it: no library scan
+            return self.loaded_model()
         for info in self.models():
             if info.name == name:
                 return info

@@ -37,7 +37,14 @@ from .base import (
 )
 from .chat_format import ChatRenderer, TemplateSource
 from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
-from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
+from .prompt_cache import (
+    CLIENT_CACHE_PREFIX,
+    SERVICE_CACHE,
+    PromptCacheFile,
+    cache_key,
+    client_cache_name,
+    fingerprint_file,
+)
 from .state_cache import StateCache, common_prefix
 
 _LOGGER = logging.getLogger(__name__)
@@ -148,7 +155,7 @@ class LlamaCppRuntime(Runtime):
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Compute (or load from disk) the model state after the system prompt."""
-        self._use_prefix(system_prompt, tools_json, "system")
+        self._use_prefix(system_prompt, tools_json, SERVICE_CACHE)
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Make the state after this system block the one to start from: memory, disk or built."""
@@ -211,12 +218,12 @@ class LlamaCppRuntime(Runtime):
                     model=self.model_name,
                     runtime=self.name,
                     tokens=len(self._prefix_tokens),
-                    source="system prompt" if cache_name == "system" else "client prompt",
+                    source="system prompt" if cache_name == SERVICE_CACHE else "client prompt",
                 )
                 _LOGGER.info("Saved the system prompt state to %s", cache.bin_path)
             except OSError as err:
                 _LOGGER.warning("Could not save the prompt cache %s: %s", cache.bin_path, err)
-            if cache_name != "system":
+            if cache_name != SERVICE_CACHE:
                 _forget_old_prefixes(cache.directory)
 
     def generate(
@@ -224,8 +231,11 @@ class LlamaCppRuntime(Runtime):
     ) -> GenerationStats:
         llm = self._require_llm()
         if (request.system_prompt, request.tools_json) != (self._system_prompt, self._tools_json):
-            key = cache_key(system=request.system_prompt, tools=request.tools_json)
-            self._use_prefix(request.system_prompt, request.tools_json, f"prefix-{key[:16]}")
+            self._use_prefix(
+                request.system_prompt,
+                request.tools_json,
+                client_cache_name(request.system_prompt, request.tools_json),
+            )
         tokens, dropped = self._fit_prompt(request)
         max_new = min(request.max_new_tokens, llm.n_ctx() - len(tokens))
         if not self.settings.prefix_cache:
@@ -250,7 +260,7 @@ class LlamaCppRuntime(Runtime):
         except (RuntimeError, ValueError) as err:
             raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
         if self.settings.prefix_cache and stats.stop_reason != "aborted":
-            self._remember_state(len(self._prefix_tokens))
+            self._remember_state()
         return stats
 
     def _sampling(self, request: GenerationRequest) -> Sampling:
@@ -278,10 +288,10 @@ class LlamaCppRuntime(Runtime):
         if self._restore_state(saved.data, saved.tokens):
             _LOGGER.debug("Restored a saved state sharing %d of %d tokens", length, len(tokens))
 
-    def _remember_state(self, prefix_length: int) -> None:
+    def _remember_state(self) -> None:
         """Keep the state after this answer, for the conversation's next turn."""
         llm = self._require_llm()
-        if llm.n_tokens <= prefix_length + RESTORE_MARGIN_TOKENS:
+        if llm.n_tokens <= len(self._prefix_tokens) + RESTORE_MARGIN_TOKENS:
             return  # nothing beyond the system block, which is saved already
         try:
             self._states.put(llm.input_ids[: llm.n_tokens], self._snapshot_state())
@@ -549,6 +559,10 @@ def _token_text(llm: llama_cpp.Llama, token: int) -> str:
 
 def _forget_old_prefixes(directory: Path) -> None:
     """Keep the newest client prefixes on disk; the service's own ("system") always stays."""
-    saved = sorted(directory.glob("prefix-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    saved = sorted(
+        directory.glob(f"{CLIENT_CACHE_PREFIX}*.json"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
     for metadata in saved[MAX_DISK_PREFIXES:]:
         PromptCacheFile(directory, metadata.stem).delete()

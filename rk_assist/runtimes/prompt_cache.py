@@ -45,6 +45,16 @@ def cache_key(**parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: The cache of the service's own system prompt; clients' prompts get prefix-<hash>.
+SERVICE_CACHE = "system"
+CLIENT_CACHE_PREFIX = "prefix-"
+
+
+def client_cache_name(system_prompt: str, tools_json: str | None) -> str:
+    """The cache file name for a system prompt and tools that a client sent."""
+    return CLIENT_CACHE_PREFIX + cache_key(system=system_prompt, tools=tools_json)[:16]
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

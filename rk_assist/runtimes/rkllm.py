@@ -51,7 +51,13 @@ from .base import (
     read_model_head,
 )
 from .chat_format import ChatRenderer, TemplateSource
-from .prompt_cache import PromptCacheFile, cache_key, fingerprint_file
+from .prompt_cache import (
+    SERVICE_CACHE,
+    PromptCacheFile,
+    cache_key,
+    client_cache_name,
+    fingerprint_file,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -204,7 +210,7 @@ class RkllmRuntime(Runtime):
         return self._count(self._prefix_text) if self._prefix_text else 0
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
-        self._use_prefix(system_prompt, tools_json, "system")
+        self._use_prefix(system_prompt, tools_json, SERVICE_CACHE)
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Set the runtime's system block; its prompt cache is one file per prefix."""
@@ -256,8 +262,11 @@ class RkllmRuntime(Runtime):
             ):
                 # A client's own prompt (the HTTP API) gets a cache of its own, so the
                 # service's system.bin is not rebuilt every time the two alternate.
-                key = cache_key(system=request.system_prompt, tools=request.tools_json)
-                self._use_prefix(request.system_prompt, request.tools_json, f"prefix-{key[:16]}")
+                self._use_prefix(
+                    request.system_prompt,
+                    request.tools_json,
+                    client_cache_name(request.system_prompt, request.tools_json),
+                )
             if request.tool_results_json is not None and request.tools_json is not None:
                 # The runtime's own tool round trip; without its tools the results
                 # are a message of the rendered conversation like any other.
