@@ -1,81 +1,117 @@
-"""``rk-assist``: run the service; ``ask``, ``bench`` and ``npu-check`` are for people."""
+"""``rk-assist``: run the service, or one of the subcommands in ``COMMANDS``."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from .assistant.prompt import PromptFileError
-from .config import parse_service_args
-from .runtimes.base import RuntimeFailure
+from .config import ConfigError, ServiceConfig, add_service_arguments, build_config
 
 _LOGGER = logging.getLogger("rk_assist")
 
 
-def setup_logging(debug: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``module.main(argv)`` runs it after logging is set up at ``log_level``."""
+
+    name: str
+    module: str
+    help: str
+    log_level: int = logging.INFO
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "ask", "client", "send one sentence to a running service, print the answer", logging.WARNING
+    ),
+    Command("models", "models.cli", "list the model library, install a packaged model, switch"),
+    Command("cache", "cache_cli", "list, build or delete saved prompt states"),
+    Command("eval", "evaluation", "score home control on a synthetic home", logging.WARNING),
+    Command("bench", "bench", "latency figures over a real socket, with and without caches"),
+    Command("bench-http", "bench_http", "Home Assistant's HTTP request stream vs llama_cpp.server"),
+    Command("bench-soak", "bench_soak", "many turns from 4 clients; the service's memory (RSS)"),
+    Command("bench-threads", "bench_threads", "llama.cpp speed by thread count, idle and loaded"),
+    Command("bench-scale", "bench_scale", "throughput of 1 and 2 instances behind HAProxy"),
+    Command("haproxy-config", "scale_out", "print an HAProxy configuration for several boards"),
+    Command("npu-check", "npu_check", "check the RKLLM runtime and NPU on a board"),
+    Command("addon-discovery", "addon", "print the add-on's discovery payload (for its scripts)"),
+)
+
+
+def setup_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def service_parser(prog: str = "rk-assist") -> argparse.ArgumentParser:
+    width = max(len(command.name) for command in COMMANDS)
+    listing = "\n".join(f"  {c.name:<{width}}  {c.help}" for c in COMMANDS)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="The voice-assistant brain for Home Assistant: a Wyoming conversation "
+        "service (and an Ollama/OpenAI-compatible HTTP API) running a small model on the "
+        "Rockchip NPU or the CPU. With no subcommand it runs the service.",
+        epilog=f"subcommands ('rk-assist NAME --help' for each):\n{listing}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_service_arguments(parser)
+    parser.add_argument(
+        "--addon-options",
+        metavar="FILE",
+        help="run as the Home Assistant add-on with these options (/data/options.json)",
+    )
+    parser.add_argument("--addon-root", default="/", help=argparse.SUPPRESS)
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "ask":
-        from .client import main as ask_main
+def parse_service_args(argv: Sequence[str], environ=None, prog: str = "rk-assist") -> ServiceConfig:
+    """The service's configuration from the command line, or one line and exit 2."""
+    parser = service_parser(prog)
+    values = vars(parser.parse_args(argv))
+    addon_options, addon_root = values.pop("addon_options"), values.pop("addon_root")
+    try:
+        if addon_options:
+            from .addon import addon_config
 
-        return ask_main(argv[1:])
-    if argv and argv[0] == "npu-check":
-        from .npu_check import main as npu_check_main
+            return addon_config(Path(addon_options), Path(addon_root), values)
+        return build_config(values, environ)
+    except ConfigError as err:
+        parser.exit(2, f"{prog}: error: {err}\n")
+    raise AssertionError("unreachable")
 
-        setup_logging(debug=False)
-        return npu_check_main(argv[1:])
-    if argv and argv[0] == "models":
-        from .models.cli import main as models_main
 
-        setup_logging(debug=False)
-        return models_main(argv[1:])
-    if argv and argv[0] == "cache":
-        from .cache_cli import main as cache_main
-
-        setup_logging(debug=False)
-        return cache_main(argv[1:])
-    if argv and argv[0] == "eval":
-        from .evaluation import main as eval_main
-
-        logging.basicConfig(level=logging.WARNING)
-        return eval_main(argv[1:])
-    if argv and argv[0] == "addon-discovery":
-        import json
-
-        from .addon import discovery_payload
-
-        print(json.dumps(discovery_payload()))
-        return 0
-    if argv and argv[0] == "bench-http":
-        from .bench_http import main as bench_http_main
-
-        return bench_http_main(argv[1:])
-    if argv and argv[0] == "bench":
-        from .bench import main as bench_main
-
-        return bench_main(argv[1:])
-
-    config = parse_service_args(argv)
-    setup_logging(config.debug)
+def run_service(argv: Sequence[str]) -> int:
+    from .assistant.prompt import PromptFileError
+    from .home.model import HomeFileError
+    from .runtimes.base import RuntimeFailure
     from .service import serve
 
+    config = parse_service_args(argv)
+    setup_logging(logging.DEBUG if config.debug else logging.INFO)
     try:
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(serve(config))
-    except (RuntimeFailure, PromptFileError) as err:
+    except (RuntimeFailure, PromptFileError, HomeFileError) as err:
         # One line a person can act on, not a traceback.
         print(f"rk-assist: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for command in COMMANDS:
+        if argv and argv[0] == command.name:
+            setup_logging(command.log_level)
+            module = importlib.import_module(f".{command.module}", __package__)
+            return module.main(argv[1:])
+    return run_service(argv)
 
 
 def run() -> None:

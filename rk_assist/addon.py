@@ -47,7 +47,7 @@ OPTION_MAP = {
 }
 
 
-class AddonError(Exception):
+class AddonError(ConfigError):
     """The add-on's options or layout cannot be used; the message names the option."""
 
 
@@ -107,10 +107,7 @@ def addon_config(
         values["rkllm_library"] = str(library)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     names = {service: f"the add-on option '{addon}'" for addon, service in OPTION_MAP.items()}
-    try:
-        config = build_config(values, environ={}, source_names=names)
-    except ConfigError as err:
-        raise AddonError(str(err)) from err
+    config = build_config(values, environ={}, source_names=names)
     return _fall_back_to_cpu_without_npu(config, library)
 
 
@@ -143,3 +140,9 @@ def _fall_back_to_cpu_without_npu(config: ServiceConfig, library: Path | None) -
 def discovery_payload(hostname: str | None = None) -> dict[str, str]:
     """What the add-on announces to Home Assistant's Wyoming integration."""
     return {"uri": f"tcp://{hostname or socket.gethostname()}:{PORT}"}
+
+
+def main(argv: list[str]) -> int:
+    """``rk-assist addon-discovery``: the payload, as JSON, for the add-on's start script."""
+    print(json.dumps(discovery_payload(argv[0] if argv else None)))
+    return 0

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import llama_cpp
 
+from . import summary
 from .assistant.chunker import ClauseChunker
 from .assistant.prompt import default_system_prompt, request_note
 from .client import ask
@@ -217,17 +218,17 @@ async def run_benchmark(args: argparse.Namespace) -> None:
             service, built_s = await start_service(args, prompt, workdir, True)
             runtime = service.worker.runtime
             model_label = f"{service.plan.entry.name} on {runtime.name}"
-            system_tokens = len(getattr(runtime, "_prefix_tokens", [])) or target
+            system_tokens = runtime.prefix_tokens or target
             try:
                 await measure_service(service, 1)  # one turn to settle
                 cached = await measure_service(service, args.runs, first=1)
             finally:
                 await service.stop()
-            cache_files = list((workdir / "cache").rglob("system.bin"))
+            cache_files = list((workdir / "cache").rglob("system-*.bin"))
             cache_bytes = cache_files[0].stat().st_size if cache_files else 0
             # 2. A restart: the state comes from the disk cache.
             service, restored_s = await start_service(args, prompt, workdir, True)
-            source = getattr(service.worker.runtime, "prefix_source", "?")
+            source = service.worker.runtime.prefix_source
             try:
                 restarted = await measure_service(service, 1)
             finally:
@@ -302,7 +303,7 @@ def print_report(
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rk-assist bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rk-assist bench", description=summary(__doc__))
     parser.add_argument("--model", help="model name or file (default: the embedded SmolLM2-135M)")
     parser.add_argument("--models-dir", default="models", help="the model library (models)")
     parser.add_argument("--runtime", default="auto", choices=("auto", "cpu", "rkllm"))

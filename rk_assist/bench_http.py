@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from . import summary
 from .home.model import Home, load_home
 
 # Each turn: what was said, and the call Home Assistant ran for it (None: just an answer).
@@ -410,9 +411,7 @@ def report(mine: list, theirs: list) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="rk-assist bench-http", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="rk-assist bench-http", description=summary(__doc__))
     parser.add_argument("--model", required=True, help="a GGUF file both servers load")
     parser.add_argument(
         "--home", default="eval/home.yaml", help="the home whose devices are listed"

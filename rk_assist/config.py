@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class ServiceConfig:
     max_text: int
     queue_size: int
     max_connections: int
+    max_connections_per_peer: int
+    idle_timeout: float
+    read_timeout: float
     prompt_cache: bool
     debug: bool
     home_control: str = "intents"
@@ -114,15 +117,23 @@ def _cpu_mask(value: Any) -> int:
 
 
 def _optional(validator: Any) -> Any:
-    return vol.Any(None, validator)
+    """None, or a value the validator accepts (its own message when it does not)."""
+    schema = vol.Schema(validator)
+
+    def check(value: Any) -> Any:
+        return None if value is None else schema(value)
+
+    return check
 
 
 def _int(low: int, high: int) -> Any:
-    return vol.All(vol.Coerce(int), vol.Range(min=low, max=high))
+    allowed = f"expected a whole number from {low} to {high}"
+    return vol.All(vol.Coerce(int, msg=allowed), vol.Range(min=low, max=high, msg=allowed))
 
 
 def _float(low: float, high: float) -> Any:
-    return vol.All(vol.Coerce(float), vol.Range(min=low, max=high))
+    allowed = f"expected a number from {low:g} to {high:g}"
+    return vol.All(vol.Coerce(float, msg=allowed), vol.Range(min=low, max=high, msg=allowed))
 
 
 @dataclass(frozen=True)
@@ -196,7 +207,8 @@ OPTIONS: tuple[Option, ...] = (
         "rkllm_embed_flash",
         True,
         vol.Boolean(),
-        "keep the embedding table in flash to save memory (--no-rkllm-embed-flash to disable)",
+        "load the model's embedding table into memory instead of reading it from flash "
+        "(faster, needs more memory)",
         flag_only=True,
     ),
     Option(
@@ -210,7 +222,7 @@ OPTIONS: tuple[Option, ...] = (
         "cache_dir",
         "cache",
         vol.All(str, vol.Length(min=1), vol.Coerce(Path)),
-        "folder of saved prompt states, cache/<model>/system.bin",
+        "folder of saved prompt states, cache/<model>/system-<hash>.bin",
         metavar="DIR",
     ),
     Option(
@@ -230,7 +242,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("temperature", 0.2, _float(0.0, 2.0), "sampling temperature (0 is greedy)"),
     Option("top_p", 0.9, _float(0.01, 1.0), "nucleus sampling threshold"),
     Option("top_k", 40, _int(0, 1000), "sample from the k most likely tokens (0: all)"),
-    Option("threads", None, _optional(_int(1, 256)), "CPU threads (default: all cores)"),
+    Option(
+        "threads",
+        None,
+        _optional(_int(1, 256)),
+        "CPU threads for llama.cpp (default: every core but one, which holds up under "
+        "a competing load)",
+    ),
     Option("history_turns", 8, _int(0, 100), "past turns remembered per conversation"),
     Option(
         "history_idle",
@@ -240,7 +258,27 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_text", 2000, _int(1, 100000), "longest transcript accepted, in characters"),
     Option("queue_size", 4, _int(0, 1000), "requests that may wait while the model is busy"),
-    Option("max_connections", 64, _int(1, 10000), "open connections accepted at once"),
+    Option("max_connections", 64, _int(1, 10000), "open Wyoming connections accepted at once"),
+    Option(
+        "max_connections_per_peer",
+        16,
+        _int(1, 10000),
+        "open Wyoming connections accepted from one address, so one host cannot lock out others",
+    ),
+    Option(
+        "idle_timeout",
+        120.0,
+        _float(1.0, 86400.0),
+        "seconds a Wyoming connection may stay silent while no answer is running",
+        metavar="SECONDS",
+    ),
+    Option(
+        "read_timeout",
+        10.0,
+        _float(0.5, 600.0),
+        "seconds one Wyoming event may take to arrive once it has begun",
+        metavar="SECONDS",
+    ),
     Option(
         "http_uri",
         "http://0.0.0.0:11434",
@@ -268,7 +306,8 @@ OPTIONS: tuple[Option, ...] = (
         "prompt_cache",
         True,
         vol.Boolean(),
-        "reuse the model state after the system prompt (--no-prompt-cache to disable)",
+        "compute the system prompt on every turn instead of reusing its saved state "
+        "(for measuring; slower)",
         flag_only=True,
     ),
     Option("debug", False, vol.Boolean(), "log debug messages", flag_only=True),
@@ -289,7 +328,15 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "ha_url",
         None,
-        _optional(vol.All(str, vol.Match(r"^wss?://.+"))),
+        _optional(
+            vol.All(
+                str,
+                vol.Match(
+                    r"^wss?://[^/\s]+(/\S*)?$",
+                    msg="expected ws://HOST:8123/api/websocket (or wss:// for TLS)",
+                ),
+            )
+        ),
         "Home Assistant's websocket API, such as ws://homeassistant.local:8123/api/websocket",
         metavar="URL",
     ),
@@ -325,12 +372,14 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
                 help=f"{option.help}{env_help}",
             )
         else:
+            # Options whose default is "chosen for you" say so in their own words.
+            default = "" if option.default is None else f" (default: {option.default})"
             parser.add_argument(
                 option.flag,
                 dest=option.name,
                 default=None,
                 metavar=option.metavar,
-                help=f"{option.help} (default: {option.default}){env_help}",
+                help=f"{option.help}{default}{env_help}",
             )
 
 
@@ -368,37 +417,3 @@ def build_config(
             shown = "(hidden)" if option.secret else repr(raw)
             raise ConfigError(f"invalid value {shown} for {source}: {err.msg}") from err
     return ServiceConfig(**values, explicit=frozenset(explicit))
-
-
-def parse_service_args(
-    argv: Sequence[str], environ: Mapping[str, str] | None = None, prog: str = "rk-assist"
-) -> ServiceConfig:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Wyoming conversation (handle) service for Home Assistant. "
-        "Subcommands: 'ask' (test client), 'bench' (benchmark), "
-        "'npu-check' (verify the RKLLM runtime on a board).",
-    )
-    add_service_arguments(parser)
-    parser.add_argument(
-        "--addon-options",
-        metavar="FILE",
-        help="run as the Home Assistant add-on with these options (/data/options.json)",
-    )
-    parser.add_argument("--addon-root", default="/", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    values = vars(args)
-    addon_options = values.pop("addon_options")
-    addon_root = values.pop("addon_root")
-    try:
-        if addon_options:
-            from .addon import AddonError, addon_config
-
-            try:
-                return addon_config(Path(addon_options), Path(addon_root), values)
-            except AddonError as err:
-                raise ConfigError(str(err)) from err
-        return build_config(values, environ)
-    except ConfigError as err:
-        parser.exit(2, f"{prog}: error: {err}\n")
-    raise AssertionError("unreachable")

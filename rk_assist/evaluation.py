@@ -27,6 +27,7 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
+from . import summary
 from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import default_system_prompt
@@ -240,7 +241,7 @@ def report(results: list[CaseResult]) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rk-assist eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rk-assist eval", description=summary(__doc__))
     parser.add_argument("--home", default="eval/home.yaml", help="the home (eval/home.yaml)")
     parser.add_argument(
         "--cases", default="eval/utterances.yaml", help="the utterances (eval/utterances.yaml)"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import summary
 from .runtimes.base import ChatMessage, GenerationRequest, GenerationStats, RuntimeFailure
 from .runtimes.rkllm import RkllmRuntime, RkllmSettings
 
@@ -168,7 +169,7 @@ def run_checks(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rk-assist npu-check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rk-assist npu-check", description=summary(__doc__))
     parser.add_argument("--model", required=True, help=".rkllm model file")
     parser.add_argument("--rkllm-library", help="librkllmrt.so (default: searched)")
     parser.add_argument("--rkllm-abi", default="auto", choices=("auto", "1.2", "1.3"))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,9 +44,13 @@ class Service:
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _prompt_task: asyncio.Task[None] | None = field(default=None, init=False)
     _prompt_again: bool = field(default=False, init=False)
+    #: Set when a stop began: the health report turns away new work from then on.
+    stopping: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
-        self.budget = ConnectionBudget(limit=self.config.max_connections)
+        self.budget = ConnectionBudget(
+            limit=self.config.max_connections, per_peer=self.config.max_connections_per_peer
+        )
         if self.config.http_uri is not None:
             host, _, port = self.config.http_uri.removeprefix("http://").rpartition(":")
             self.http = HttpFront(self, host.strip("[]"), int(port), self.config.api_key)
@@ -64,7 +70,10 @@ class Service:
             service=self,
             assistant=self.assistant,
             settings=HandlerSettings(
-                max_text_chars=self.config.max_text, default_language=self.config.language
+                max_text_chars=self.config.max_text,
+                default_language=self.config.language,
+                idle_timeout=self.config.idle_timeout,
+                read_timeout=self.config.read_timeout,
             ),
             budget=self.budget,
         )
@@ -90,7 +99,28 @@ class Service:
             if self.home is not None:
                 await self.home.stop()
 
+    def health(self) -> dict[str, object]:
+        """Whether this board can take work now, for a load balancer (``GET /health``)."""
+        worker = self.worker
+        if self.stopping:
+            status = "stopping"
+        elif self._swap_lock.locked():
+            status = "loading"
+        elif worker.full:
+            status = "full"
+        else:
+            status = "busy" if worker.busy else "ready"
+        return {
+            "status": status,
+            "model": self.plan.entry.name,
+            "running": 1 if worker.busy else 0,
+            "queue_depth": worker.waiting,
+            "queue_limit": worker.max_waiting,
+            "generations": worker.generations,
+        }
+
     async def stop(self) -> None:
+        self.stopping = True
         await self.server.stop()
         if self.http is not None:
             await self.http.stop()
@@ -219,8 +249,23 @@ def _service_executor(home: HomeSource | None):
 async def serve(config: ServiceConfig) -> None:
     service = await create_service(config)
     _LOGGER.info("Ready on %s", config.uri)
+    serving = asyncio.current_task()
+    assert serving is not None
+
+    def stop_on_signal() -> None:
+        # SIGTERM (the add-on's stop, systemd, a balancer's drain): report
+        # "stopping" to health checks at once, then stop as Ctrl-C does. aiohttp
+        # lets answers already streaming finish before it closes.
+        _LOGGER.info("Stopping on SIGTERM")
+        service.stopping = True
+        serving.cancel()
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        loop.add_signal_handler(signal.SIGTERM, stop_on_signal)
     try:
         await service.serve_forever()
     finally:
+        service.stopping = True
         await service.worker.close()
         _LOGGER.info("Stopped")

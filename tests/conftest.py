@@ -32,6 +32,7 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
             "max_tokens": "160",
             "queue_size": "2",
             "max_connections": "24",
+            "max_connections_per_peer": "24",
             "max_text": "2000",
         },
         environ={},

@@ -1,7 +1,9 @@
 """Bad input gets a clear answer or a clean refusal, and nobody else notices."""
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 from rk_assist.client import ask, describe
 from rk_assist.service import Service
@@ -11,6 +13,9 @@ from rk_assist.wyoming.handler import (
     SAY_NOTHING_HEARD,
     SAY_STILL_ANSWERING,
     SAY_TOO_LONG,
+    AssistEventHandler,
+    ConnectionBudget,
+    HandlerSettings,
 )
 
 from .conftest import LONG_ANSWER_PROMPT, RawConnection, wait_idle
@@ -161,3 +166,88 @@ async def test_flood_of_connections_is_capped_and_recovers(service: Service, uri
         await conn.close()
     await asyncio.sleep(0.2)
     await assert_still_serving(service, uri)
+
+
+async def test_deeply_nested_json_gets_an_error_event(service: Service, uri: str):
+    bad = await RawConnection.open(service)
+    await bad.send(b'{"type": "x", "data": ' + b"[" * 30000 + b"]" * 30000 + b"}\n")
+    events = await bad.read_until_closed(timeout=5)
+    assert [e["type"] for e in events] == ["error"]
+    assert "nested too deeply" in events[0]["data"]["text"]
+    await assert_still_serving(service, uri)
+
+
+@contextlib.asynccontextmanager
+async def handler_server(
+    service: Service, budget: ConnectionBudget, **settings: float
+) -> AsyncIterator[int]:
+    """The real handler on its own socket, with short deadlines; yields its port."""
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = AssistEventHandler(
+            reader,
+            writer,
+            service=service,
+            assistant=service.assistant,
+            settings=HandlerSettings(**settings),
+            budget=budget,
+        )
+        await handler.run()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def connect(port: int, source: str = "127.0.0.1") -> RawConnection:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    return RawConnection(reader, writer)
+
+
+async def test_silent_and_stalled_connections_are_closed(service: Service):
+    budget = ConnectionBudget(limit=8, per_peer=8)
+    async with handler_server(service, budget, idle_timeout=0.3, read_timeout=0.3) as port:
+        silent = await connect(port)
+        events = await silent.read_until_closed(timeout=5)
+        assert [e["data"]["code"] for e in events] == ["idle-timeout"]
+        half = await connect(port)
+        await half.send(b'{"type": "transcr')  # and nothing more
+        events = await half.read_until_closed(timeout=5)
+        assert [e["data"]["code"] for e in events] == ["bad-event"]
+        assert "did not arrive within 0.3 s" in events[0]["data"]["text"]
+        # A client waiting for a long answer is not idle.
+        await wait_idle(service)
+        waiting = await connect(port)
+        await waiting.send_event("transcript", {"text": LONG_ANSWER_PROMPT})
+        types = []
+        while (event := await waiting.read_event(timeout=60)) and event["type"] not in TERMINAL:
+            types.append(event["type"])
+        assert event is not None and event["type"] in TERMINAL, types
+        await waiting.close()
+        for _ in range(100):  # the server sees the last close a moment later
+            if budget.open == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert budget.open == 0 and not budget.by_host
+
+
+async def test_one_address_cannot_take_every_connection(service: Service, caplog):
+    budget = ConnectionBudget(limit=6, per_peer=2)
+    async with handler_server(service, budget) as port:
+        mine = [await connect(port, "127.0.0.2") for _ in range(4)]
+        refused = []
+        for conn in mine[2:]:
+            event = await conn.read_event(timeout=5)
+            refused.append(event["data"]["code"])
+        assert refused == ["too-many-connections"] * 2
+        # Another address still gets in and is answered.
+        other = await connect(port, "127.0.0.1")
+        await other.send_event("describe")
+        assert (await other.read_event(timeout=5))["type"] == "info"
+        for conn in [*mine, other]:
+            await conn.close()
+    # Two refusals, one log line.
+    refusals = [r for r in caplog.records if "Refusing" in r.getMessage()]
+    assert len(refusals) == 1

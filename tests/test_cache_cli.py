@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -40,16 +41,18 @@ async def test_build_list_and_delete(tmp_path: Path):
     args = ["--cache-dir", str(cache_dir), "--config-dir", str(config_dir)]
     code, out, err = await run_command("cache", "build", *args)
     assert code == 0, err
-    assert out.strip().endswith("system.bin: built (ok)")
+    assert re.search(r"/system-[0-9a-f]{16}\.bin: built \(ok\)$", out.strip())
     code, out, _ = await run_command("cache", "build", *args)
     assert "was already up to date (ok)" in out
     code, out, _ = await run_command("cache", "list", "--cache-dir", str(cache_dir))
     row = [line for line in out.splitlines() if line.startswith("smollm2-135m")]
-    assert len(row) == 1 and row[0].split()[1] == "system" and row[0].endswith(" ok")
-    bin_path = cache_dir / "smollm2-135m" / "system.bin"
+    assert len(row) == 1 and row[0].split()[1].startswith("system-") and row[0].endswith(" ok")
+    (bin_path,) = (cache_dir / "smollm2-135m").glob("system-*.bin")
     bin_path.write_bytes(bin_path.read_bytes()[:100])
     code, out, _ = await run_command("cache", "list", "--cache-dir", str(cache_dir))
     assert "truncated or grown" in out
+    code, _, err = await run_command("cache", "delete", "--cache-dir", str(cache_dir))
+    assert code == 2 and "--all" in err and bin_path.exists()  # never everything unasked
     code, out, _ = await run_command(
         "cache", "delete", "--cache-dir", str(cache_dir), "--model", "smollm2-135m"
     )

@@ -112,7 +112,7 @@ async def test_service_process_starts_answers_and_stops_on_sigterm(tmp_path: Pat
         result = await ask(uri, "Say hello to me.", timeout=60)
         assert result.handled and result.text
         assert (tmp_path / "config" / "system.txt").is_file()
-        assert (tmp_path / "cache" / "smollm2-135m" / "system.bin").is_file()
+        assert len(list((tmp_path / "cache" / "smollm2-135m").glob("system-*.bin"))) == 1
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = await asyncio.wait_for(process.communicate(), 30)

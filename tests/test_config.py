@@ -79,3 +79,64 @@ def test_wrong_value_stops_startup_with_one_line():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "--max-tokens" in lines[0] and "'lots'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("cli", "allowed"),
+    [
+        ({"threads": "0"}, "expected a whole number from 1 to 256"),
+        ({"temperature": "hot"}, "expected a number from 0 to 2"),
+        ({"ha_url": "http://x"}, "expected ws://HOST:8123/api/websocket"),
+        ({"idle_timeout": "0"}, "expected a number from 1 to 86400"),
+    ],
+)
+def test_a_refused_value_says_what_is_allowed(cli, allowed):
+    with pytest.raises(ConfigError, match=allowed):
+        build_config(cli, environ={})
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rk_assist", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_help_lists_every_subcommand_and_no_empty_defaults():
+    from rk_assist.__main__ import COMMANDS
+
+    shown = run_cli("--help").stdout
+    for command in COMMANDS:
+        assert f"  {command.name} " in shown
+    assert "(default: None)" not in shown and "``" not in shown
+    # Switches read as what they do.
+    words = " ".join(shown.split())
+    assert "--no-prompt-cache compute the system prompt on every turn instead of reusing" in words
+    cache_help = run_cli("cache", "--help").stdout
+    assert "build" in cache_help and "delete" in cache_help
+    for command in COMMANDS:
+        assert "``" not in run_cli(command.name, "--help").stdout, command.name
+
+
+def test_bad_home_file_is_one_line(tmp_path):
+    missing = run_cli("--home-file", str(tmp_path / "nope.yaml"), "--http-uri", "none")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"rk-assist: cannot read the home file {tmp_path / 'nope.yaml'}: No such file or directory"
+    ]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("entities: [\n")
+    result = run_cli("--home-file", str(broken), "--http-uri", "none")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert "is not valid YAML" in lines[0] and "line 2" in lines[0]
+
+
+def test_the_licence_is_an_spdx_string_so_installing_prints_no_deprecation():
+    import tomllib
+
+    project = tomllib.loads(Path("pyproject.toml").read_text())
+    assert project["project"]["license"] == "Apache-2.0"

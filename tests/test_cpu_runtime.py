@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from rk_assist.runtimes.base import (
 )
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
+from rk_assist.runtimes.prompt_cache import service_cache_name
 
 SYSTEM = default_system_prompt()
 QUESTION = (ChatMessage("user", "What is the capital of France?"),)
@@ -44,8 +46,8 @@ def request(system: str = SYSTEM, history=(), max_new_tokens: int = 24) -> Gener
 
 
 def cache_paths(cache_dir: Path, runtime: LlamaCppRuntime) -> tuple[Path, Path]:
-    folder = cache_dir / runtime.model_name
-    return folder / "system.bin", folder / "system.json"
+    folder, name = cache_dir / runtime.model_name, service_cache_name(SYSTEM, None)
+    return folder / f"{name}.bin", folder / f"{name}.json"
 
 
 def test_system_prompt_state_is_saved_and_restored_exactly(tmp_path: Path):
@@ -279,7 +281,7 @@ def test_a_client_system_prompt_gets_its_own_saved_state_beside_the_services(tmp
     runtime.prepare_system_prompt(SYSTEM)
     answer(runtime, request(system="You are a pirate. Answer like one."))
     folder = tmp_path / runtime.model_name
-    assert (folder / "system.bin").is_file()
+    assert len(list(folder.glob("system-*.bin"))) == 1
     client = sorted(folder.glob("prefix-*.json"))
     assert len(client) == 1
     assert json.loads(client[0].read_text())["source"] == "client prompt"
@@ -303,3 +305,39 @@ def test_the_state_cache_keeps_the_longest_match_within_its_budget():
     assert cache.get([1, 2, 3, 4, 5]) is not None
     cache.put([9], b"d" * 5000)  # larger than the whole budget: not kept
     assert cache.get([9]) is None
+
+
+def test_each_prompt_keeps_its_own_saved_state(tmp_path: Path):
+    """Chat only and with the home: switching, reconnecting or restarting loads, never rebuilds."""
+    home = SYSTEM + "\nThe kitchen light is on."
+    runtime = make_runtime(tmp_path)
+    runtime.prepare_system_prompt(SYSTEM)
+    runtime.prepare_system_prompt(home)
+    assert runtime.prefix_source == "built"
+    runtime.prepare_system_prompt(home)  # unchanged (a reconnect): nothing is even reloaded
+    assert runtime.prefix_source == "built"
+    runtime.close()
+    restarted = make_runtime(tmp_path)
+    for prompt in (SYSTEM, home, SYSTEM):
+        restarted.prepare_system_prompt(prompt)
+        assert restarted.prefix_source in ("disk", "memory")
+    restarted.close()
+    assert len(list((tmp_path / restarted.model_name).glob("system-*.bin"))) == 2
+
+
+def test_saved_prompts_are_bounded_least_recently_used_first(tmp_path: Path):
+    runtime = make_runtime(tmp_path)
+    folder = tmp_path / runtime.model_name
+    prompts = [f"{SYSTEM}\nRule {index}." for index in range(6)]
+    for index, prompt in enumerate(prompts[:4]):
+        runtime.prepare_system_prompt(prompt)
+        os.utime(folder / f"{service_cache_name(prompt, None)}.json", (index, index))
+    runtime.close()
+    used = make_runtime(tmp_path)
+    used.prepare_system_prompt(prompts[0])  # the oldest, used again: now the newest
+    assert used.prefix_source == "disk"
+    used.prepare_system_prompt(prompts[4])
+    used.prepare_system_prompt(prompts[5])
+    used.close()
+    kept = {path.stem for path in folder.glob("system-*.json")}
+    assert kept == {service_cache_name(p, None) for p in (prompts[0], prompts[3], *prompts[4:])}

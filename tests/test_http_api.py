@@ -274,10 +274,54 @@ async def test_a_full_line_is_a_503_not_a_wait(service):
         async with session.post(url, json=body) as refused:
             assert refused.status == 503
             assert "busy" in (await refused.json())["error"]
+        # A balancer's check sees the same: this board cannot take work now.
+        async with session.get(base_url(service) + "/health") as health:
+            assert health.status == 503
+            report = await health.json()
+            assert report["status"] == "full"
+            assert report["queue_depth"] == report["queue_limit"] == service.config.queue_size
+            assert report["running"] == 1
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
     await wait_idle(service, timeout=30)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(base_url(service) + "/health") as health,
+    ):
+        assert health.status == 200
+        assert (await health.json())["status"] == "ready"
+
+
+async def test_health_reports_busy_while_generating_and_counts_answers(service):
+    await wait_idle(service)
+    url = base_url(service)
+    body = {
+        "model": model_name(service),
+        "messages": [{"role": "user", "content": LONG_ANSWER_PROMPT}],
+        "options": {"num_predict": 2000},
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url + "/health") as health:
+            before = (await health.json())["generations"]
+        async with session.post(url + "/api/chat", json=body) as response:
+            await response.content.readline()
+            async with session.get(url + "/health") as health:
+                assert health.status == 200  # busy, but its line has room
+                report = await health.json()
+            assert report["status"] == "busy"
+            assert report["model"] == model_name(service)
+            response.close()
+        await wait_idle(service, timeout=10)
+        client = ollama.AsyncClient(host=url)
+        await client.chat(
+            model=model_name(service),
+            messages=[{"role": "user", "content": "hi"}],
+            options={"num_predict": 4},
+        )
+        async with session.get(url + "/health") as health:
+            # The aborted answer does not count; the finished one does.
+            assert (await health.json())["generations"] == before + 1
 
 
 async def test_an_api_key_guards_everything_and_never_reaches_the_log(service, caplog):
@@ -294,6 +338,10 @@ async def test_an_api_key_guards_everything_and_never_reaches_the_log(service, c
         wrong = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="not-the-key")
         with pytest.raises(openai.AuthenticationError):
             await wrong.models.list()
+        # A balancer's health check carries no key; the report holds no secret.
+        async with aiohttp.ClientSession() as session, session.get(url + "/health") as health:
+            assert health.status == 200
+            assert key not in await health.text()
     finally:
         await front.stop()
     assert key not in caplog.text

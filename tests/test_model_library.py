@@ -172,3 +172,24 @@ def test_context_caps_runtime_limit_model_limit_memory_and_rounding():
     )
     assert small_board.length < 32768 and "memory" in small_board.rule
     assert small_board.length == memory_allows(4 * GB, 2 * GB, 100_000)
+
+
+def test_the_embedded_model_is_listed_and_taken_by_the_name_the_service_reports(
+    tmp_path: Path, capsys
+):
+    from rk_assist.__main__ import main
+    from rk_assist.config import build_config
+    from rk_assist.models.select import plan_model
+
+    config = build_config({"models_dir": str(tmp_path)}, environ={})
+    default = plan_model(config)
+    assert default.embedded
+    by_name = plan_model(config, default.entry.name)
+    assert by_name.embedded and by_name.entry.path == default.entry.path
+    assert plan_model(config, default.entry.name + ":latest").embedded
+    with pytest.raises(ModelFileError):
+        plan_model(config, "no-such-model")
+
+    assert main(["models", "--models-dir", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    assert default.entry.name in listed and "embedded default" in listed

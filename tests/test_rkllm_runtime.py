@@ -95,8 +95,9 @@ def test_prompt_cache_is_built_saved_and_loaded(rkllm_doubles, rkllm_model, tmp_
     first = make(rkllm_doubles[abi], rkllm_model, cache_dir)
     assert first.prefix_source == "built"
     folder = cache_dir / rkllm_model.stem
-    metadata = json.loads((folder / "system.json").read_text())
-    assert metadata["size"] == (folder / "system.bin").stat().st_size
+    (bin_path,) = folder.glob("system-*.bin")
+    metadata = json.loads(bin_path.with_suffix(".json").read_text())
+    assert metadata["size"] == bin_path.stat().st_size
     _, _, cold, _ = ask(first, "Hello there.")
     first.close()
 
@@ -108,7 +109,7 @@ def test_prompt_cache_is_built_saved_and_loaded(rkllm_doubles, rkllm_model, tmp_
     assert warm.prefill_tokens == cold.prefill_tokens
     second.close()
 
-    (folder / "system.bin").write_bytes(b"garbage that is not a prompt cache")
+    bin_path.write_bytes(b"garbage that is not a prompt cache")
     third = make(rkllm_doubles[abi], rkllm_model, cache_dir)
     assert third.prefix_source == "built"  # checksum mismatch: rebuilt, never loaded
     third.close()

@@ -112,7 +112,8 @@ async def test_runtime_errors_become_spoken_failures(rkllm_doubles, rkllm_model,
         assert result.handled
     finally:
         await service.stop()
-    assert json.loads((tmp_path / "cache" / "qwen2.5-1.5b" / "system.json").read_text())["size"]
+    (metadata,) = (tmp_path / "cache" / "qwen2.5-1.5b").glob("system-*.json")
+    assert json.loads(metadata.read_text())["size"]
 
 
 async def test_runtime_fault_mid_answer_is_reported_and_the_service_recovers(

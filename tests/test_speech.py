@@ -39,7 +39,16 @@ def test_partial_opening_at_end_of_stream_is_released():
         ("snake_case stays, __dunder__ goes", "snake_case stays, dunder goes"),
         ("Family 👨‍👩‍👧 emoji", "Family emoji"),
         ("   ", ""),
+        ("12 * 12 = 144", "12 times 12 = 144"),
+        ("**3*4** is 12, and 2 × (5) too", "3 times 4 is 12, and 2 times (5) too"),
+        ("It is 21 °C and 5 km/h wind", "It is 21 °C and 5 km/h wind"),
     ],
 )
 def test_clean_for_speech(raw: str, spoken: str):
     assert clean_for_speech(raw) == spoken
+
+
+def test_times_follows_the_reply_language():
+    assert clean_for_speech("6 * 7 = 42", "de-DE") == "6 mal 7 = 42"
+    assert clean_for_speech("6*7", "fr") == "6 fois 7"
+    assert clean_for_speech("6*7", "xx") == "6 times 7"

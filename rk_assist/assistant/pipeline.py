@@ -233,7 +233,7 @@ class AnswerStream:
         return " ".join(outcome.refusals)
 
     def _speakable(self, raw: str, started: float) -> str:
-        cleaned = clean_for_speech(raw)
+        cleaned = clean_for_speech(raw, self._language)
         if not cleaned:
             return ""
         if self.chunks:

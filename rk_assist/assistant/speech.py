@@ -166,11 +166,17 @@ _EMPHASIS = re.compile(r"\*{1,3}|(?<!\w)_{1,3}|_{1,3}(?!\w)|~~|`+")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$", re.MULTILINE)
 _HRULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$", re.MULTILINE)
 _SPACES = re.compile(r"\s+")
+# "12 * 12" and "3×4": a product, said as a word, before emphasis stars are dropped.
+_TIMES = re.compile(r"(?<=\d)\s*[*×]\s*(?=[\d(-])")
+#: How "times" is said, by reply language; English where the language is not listed.
+TIMES_WORDS = {"en": "times", "de": "mal", "fr": "fois", "es": "por", "it": "per", "nl": "keer"}
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 
 
-def clean_for_speech(text: str) -> str:
-    """Plain, single-line text for TTS: no markdown, no emoji, no stray tags."""
+def clean_for_speech(text: str, language: str = "en") -> str:
+    """Plain, single-line text for TTS: no markdown, no emoji, no stray tags, math kept."""
+    times = TIMES_WORDS.get(language.split("-")[0].split("_")[0].lower(), TIMES_WORDS["en"])
+    text = _TIMES.sub(f" {times} ", text)
     text = _LINK.sub(r"\1", text)
     text = _URL_ANGLE.sub(r"\1", text)
     text = _TABLE_RULE.sub(" ", text)

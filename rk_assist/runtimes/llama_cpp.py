@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -39,13 +38,15 @@ from .chat_format import ChatRenderer, TemplateSource
 from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
-    SERVICE_CACHE,
     PromptCacheFile,
     cache_key,
     client_cache_name,
     fingerprint_file,
+    forget_least_recent,
+    service_cache_name,
 )
 from .state_cache import StateCache, common_prefix
+from .threads import available_cores, default_threads
 
 _LOGGER = logging.getLogger(__name__)
 GGUF_MAGIC = b"GGUF"
@@ -54,7 +55,6 @@ MIN_ANSWER_TOKENS = 16
 # Restoring a saved state costs about what prefilling this many tokens does on a small CPU.
 RESTORE_MARGIN_TOKENS = 16
 # Saved states of prompts other than the service's own, kept on disk per model.
-MAX_DISK_PREFIXES = 8
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class LlamaCppRuntime(Runtime):
 
     def load(self) -> None:
         check_gguf_file(self.settings.model_path)
-        threads = self.settings.threads or os.cpu_count() or 1
+        threads = self.settings.threads or default_threads()
         started = time.perf_counter()
         try:
             llm = llama_cpp.Llama(
@@ -146,16 +146,24 @@ class LlamaCppRuntime(Runtime):
             tokenizer=None if self.settings.chat_template else self.settings.tokenizer,
         )
         _LOGGER.info(
-            "Loaded %s with llama.cpp in %.1f s (context %d tokens, %d threads)",
+            "Loaded %s with llama.cpp in %.1f s (context %d tokens, %d threads%s)",
             self.settings.model_path,
             time.perf_counter() - started,
             llm.n_ctx(),
             threads,
+            ""
+            if self.settings.threads
+            else f" of {available_cores()} cores: one is left for other work, --threads to change",
         )
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Compute (or load from disk) the model state after the system prompt."""
-        self._use_prefix(system_prompt, tools_json, SERVICE_CACHE)
+        if self._prefix_state is not None and (system_prompt, tools_json) == (
+            self._system_prompt,
+            self._tools_json,
+        ):
+            return  # unchanged (a Home Assistant reconnect with the same home): nothing to load
+        self._use_prefix(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Make the state after this system block the one to start from: memory, disk or built."""
@@ -218,13 +226,14 @@ class LlamaCppRuntime(Runtime):
                     model=self.model_name,
                     runtime=self.name,
                     tokens=len(self._prefix_tokens),
-                    source="system prompt" if cache_name == SERVICE_CACHE else "client prompt",
+                    source="client prompt"
+                    if cache_name.startswith(CLIENT_CACHE_PREFIX)
+                    else "system prompt",
                 )
                 _LOGGER.info("Saved the system prompt state to %s", cache.bin_path)
             except OSError as err:
                 _LOGGER.warning("Could not save the prompt cache %s: %s", cache.bin_path, err)
-            if cache_name != SERVICE_CACHE:
-                _forget_old_prefixes(cache.directory)
+            forget_least_recent(cache.directory)
 
     def generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
@@ -444,6 +453,7 @@ class LlamaCppRuntime(Runtime):
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+        self._prefix_state = None  # a loaded model prepares its prompt again
 
     # -- helpers -----------------------------------------------------------
 
@@ -555,14 +565,3 @@ def _token_text(llm: llama_cpp.Llama, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
-
-
-def _forget_old_prefixes(directory: Path) -> None:
-    """Keep the newest client prefixes on disk; the service's own ("system") always stays."""
-    saved = sorted(
-        directory.glob(f"{CLIENT_CACHE_PREFIX}*.json"),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for metadata in saved[MAX_DISK_PREFIXES:]:
-        PromptCacheFile(directory, metadata.stem).delete()

@@ -45,14 +45,34 @@ def cache_key(**parts: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-#: The cache of the service's own system prompt; clients' prompts get prefix-<hash>.
-SERVICE_CACHE = "system"
+#: Each prompt has a cache of its own, named by its hash: the service's prompts
+#: (chat only, or with the home) ``system-<hash>``, prompts that HTTP clients send
+#: ``prefix-<hash>``. Switching between prompts, a Home Assistant reconnect or a
+#: restart then loads a saved state instead of overwriting the other prompt's.
+SERVICE_CACHE_PREFIX = "system-"
 CLIENT_CACHE_PREFIX = "prefix-"
+#: How many of each kind are kept per model, the least recently used deleted first.
+KEEP_ON_DISK = {SERVICE_CACHE_PREFIX: 4, CLIENT_CACHE_PREFIX: 8}
+
+
+def service_cache_name(system_prompt: str, tools_json: str | None) -> str:
+    """The cache file name for one of the service's own system prompts."""
+    return SERVICE_CACHE_PREFIX + cache_key(system=system_prompt, tools=tools_json)[:16]
 
 
 def client_cache_name(system_prompt: str, tools_json: str | None) -> str:
     """The cache file name for a system prompt and tools that a client sent."""
     return CLIENT_CACHE_PREFIX + cache_key(system=system_prompt, tools=tools_json)[:16]
+
+
+def forget_least_recent(directory: Path) -> None:
+    """Keep the most recently used caches of each kind; delete the rest."""
+    for prefix, keep in KEEP_ON_DISK.items():
+        saved = sorted(
+            directory.glob(f"{prefix}*.json"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for metadata in saved[keep:]:
+            PromptCacheFile(directory, metadata.stem).delete()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -73,7 +93,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 class PromptCacheFile:
     """``<directory>/<name>.bin`` plus ``<name>.json`` describing it."""
 
-    def __init__(self, directory: Path, name: str = "system") -> None:
+    def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
         self.name = name
         self.bin_path = directory / f"{name}.bin"
@@ -113,7 +133,13 @@ class PromptCacheFile:
         if problem:
             _LOGGER.info("Not using prompt cache %s: %s; rebuilding", self.bin_path, problem)
             return None
+        self.touch()
         return data
+
+    def touch(self) -> None:
+        """Mark the cache used now, for :func:`forget_least_recent`."""
+        with contextlib.suppress(OSError):
+            os.utime(self.json_path)
 
     def write(self, key: str, data: bytes, **info: Any) -> None:
         """Atomically replace the cache; metadata last, so a crash leaves no valid pair."""

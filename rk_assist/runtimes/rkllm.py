@@ -52,11 +52,13 @@ from .base import (
 )
 from .chat_format import ChatRenderer, TemplateSource
 from .prompt_cache import (
-    SERVICE_CACHE,
+    CLIENT_CACHE_PREFIX,
     PromptCacheFile,
     cache_key,
     client_cache_name,
     fingerprint_file,
+    forget_least_recent,
+    service_cache_name,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -210,7 +212,12 @@ class RkllmRuntime(Runtime):
         return self._count(self._prefix_text) if self._prefix_text else 0
 
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
-        self._use_prefix(system_prompt, tools_json, SERVICE_CACHE)
+        if self._system_prompt is not None and (system_prompt, tools_json) == (
+            self._system_prompt,
+            self._tools_json,
+        ):
+            return  # unchanged (a Home Assistant reconnect with the same home): nothing to load
+        self._use_prefix(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Set the runtime's system block; its prompt cache is one file per prefix."""
@@ -261,7 +268,7 @@ class RkllmRuntime(Runtime):
                 self._tools_json,
             ):
                 # A client's own prompt (the HTTP API) gets a cache of its own, so the
-                # service's system.bin is not rebuilt every time the two alternate.
+                # service's prompt cache is not rebuilt every time the two alternate.
                 self._use_prefix(
                     request.system_prompt,
                     request.tools_json,
@@ -347,6 +354,7 @@ class RkllmRuntime(Runtime):
             library.function("rkllm_destroy")(self._handle)
             self._handle = LLMHandle()
             self.library = None
+            self._system_prompt = None  # a loaded model prepares its prompt again
 
     # -- the callback ----------------------------------------------------------
 
@@ -471,7 +479,9 @@ class RkllmRuntime(Runtime):
             _LOGGER.warning("Could not build the prompt cache (code %s); continuing without", code)
             self.prefix_source = "off"
             return
-        cache.adopt(writing, key, model=self.model_name, runtime=self.name, source="system prompt")
+        source = "client prompt" if cache_name.startswith(CLIENT_CACHE_PREFIX) else "system prompt"
+        cache.adopt(writing, key, model=self.model_name, runtime=self.name, source=source)
+        forget_least_recent(cache.directory)
         self.prefix_source = "built"
         _LOGGER.info(
             "System prompt cache built in %.0f ms and saved to %s",

@@ -82,6 +82,7 @@ class GenerationStream:
                 yield piece  # type: ignore[misc]
             self.stats = await future
             worker.last_stats = self.stats
+            worker.generations += 1
             finished = True
         finally:
             if not finished:
@@ -106,6 +107,8 @@ class ModelWorker:
         self._active_stop: threading.Event | None = None
         #: Statistics of the most recent generation, finished or aborted.
         self.last_stats: GenerationStats | None = None
+        #: Generations that ran to their end, for the health report.
+        self.generations = 0
 
     @property
     def waiting(self) -> int:
@@ -115,6 +118,11 @@ class ModelWorker:
     @property
     def busy(self) -> bool:
         return self._slot.locked()
+
+    @property
+    def full(self) -> bool:
+        """A new request would be refused with :class:`BusyError` now."""
+        return self.busy and self._waiting >= self.max_waiting
 
     async def load(self, system_prompt: str, tools_json: str | None = None) -> None:
         """Load the model and its system prompt state; the service is ready after this."""
@@ -177,7 +185,7 @@ class ModelWorker:
         self._executor.shutdown(wait=True)
 
     async def _enter_line(self) -> None:
-        if self._slot.locked() and self._waiting >= self.max_waiting:
+        if self.full:
             raise BusyError(f"{self._waiting} requests are already waiting for the model")
         self._waiting += 1
         try:

@@ -22,10 +22,37 @@ class ProtocolError(Exception):
     """The peer sent something that is not a valid Wyoming event."""
 
 
-async def read_event(reader: asyncio.StreamReader) -> Event | None:
-    """The next event, None at a clean end of stream, or :class:`ProtocolError`."""
+async def read_event(
+    reader: asyncio.StreamReader, first: bytes = b"", read_timeout: float | None = None
+) -> Event | None:
+    """The next event, None at a clean end of stream, or :class:`ProtocolError`.
+
+    ``first`` is the event's first byte when the caller has already waited for
+    it (see :func:`wait_for_event`); from then on the whole event must arrive
+    within ``read_timeout`` seconds, so a slow or stalled sender cannot hold a
+    connection with half an event.
+    """
     try:
-        line = await reader.readline()
+        async with asyncio.timeout(read_timeout):
+            return await _read_rest(reader, first)
+    except TimeoutError as err:
+        raise ProtocolError(
+            f"the rest of the event did not arrive within {read_timeout:g} s"
+        ) from err
+
+
+async def wait_for_event(reader: asyncio.StreamReader, timeout: float | None) -> bytes:
+    """The first byte of the next event (b"" at the end of the stream), or TimeoutError.
+
+    Cancelling it (the timeout) consumes nothing, so the caller may wait again.
+    """
+    async with asyncio.timeout(timeout):
+        return await reader.read(1)
+
+
+async def _read_rest(reader: asyncio.StreamReader, first: bytes) -> Event | None:
+    try:
+        line = first + await reader.readline() if first != b"\n" else first
     except ValueError as err:  # the header line outgrew the stream's limit
         raise ProtocolError("event header line is too long") from err
     if not line:
@@ -56,6 +83,8 @@ def _parse_json(raw: bytes, what: str) -> dict:
         raise ProtocolError(f"{what} is not valid UTF-8") from err
     except ValueError as err:
         raise ProtocolError(f"{what} is not valid JSON") from err
+    except RecursionError as err:
+        raise ProtocolError(f"{what} is nested too deeply") from err
     if not isinstance(value, dict):
         raise ProtocolError(f"{what} is not a JSON object")
     return value

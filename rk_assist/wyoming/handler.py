@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wyoming.asr import Transcript
@@ -31,7 +32,7 @@ from ..assistant.prompt import PromptFileError
 from ..home.resolve import Action
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError
-from .events import ProtocolError, read_event
+from .events import ProtocolError, read_event, wait_for_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ SAY_FAILED = "Sorry, something went wrong while I was thinking. Please try again
 SAY_NO_ANSWER = "Sorry, I have no answer to that."
 SAY_NO_TEXT = "Sorry, the request had no text for me to answer."
 
+
+#: Refusals of connections are logged at most this often.
+LOG_EVERY_S = 60.0
 
 USE_MODEL_EVENT = "rk-assist-use-model"
 MODEL_READY_EVENT = "rk-assist-model"
@@ -70,27 +74,69 @@ def _is_local(peer: Any) -> bool:
         return False
 
 
+def _host(peer: Any) -> str:
+    """The address a connection comes from; "" for unix sockets and stdio."""
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return ""
+
+
 @dataclass
 class ConnectionBudget:
-    """Caps open connections so a flood cannot exhaust file descriptors or memory."""
+    """Caps open connections, in all and from one address.
+
+    The global cap keeps a flood from exhausting file descriptors or memory;
+    the cap per address, below it, keeps one host on the LAN from taking every
+    slot and locking Home Assistant out. Refusals are logged at most once a
+    minute, with how many there were, so a flood cannot fill the log either.
+    """
 
     limit: int
+    per_peer: int = 16
     open: int = 0
+    by_host: dict[str, int] = field(default_factory=dict)
+    refused: int = 0
+    _logged_at: float = -LOG_EVERY_S
 
-    def try_take(self) -> bool:
+    def try_take(self, peer: Any) -> str | None:
+        """None when the connection may stay, else why it may not."""
+        host = _host(peer)
         if self.open >= self.limit:
-            return False
+            return self._refuse(peer, f"{self.limit} connections are already open")
+        if self.by_host.get(host, 0) >= self.per_peer:
+            return self._refuse(peer, f"{self.per_peer} connections from {host} are already open")
         self.open += 1
-        return True
+        self.by_host[host] = self.by_host.get(host, 0) + 1
+        return None
 
-    def give_back(self) -> None:
+    def give_back(self, peer: Any) -> None:
+        host = _host(peer)
         self.open -= 1
+        left = self.by_host.get(host, 1) - 1
+        if left > 0:
+            self.by_host[host] = left
+        else:
+            self.by_host.pop(host, None)
+
+    def _refuse(self, peer: Any, why: str) -> str:
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._logged_at >= LOG_EVERY_S:
+            _LOGGER.warning(
+                "Refusing %s: %s (%d refused since the last such line)", peer, why, self.refused
+            )
+            self._logged_at, self.refused = now, 0
+        return why
 
 
 @dataclass(frozen=True)
 class HandlerSettings:
     max_text_chars: int = 2000
     default_language: str = "en"
+    #: Seconds a connection may stay with no event while it has no answer running.
+    idle_timeout: float | None = 120.0
+    #: Seconds an event may take to arrive once it has begun.
+    read_timeout: float | None = 10.0
 
 
 class AssistEventHandler(AsyncEventHandler):
@@ -114,14 +160,13 @@ class AssistEventHandler(AsyncEventHandler):
         self._peer = writer.get_extra_info("peername")
 
     async def run(self) -> None:
-        if not self._budget.try_take():
-            _LOGGER.warning(
-                "Refusing %s: %d connections already open", self._peer, self._budget.limit
-            )
+        refusal = self._budget.try_take(self._peer)
+        if refusal is not None:
             with contextlib.suppress(ConnectionError):
                 await self._send(
                     Error(
-                        text="Too many connections; try again later.", code="too-many-connections"
+                        text=f"Too many connections ({refusal}); try again later.",
+                        code="too-many-connections",
                     ).event()
                 )
             self.writer.close()
@@ -129,19 +174,35 @@ class AssistEventHandler(AsyncEventHandler):
         try:
             while True:
                 try:
-                    event = await read_event(self.reader)
+                    first = await self._wait_for_event()
+                    event = await read_event(self.reader, first, self._settings.read_timeout)
                 except ProtocolError as err:
                     _LOGGER.warning("Closing connection from %s: %s", self._peer, err)
                     await self._send(Error(text=str(err), code="bad-event").event())
+                    break
+                except TimeoutError:
+                    _LOGGER.debug("Closing idle connection from %s", self._peer)
+                    idle = f"no event for {self._settings.idle_timeout:g} s; closing"
+                    await self._send(Error(text=idle, code="idle-timeout").event())
                     break
                 if event is None or not await self.handle_event(event):
                     break
         except ConnectionError:
             pass
         finally:
-            self._budget.give_back()
+            self._budget.give_back(self._peer)
             await self.disconnect()
             self.writer.close()
+
+    async def _wait_for_event(self) -> bytes:
+        """The next event's first byte; TimeoutError once idle too long with no answer running."""
+        while True:
+            try:
+                return await wait_for_event(self.reader, self._settings.idle_timeout)
+            except TimeoutError:
+                if self._turn is None or self._turn.done():
+                    raise
+                # Waiting for its answer is not idleness: wait again.
 
     async def handle_event(self, event: Event) -> bool:
         if Describe.is_type(event.type):
