@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import contextlib
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -111,12 +110,6 @@ class LocalCluster:
     async def health(self, session: aiohttp.ClientSession, index: int) -> dict[str, Any]:
         async with session.get(self.board_url(index) + "/health") as response:
             return await response.json()
-
-    def stop_board(self, index: int) -> int:
-        """Stop one instance as its supervisor would (SIGTERM); its exit code."""
-        process = self.processes[index]
-        process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=60)
 
     def close(self) -> None:
         for process in [*self.processes, self.haproxy]:

@@ -36,9 +36,37 @@ class AskResult:
     first_chunk_s: float | None = None
     done_s: float | None = None
 
+    #: The turn is over: no more events belong to it.
+    ended: bool = False
+
     @property
     def event_types(self) -> list[str]:
         return [event.type for event in self.events]
+
+    def take(self, event: Event, elapsed: float) -> str | None:
+        """Record one event of the answer; the text of a chunk, if it was one."""
+        self.events.append(event)
+        if HandledChunk.is_type(event.type):
+            chunk = HandledChunk.from_event(event).text
+            if self.first_chunk_s is None:
+                self.first_chunk_s = elapsed
+            self.chunks.append(chunk)
+            return chunk
+        if Handled.is_type(event.type) or NotHandled.is_type(event.type):
+            final = (Handled if Handled.is_type(event.type) else NotHandled).from_event(event)
+            self.text, self.context = final.text, final.context
+            self.handled = self.handled or Handled.is_type(event.type)
+            self.done_s = elapsed
+            self.ended = not self.chunks  # a service that does not stream sends no handled-stop
+        elif event.type in ("intent", "intents-stop"):
+            # Home control: the service asks Home Assistant to act.
+            self.handled, self.context, self.done_s = True, event.data.get("context"), elapsed
+            single = event.type == "intent" and "intents-start" not in self.event_types
+            # With chunks streamed first, handled-stop ends the turn.
+            self.ended = (event.type == "intents-stop" or single) and not self.chunks
+        elif event.type in ("handled-stop", "error"):
+            self.ended = True
+        return None
 
 
 async def ask(
@@ -54,39 +82,11 @@ async def ask(
     started = time.perf_counter()
     async with AsyncClient.from_uri(uri, connect_timeout=10, read_timeout=timeout) as client:
         await client.write_event(Transcript(text=text, context=context, language=language).event())
-        while True:
-            event = await client.read_event()
-            if event is None:
-                break
-            result.events.append(event)
-            if HandledChunk.is_type(event.type):
-                chunk = HandledChunk.from_event(event).text
-                if result.first_chunk_s is None:
-                    result.first_chunk_s = time.perf_counter() - started
-                result.chunks.append(chunk)
-                if on_chunk:
-                    on_chunk(chunk)
-            elif Handled.is_type(event.type):
-                handled = Handled.from_event(event)
-                result.text, result.context, result.handled = handled.text, handled.context, True
-                result.done_s = time.perf_counter() - started
-                if not result.chunks:
-                    break  # a service that does not stream sends no handled-stop
-            elif NotHandled.is_type(event.type):
-                not_handled = NotHandled.from_event(event)
-                result.text, result.context = not_handled.text, not_handled.context
-                result.done_s = time.perf_counter() - started
-                if not result.chunks:
-                    break
-            elif event.type in ("intent", "intents-stop"):
-                # Home control: the service asks Home Assistant to act.
-                result.handled = True
-                result.context = event.data.get("context")
-                result.done_s = time.perf_counter() - started
-                single = event.type == "intent" and "intents-start" not in result.event_types
-                if (event.type == "intents-stop" or single) and not result.chunks:
-                    break  # with chunks streamed first, handled-stop ends the turn
-            elif event.type in ("handled-stop", "error"):
+        while (event := await client.read_event()) is not None:
+            chunk = result.take(event, time.perf_counter() - started)
+            if chunk is not None and on_chunk:
+                on_chunk(chunk)
+            if result.ended:
                 break
     return result
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wyoming.event import Event
-from wyoming.server import AsyncServer, AsyncTcpServer
+from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer
 
 from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
@@ -46,6 +46,7 @@ class Service:
     _prompt_again: bool = field(default=False, init=False)
     #: Set when a stop began: the health report turns away new work from then on.
     stopping: bool = field(default=False, init=False)
+    _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
         self.budget = ConnectionBudget(
@@ -59,6 +60,7 @@ class Service:
     @property
     def port(self) -> int | None:
         """The bound TCP port (useful with port 0)."""
+        # wyoming keeps the bound socket to itself; with port 0 only it knows the port.
         if isinstance(self.server, AsyncTcpServer) and self.server._server is not None:
             return self.server._server.sockets[0].getsockname()[1]
         return None
@@ -79,25 +81,26 @@ class Service:
         )
 
     async def start(self) -> None:
-        """Start listening without blocking (tests, benchmark)."""
+        """Start listening without blocking; :meth:`stop_requested` waits for the end."""
         if self.home is not None:
             await self.home.start()
         if self.http is not None:
             await self.http.start()
-        await self.server.start(self.handler_factory)
+        if isinstance(self.server, AsyncStdioServer):
+            # stdio has no listener: its one connection is served as a task, and the
+            # service ends with it.
+            stdio = asyncio.create_task(self.server.run(self.handler_factory))
+            stdio.add_done_callback(lambda _task: self.request_stop())
+        else:
+            await self.server.start(self.handler_factory)
 
-    async def serve_forever(self) -> None:
-        if self.home is not None:
-            await self.home.start()
-        if self.http is not None:
-            await self.http.start()
-        try:
-            await self.server.run(self.handler_factory)
-        finally:
-            if self.http is not None:
-                await self.http.stop()
-            if self.home is not None:
-                await self.home.stop()
+    def request_stop(self) -> None:
+        """Begin stopping (SIGTERM): health says "stopping" from now on."""
+        self.stopping = True
+        self._stop_requested.set()
+
+    async def stop_requested(self) -> None:
+        await self._stop_requested.wait()
 
     def health(self) -> dict[str, object]:
         """Whether this board can take work now, for a load balancer (``GET /health``)."""
@@ -247,25 +250,23 @@ def _service_executor(home: HomeSource | None):
 
 
 async def serve(config: ServiceConfig) -> None:
+    """Run until SIGTERM or Ctrl-C, then stop gracefully."""
     service = await create_service(config)
-    _LOGGER.info("Ready on %s", config.uri)
-    serving = asyncio.current_task()
-    assert serving is not None
 
     def stop_on_signal() -> None:
         # SIGTERM (the add-on's stop, systemd, a balancer's drain): report
-        # "stopping" to health checks at once, then stop as Ctrl-C does. aiohttp
-        # lets answers already streaming finish before it closes.
+        # "stopping" to health checks at once; answers already streaming over
+        # HTTP finish before the server closes.
         _LOGGER.info("Stopping on SIGTERM")
-        service.stopping = True
-        serving.cancel()
+        service.request_stop()
 
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
         loop.add_signal_handler(signal.SIGTERM, stop_on_signal)
     try:
-        await service.serve_forever()
+        await service.start()
+        _LOGGER.info("Ready on %s", config.uri)
+        await service.stop_requested()
     finally:
-        service.stopping = True
-        await service.worker.close()
+        await service.stop()
         _LOGGER.info("Stopped")

@@ -102,8 +102,8 @@ def test_tools_are_part_of_the_cached_prefix():
     )
     runtime.load()
     runtime.prepare_system_prompt("You control a home.", TOOLS)
-    assert "HassTurnOn" in runtime._prefix_text
-    assert runtime._prefix_text.endswith("<|im_end|>\n<|im_start|>")
+    assert "HassTurnOn" in runtime.prefix_text
+    assert runtime.prefix_text.endswith("<|im_end|>\n<|im_start|>")
     pieces: list[str] = []
     request = GenerationRequest(
         system_prompt="You control a home.",
@@ -112,5 +112,5 @@ def test_tools_are_part_of_the_cached_prefix():
         max_new_tokens=4,
     )
     stats = runtime.generate(request, pieces.append, threading.Event())
-    assert stats.reused_tokens == len(runtime._prefix_tokens)  # tools were not prefilled again
+    assert stats.reused_tokens == runtime.prefix_tokens  # tools were not prefilled again
     runtime.close()

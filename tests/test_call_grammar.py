@@ -110,6 +110,7 @@ def test_llama_cpp_parses_the_grammar_and_agrees_with_the_matcher(free_names):
     llm = vocab_only_model()
     constraint = answer_constraint(HOME, free_names=free_names)
     for text in GOOD:
+        # llama-cpp-python offers no public vocab handle; the runtime reads the same one.
         guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
         try:
             for token in llm.tokenize(text.encode(), add_bos=False):
@@ -119,6 +120,7 @@ def test_llama_cpp_parses_the_grammar_and_agrees_with_the_matcher(free_names):
         finally:
             guard.close()
     for text in BAD[:6]:
+        # llama-cpp-python offers no public vocab handle; the runtime reads the same one.
         guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
         try:
             tokens = llm.tokenize(text.encode(), add_bos=False)

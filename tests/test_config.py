@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,16 +122,23 @@ def test_help_lists_every_subcommand_and_no_empty_defaults():
         assert "``" not in run_cli(command.name, "--help").stdout, command.name
 
 
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """stderr without the log lines (start-up may log, say, writing the default prompt)."""
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", line)]
+
+
 def test_bad_home_file_is_one_line(tmp_path):
-    missing = run_cli("--home-file", str(tmp_path / "nope.yaml"), "--http-uri", "none")
+    config = ["--config-dir", str(tmp_path / "config"), "--http-uri", "none"]
+    missing = run_cli("--home-file", str(tmp_path / "nope.yaml"), *config)
     assert missing.returncode == 1
-    assert missing.stderr.strip().splitlines() == [
+    assert error_lines(missing) == [
         f"rk-assist: cannot read the home file {tmp_path / 'nope.yaml'}: No such file or directory"
     ]
     broken = tmp_path / "broken.yaml"
     broken.write_text("entities: [\n")
-    result = run_cli("--home-file", str(broken), "--http-uri", "none")
-    lines = result.stderr.strip().splitlines()
+    result = run_cli("--home-file", str(broken), *config)
+    lines = error_lines(result)
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "is not valid YAML" in lines[0] and "line 2" in lines[0]
 

@@ -59,7 +59,7 @@ def test_system_prompt_state_is_saved_and_restored_exactly(tmp_path: Path):
     bin_path, json_path = cache_paths(tmp_path, first)
     metadata = json.loads(json_path.read_text())
     assert metadata["size"] == bin_path.stat().st_size
-    assert metadata["tokens"] == len(first._prefix_tokens)
+    assert metadata["tokens"] == first.prefix_tokens
     assert metadata["model"] == "SmolLM2-135M-Instruct.Q4_1"
 
     second = make_runtime(tmp_path)
@@ -69,7 +69,7 @@ def test_system_prompt_state_is_saved_and_restored_exactly(tmp_path: Path):
     second.close()
     # Greedy decoding from the restored state gives the very same answer.
     assert restored_text == built_text and built_text
-    assert restored_stats.reused_tokens == len(second._prefix_tokens)
+    assert restored_stats.reused_tokens == second.prefix_tokens
     assert restored_stats.prefill_tokens == built_stats.prefill_tokens
 
 
@@ -135,8 +135,8 @@ def test_request_with_a_new_system_prompt_is_prepared_on_the_fly(tmp_path: Path)
     runtime = make_runtime(None)
     runtime.prepare_system_prompt(SYSTEM)
     _, stats = answer(runtime, request(system="You are a pirate. Answer like a pirate."))
-    assert runtime._system_prompt == "You are a pirate. Answer like a pirate."
-    assert stats.reused_tokens == len(runtime._prefix_tokens)
+    assert runtime.system_prompt == "You are a pirate. Answer like a pirate."
+    assert stats.reused_tokens == runtime.prefix_tokens
     runtime.close()
 
 
@@ -239,7 +239,7 @@ def test_clear_context_keeps_the_system_prompt_state():
     answer(runtime, request())
     runtime.clear_context(keep_system_prompt=True)
     _, stats = answer(runtime, request())
-    assert stats.reused_tokens == len(runtime._prefix_tokens)
+    assert stats.reused_tokens == runtime.prefix_tokens
     runtime.clear_context(keep_system_prompt=False)
     _, stats = answer(runtime, request())
     assert stats.reused_tokens == 0

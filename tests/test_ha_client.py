@@ -86,7 +86,7 @@ async def test_a_bad_token_stops_without_leaking_it(hass, caplog):
     connection = HomeAssistantConnection(hass.url, "secret-wrong-token", retry_max_s=1)
     await connection.start()
     try:
-        await wait_for(lambda: connection._task.done(), 10)
+        await wait_for(lambda: not connection.running, 10)
         assert connection.home is None
         assert "refused the access token" in caplog.text
         assert "secret-wrong-token" not in caplog.text
@@ -193,16 +193,16 @@ async def test_a_changed_home_gets_its_prompt_prepared_at_once(
     )
     service = await create_service(config)
     runtime = service.worker.runtime
-    assert "Kitchen Light" not in runtime._system_prompt  # nothing known before connecting
+    assert "Kitchen Light" not in runtime.system_prompt  # nothing known before connecting
     await service.start()
     try:
         await wait_for(lambda: service.assistant.prompt_home is not None)
-        assert "Kitchen Light" in runtime._system_prompt and "HassTurnOn" in runtime._system_prompt
-        assert "Garage Heater" not in runtime._system_prompt
+        assert "Kitchen Light" in runtime.system_prompt and "HassTurnOn" in runtime.system_prompt
+        assert "Garage Heater" not in runtime.system_prompt
         hass.exposed["switch.garage_heater"] = True
         await hass.push_event("entity_registry_updated", {"action": "update"})
         await wait_for(lambda: "switch.garage_heater" in service.assistant.prompt_home.entities)
-        assert "Garage Heater" in runtime._system_prompt
+        assert "Garage Heater" in runtime.system_prompt
         # Unexposing acts at once on what may be done, before the prompt catches up.
         hass.exposed["light.hallway"] = False
         await hass.push_event("entity_registry_updated", {"action": "update"})

@@ -79,7 +79,7 @@ async def test_a_model_that_fails_to_load_leaves_the_old_one_serving(swap_servic
 async def test_requests_during_a_switch_wait_and_are_answered(swap_service):
     service, uri = swap_service
     switch = asyncio.create_task(use_model(uri, "npu", timeout=60))
-    while not (service._swap_lock.locked() and service.worker.busy):  # the model is going
+    while not (service.health()["status"] == "loading" and service.worker.busy):  # switching
         await asyncio.sleep(0.001)
     answers = await asyncio.gather(*(ask(uri, f"Question {n}?") for n in range(3)))
     assert await switch == 0

@@ -272,7 +272,7 @@ def test_clear_context_keeps_only_the_system_prompt(rkllm_doubles, rkllm_model, 
     runtime = make(rkllm_doubles[abi], rkllm_model)
     _, _, before, _ = ask(runtime, "Something to remember for a while.")
     runtime.clear_context(keep_system_prompt=True)
-    assert 0 < runtime._kv_cache_sizes()[0] < before.prompt_tokens
+    assert 0 < runtime.kv_cache_sizes()[0] < before.prompt_tokens
     runtime.clear_context(keep_system_prompt=False)
-    assert runtime._kv_cache_sizes() == [0]
+    assert runtime.kv_cache_sizes() == [0]
     runtime.close()

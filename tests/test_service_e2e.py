@@ -38,7 +38,7 @@ async def test_transcript_streams_events_in_order_and_echoes_context(service: Se
     stats = service.worker.last_stats
     assert stats is not None and stats.generated_tokens > 0 and stats.stop_reason == "end"
     # The system prompt's state was reused, not recomputed.
-    assert stats.reused_tokens >= len(service.worker.runtime._prefix_tokens)
+    assert stats.reused_tokens >= service.worker.runtime.prefix_tokens
 
 
 async def test_describe_answers_within_a_second_while_generating(service: Service, uri: str):

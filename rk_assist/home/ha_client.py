@@ -68,6 +68,11 @@ class HomeAssistantConnection:
         self._task: asyncio.Task[None] | None = None
         self._refresh_task: asyncio.Task[None] | None = None
 
+    @property
+    def running(self) -> bool:
+        """Connected or trying to; False once stopped or refused for good (a bad token)."""
+        return self._task is not None and not self._task.done()
+
     def __repr__(self) -> str:  # never show the token
         return f"HomeAssistantConnection({self.url!r})"
 

@@ -47,41 +47,79 @@ _SIMPLE = {
 STATE_INTENTS = ("HassGetState", "HassClimateGetTemperature")
 
 
-def service_for(action: Action) -> tuple[str, str, dict[str, Any]] | None:
+ServiceCall = tuple[str, str, dict[str, Any]]
+
+
+def _turn_on(domain: str, _slots: dict[str, Any]) -> ServiceCall:
+    return (*_ON.get(domain, ("homeassistant", "turn_on")), {})
+
+
+def _turn_off(domain: str, _slots: dict[str, Any]) -> ServiceCall:
+    return (*_OFF.get(domain, ("homeassistant", "turn_off")), {})
+
+
+def _toggle(domain: str, _slots: dict[str, Any]) -> ServiceCall:
+    return ("cover", "toggle", {}) if domain == "cover" else ("homeassistant", "toggle", {})
+
+
+def _light_set(_domain: str, slots: dict[str, Any]) -> ServiceCall:
+    data: dict[str, Any] = {}
+    if "brightness" in slots:
+        data["brightness_pct"] = slots["brightness"]
+    if "color" in slots:
+        data["color_name"] = str(slots["color"]).lower()
+    return "light", "turn_on", data
+
+
+def _set_position(domain: str, slots: dict[str, Any]) -> ServiceCall:
+    if domain == "valve":
+        return "valve", "set_valve_position", {"position": slots["position"]}
+    return "cover", "set_cover_position", {"position": slots["position"]}
+
+
+def _set_volume(_domain: str, slots: dict[str, Any]) -> ServiceCall:
+    return "media_player", "volume_set", {"volume_level": slots["volume_level"] / 100}
+
+
+def _mute(_domain: str, _slots: dict[str, Any]) -> ServiceCall:
+    return "media_player", "volume_mute", {"is_volume_muted": True}
+
+
+def _unmute(_domain: str, _slots: dict[str, Any]) -> ServiceCall:
+    return "media_player", "volume_mute", {"is_volume_muted": False}
+
+
+def _volume_step(_domain: str, slots: dict[str, Any]) -> ServiceCall | None:
+    # A step by a number needs the current level; Home Assistant's intent has it.
+    step = slots.get("volume_step")
+    return ("media_player", f"volume_{step}", {}) if step in ("up", "down") else None
+
+
+def _add_to_shopping_list(_domain: str, slots: dict[str, Any]) -> ServiceCall:
+    return "shopping_list", "add_item", {"name": slots["item"]}
+
+
+#: Intents whose service depends on the entity's domain or reshapes the slots.
+_BY_INTENT: dict[str, Callable[[str, dict[str, Any]], ServiceCall | None]] = {
+    "HassTurnOn": _turn_on,
+    "HassTurnOff": _turn_off,
+    "HassToggle": _toggle,
+    "HassLightSet": _light_set,
+    "HassSetPosition": _set_position,
+    "HassSetVolume": _set_volume,
+    "HassMediaPlayerMute": _mute,
+    "HassMediaPlayerUnmute": _unmute,
+    "HassSetVolumeRelative": _volume_step,
+    "HassShoppingListAddItem": _add_to_shopping_list,
+}
+
+
+def service_for(action: Action) -> ServiceCall | None:
     """(domain, service, data) for an action, or None if no service does it."""
     entity_domain = action.entity_id.split(".", 1)[0] if action.entity_id else ""
     slots = {k: v for k, v in action.slots.items() if k != "name"}
-    if action.intent == "HassTurnOn":
-        domain, service = _ON.get(entity_domain, ("homeassistant", "turn_on"))
-        return domain, service, {}
-    if action.intent == "HassTurnOff":
-        domain, service = _OFF.get(entity_domain, ("homeassistant", "turn_off"))
-        return domain, service, {}
-    if action.intent == "HassToggle":
-        return (
-            ("cover", "toggle", {}) if entity_domain == "cover" else ("homeassistant", "toggle", {})
-        )
-    if action.intent == "HassLightSet":
-        data: dict[str, Any] = {}
-        if "brightness" in slots:
-            data["brightness_pct"] = slots["brightness"]
-        if "color" in slots:
-            data["color_name"] = str(slots["color"]).lower()
-        return "light", "turn_on", data
-    if action.intent == "HassSetPosition":
-        if entity_domain == "valve":
-            return "valve", "set_valve_position", {"position": slots["position"]}
-        return "cover", "set_cover_position", {"position": slots["position"]}
-    if action.intent == "HassSetVolume":
-        return "media_player", "volume_set", {"volume_level": slots["volume_level"] / 100}
-    if action.intent in ("HassMediaPlayerMute", "HassMediaPlayerUnmute"):
-        muted = action.intent == "HassMediaPlayerMute"
-        return "media_player", "volume_mute", {"is_volume_muted": muted}
-    if action.intent == "HassSetVolumeRelative" and slots.get("volume_step") in ("up", "down"):
-        # A step by a number needs the current level; Home Assistant's intent has it.
-        return "media_player", f"volume_{slots['volume_step']}", {}
-    if action.intent == "HassShoppingListAddItem":
-        return "shopping_list", "add_item", {"name": slots["item"]}
+    if action.intent in _BY_INTENT:
+        return _BY_INTENT[action.intent](entity_domain, slots)
     if action.intent in _SIMPLE:
         domain, service = _SIMPLE[action.intent]
         return domain, service, slots

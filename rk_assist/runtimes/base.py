@@ -179,6 +179,11 @@ class Runtime(ABC):
         return 0
 
     @property
+    def system_prompt(self) -> str | None:
+        """The system prompt the runtime is prepared for; None before the first."""
+        return None
+
+    @property
     @abstractmethod
     def model_name(self) -> str:
         """The model's friendly name, used for cache folders and ``describe``."""

@@ -114,6 +114,15 @@ class LlamaCppRuntime(Runtime):
         return self._require_llm().n_ctx()
 
     @property
+    def system_prompt(self) -> str | None:
+        return self._system_prompt
+
+    @property
+    def prefix_text(self) -> str:
+        """The rendered system block (with the tools) whose state is cached."""
+        return self._prefix_text or ""
+
+    @property
     def prefix_tokens(self) -> int:
         return len(self._prefix_tokens)
 

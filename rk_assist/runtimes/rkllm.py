@@ -207,6 +207,10 @@ class RkllmRuntime(Runtime):
         )
 
     @property
+    def system_prompt(self) -> str | None:
+        return self._system_prompt
+
+    @property
     def prefix_tokens(self) -> int:
         """Exact with the model's tokenizer files, else estimated from its length."""
         return self._count(self._prefix_text) if self._prefix_text else 0
@@ -293,7 +297,7 @@ class RkllmRuntime(Runtime):
                 )
             run = _Run(emit=emit, stop=stop, max_new_tokens=request.max_new_tokens)
             code = self._run_once(role, prompt, keep_history, run, request.max_new_tokens)
-            kv_sizes = self._kv_cache_sizes()
+            kv_sizes = self.kv_cache_sizes()
         if run.errored or code != 0:
             if self._prompt_too_long(prompt):
                 raise PromptTooLongError(
@@ -528,7 +532,7 @@ class RkllmRuntime(Runtime):
         # Without a tokenizer the count is an estimate: only call it too long when clearly so.
         return self._count(prompt) > self.settings.context_length * 0.9
 
-    def _kv_cache_sizes(self) -> list[int]:
+    def kv_cache_sizes(self) -> list[int]:
         library = self._require_library()
         try:
             function = library.function("rkllm_get_kv_cache_size")

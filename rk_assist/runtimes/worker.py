@@ -27,71 +27,27 @@ class BusyError(Exception):
 
 
 class GenerationStream:
-    """The text pieces of one generation, as an async iterator.
+    """The text pieces of one generation, as an async iterator; ``stats`` once it ended.
 
     Leaving the iteration early (``aclose``, or the consuming task being
     cancelled) stops the generation on the worker thread.
     """
 
-    def __init__(self, worker: ModelWorker, request: GenerationRequest) -> None:
-        self._worker = worker
-        self._request = request
+    def __init__(self) -> None:
         self.stats: GenerationStats | None = None
-        self._iterator = self._run()
+        self._iterator: AsyncIterator[str] | None = None
+
+    def feed_from(self, pieces: AsyncIterator[str]) -> GenerationStream:
+        self._iterator = pieces
+        return self
 
     def __aiter__(self) -> AsyncIterator[str]:
+        assert self._iterator is not None
         return self._iterator
 
     async def aclose(self) -> None:
-        await self._iterator.aclose()
-
-    async def _run(self) -> AsyncIterator[str]:
-        worker = self._worker
-        await worker._enter_line()
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue[object] = asyncio.Queue()
-        stop = threading.Event()
-
-        def emit(piece: str) -> None:
-            loop.call_soon_threadsafe(pieces.put_nowait, piece)
-
-        def run_on_worker() -> GenerationStats:
-            try:
-                if stop.is_set():  # cancelled while waiting for the thread
-                    return GenerationStats(stop_reason="aborted")
-                with worker._active_lock:
-                    worker._active_stop = stop
-                try:
-                    return worker.runtime.generate(self._request, emit, stop)
-                except Exception:
-                    worker._recover()
-                    raise
-                finally:
-                    with worker._active_lock:
-                        worker._active_stop = None
-            finally:
-                loop.call_soon_threadsafe(pieces.put_nowait, _END)
-
-        future = loop.run_in_executor(worker._executor, run_on_worker)
-        finished = False
-        try:
-            while True:
-                piece = await pieces.get()
-                if piece is _END:
-                    break
-                yield piece  # type: ignore[misc]
-            self.stats = await future
-            worker.last_stats = self.stats
-            worker.generations += 1
-            finished = True
-        finally:
-            if not finished:
-                worker._stop_generation(stop)
-                # Wait for the thread to let go of the model before the next
-                # request may start; shielded so a second cancel cannot skip it.
-                with contextlib.suppress(Exception):
-                    worker.last_stats = await asyncio.shield(future)
-            worker._leave_line()
+        if self._iterator is not None:
+            await self._iterator.aclose()  # type: ignore[attr-defined]
 
 
 class ModelWorker:
@@ -173,7 +129,56 @@ class ModelWorker:
             self._slot.release()
 
     def generate(self, request: GenerationRequest) -> GenerationStream:
-        return GenerationStream(self, request)
+        stream = GenerationStream()
+        return stream.feed_from(self._run(request, stream))
+
+    async def _run(
+        self, request: GenerationRequest, stream: GenerationStream
+    ) -> AsyncIterator[str]:
+        await self._enter_line()
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(piece: str) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        def run_on_worker() -> GenerationStats:
+            try:
+                if stop.is_set():  # cancelled while waiting for the thread
+                    return GenerationStats(stop_reason="aborted")
+                with self._active_lock:
+                    self._active_stop = stop
+                try:
+                    return self.runtime.generate(request, emit, stop)
+                except Exception:
+                    self._recover()
+                    raise
+                finally:
+                    with self._active_lock:
+                        self._active_stop = None
+            finally:
+                loop.call_soon_threadsafe(pieces.put_nowait, _END)
+
+        future = loop.run_in_executor(self._executor, run_on_worker)
+        finished = False
+        try:
+            while True:
+                piece = await pieces.get()
+                if piece is _END:
+                    break
+                yield piece  # type: ignore[misc]
+            stream.stats = self.last_stats = await future
+            self.generations += 1
+            finished = True
+        finally:
+            if not finished:
+                self._stop_generation(stop)
+                # Wait for the thread to let go of the model before the next
+                # request may start; shielded so a second cancel cannot skip it.
+                with contextlib.suppress(Exception):
+                    self.last_stats = await asyncio.shield(future)
+            self._leave_line()
 
     async def close(self) -> None:
         with self._active_lock:
