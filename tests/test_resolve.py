@@ -372,3 +372,17 @@ def test_only_the_numbers_the_request_says():
 def test_a_light_set_to_nothing_is_a_question():
     outcome = resolve("HassLightSet", name="Desk Lamp")
     assert outcome.actions == [] and outcome.question == "What brightness or color should I set?"
+
+
+def test_refusals_carry_a_typed_reason():
+    from rk_assist.home.resolve import Reason
+
+    assert resolve("HassTurnOn", name="Moon Lamp").reasons == [Reason.NAME]
+    assert resolve("HassTurnOn", area="Dungeon", domain="light").reasons == [Reason.AREA]
+    assert resolve("HassTurnOn", floor="Roof", domain="light").reasons == [Reason.FLOOR]
+    assert resolve("HassLightSet", name="Floor Lamp", brightness=250).reasons == [
+        Reason.INVALID_SLOT
+    ]
+    assert resolve("HassSelfDestruct", name="TV").reasons == [Reason.UNKNOWN_INTENT]
+    asked = resolve("HassTurnOn")
+    assert asked.question and asked.reasons == []  # a question is not a refusal

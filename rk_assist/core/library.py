@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from ..runtimes.base import RuntimeFailure
 from .structs import (
     ABIS,
     LLMHandle,
@@ -51,6 +52,14 @@ _MAX_SCAN_BYTES = 256 << 20
 
 class RkllmLibraryError(Exception):
     """The library is missing, unidentifiable or of an unsupported version."""
+
+
+class RkllmCallError(RuntimeFailure):
+    """A runtime function returned non-zero; a RuntimeFailure like any failed generation."""
+
+    def __init__(self, function: str, code: int) -> None:
+        super().__init__(f"{function} failed (code {code})")
+        self.function, self.code = function, code
 
 
 def abi_for_version(version: str) -> str | None:
@@ -229,3 +238,80 @@ class RkllmLibrary:
         if name in getattr(self, "missing", ()):
             raise RkllmLibraryError(f"{self.path} (runtime {self.version}) has no {name}")
         return getattr(self.cdll, name)
+
+    def _call(self, name: str, *args: object) -> None:
+        code = self.function(name)(*args)
+        if code != 0:
+            raise RkllmCallError(name, code)
+
+    # -- rkllm.h, one method per function the runtime uses; argtypes in _bind ----------
+
+    # RKLLMParam rkllm_createDefaultParam();
+    def create_default_param(self):
+        return self.function("rkllm_createDefaultParam")()
+
+    # 1.2: int rkllm_init(LLMHandle* handle, RKLLMParam* param, LLMResultCallback callback);
+    # 1.3: int rkllm_init(LLMHandle* handle, RKLLMParam* param, RKLLMCallback* callbacks);
+    def init(self, handle: LLMHandle, param: object, callback: object) -> None:
+        """``callback`` is the result callback; for ABI 1.3 it is wrapped in its struct here,
+        and the struct is kept alive on this object for as long as the model is loaded."""
+        if self.abi == "1.2":
+            self._call("rkllm_init", ctypes.byref(handle), ctypes.byref(param), callback)
+            return
+        self._callbacks = RKLLMCallback(result_callback=callback)
+        self._call(
+            "rkllm_init", ctypes.byref(handle), ctypes.byref(param), ctypes.byref(self._callbacks)
+        )
+
+    # int rkllm_run(LLMHandle handle, RKLLMInput* rkllm_input, RKLLMInferParam* rkllm_infer_params,
+    #               void* userdata);
+    def run(self, handle: LLMHandle, rk_input: object, infer: object) -> None:
+        self._call("rkllm_run", handle, ctypes.byref(rk_input), ctypes.byref(infer), None)
+
+    # int rkllm_abort(LLMHandle handle);
+    def abort(self, handle: LLMHandle) -> None:
+        self._call("rkllm_abort", handle)
+
+    # int rkllm_destroy(LLMHandle handle);
+    def destroy(self, handle: LLMHandle) -> None:
+        self._call("rkllm_destroy", handle)
+
+    # int rkllm_load_prompt_cache(LLMHandle handle, const char* prompt_cache_path);
+    def load_prompt_cache(self, handle: LLMHandle, path: Path) -> None:
+        self._call("rkllm_load_prompt_cache", handle, str(path).encode())
+
+    # int rkllm_release_prompt_cache(LLMHandle handle);
+    def release_prompt_cache(self, handle: LLMHandle) -> None:
+        self._call("rkllm_release_prompt_cache", handle)
+
+    # int rkllm_clear_kv_cache(LLMHandle handle, int keep_system_prompt, int* start_pos,
+    #                          int* end_pos);
+    def clear_kv_cache(self, handle: LLMHandle, keep_system_prompt: bool) -> None:
+        self._call("rkllm_clear_kv_cache", handle, 1 if keep_system_prompt else 0, None, None)
+
+    # int rkllm_get_kv_cache_size(LLMHandle handle, int* cache_sizes);
+    def get_kv_cache_size(self, handle: LLMHandle) -> list[int]:
+        """The first batch's KV cache size in tokens (the runtime fills up to 8)."""
+        sizes = (c_int * 8)()
+        self._call("rkllm_get_kv_cache_size", handle, sizes)
+        return [sizes[0]]
+
+    # int rkllm_set_chat_template(LLMHandle handle, const char* system_prompt,
+    #                             const char* prompt_prefix, const char* prompt_postfix);
+    def set_chat_template(self, handle: LLMHandle, system: str, prefix: str, postfix: str) -> None:
+        self._call(
+            "rkllm_set_chat_template", handle, system.encode(), prefix.encode(), postfix.encode()
+        )
+
+    # int rkllm_set_function_tools(LLMHandle handle, const char* system_prompt,
+    #                              const char* tools, const char* tool_response_str);
+    def set_function_tools(
+        self, handle: LLMHandle, system: str, tools: str, tool_response: str
+    ) -> None:
+        self._call(
+            "rkllm_set_function_tools",
+            handle,
+            system.encode(),
+            tools.encode(),
+            tool_response.encode(),
+        )

@@ -281,23 +281,28 @@ def _build(node: Pattern, start: _State) -> _State:
             _build(option, entry).empty.append(end)
         return end
     if isinstance(node, Repeat):
-        state = start
-        for _ in range(node.min):
-            state = _build(node.body, state)
-        end = _State()
-        state.empty.append(end)
-        if node.max is None:
-            loop = _State()
-            state.empty.append(loop)
-            _build(node.body, loop).empty.extend((loop, end))
-        else:
-            for _ in range(node.max - node.min):
-                state = _build(node.body, state)
-                state.empty.append(end)
-        return end
+        return _build_repeat(node, start)
     if isinstance(node, Ref):
         return _build(node.body, start)
     raise TypeError(f"not a pattern: {node!r}")
+
+
+def _build_repeat(node: Repeat, start: _State) -> _State:
+    """``min`` copies of the body, then up to ``max - min`` optional ones (or a loop)."""
+    state = start
+    for _ in range(node.min):
+        state = _build(node.body, state)
+    end = _State()
+    state.empty.append(end)
+    if node.max is None:
+        loop = _State()
+        state.empty.append(loop)
+        _build(node.body, loop).empty.extend((loop, end))
+    else:
+        for _ in range(node.max - node.min):
+            state = _build(node.body, state)
+            state.empty.append(end)
+    return end
 
 
 def _closure(states: Iterable[_State]) -> frozenset[_State]:

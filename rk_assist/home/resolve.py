@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, IntentSpec
@@ -37,11 +38,41 @@ class Action:
     entity_id: str | None = None  # None for intents without a device (timers, lists)
 
 
+class Reason(StrEnum):
+    """Why a call was not carried out, in the spirit of Home Assistant's MatchFailedReason."""
+
+    UNKNOWN_INTENT = "unknown_intent"
+    NAME = "name"  # no exposed device is called that
+    AREA = "area"  # no area is called that
+    FLOOR = "floor"  # no floor is called that
+    INVALID_SLOT = "invalid_slot"  # a value that cannot be used (not a number, out of range)
+    NOTHING_THERE = "nothing_there"  # nothing of that kind in the place named
+
+
+@dataclass(frozen=True)
+class Ask:
+    """A question back to the user: the request is incomplete or fits several devices."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Nothing was done, with the reason and the sentence that says so."""
+
+    reason: Reason
+    text: str
+
+
+Resolved = list[Action] | Ask | Refuse
+
+
 @dataclass
 class Outcome:
     actions: list[Action] = field(default_factory=list)
     question: str | None = None  # to ask the user back, instead of acting
     refusals: list[str] = field(default_factory=list)  # spoken reasons nothing was done
+    reasons: list[Reason] = field(default_factory=list)  # the same, typed, one per refusal
     executed: bool = False  # carried out by rk-assist itself (services mode)
 
     @property
@@ -55,14 +86,15 @@ def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
         spec = BY_NAME.get(call.name)
         if spec is None:
             outcome.refusals.append(f"I can't do {call.name} here.")
+            outcome.reasons.append(Reason.UNKNOWN_INTENT)
             continue
         spec, arguments = _repaired(spec, call.arguments, home)
         result = _resolve_one(spec, arguments, home)
-        if isinstance(result, str):
-            if result.endswith("?"):
-                outcome.question = outcome.question or result
-            else:
-                outcome.refusals.append(result)
+        if isinstance(result, Ask):
+            outcome.question = outcome.question or result.text
+        elif isinstance(result, Refuse):
+            outcome.refusals.append(result.text)
+            outcome.reasons.append(result.reason)
         else:
             outcome.actions.extend(result)
     if outcome.question:
@@ -117,76 +149,94 @@ class _UnusableSlot(ValueError):
     """A slot value that cannot be used; the message is said to the user."""
 
 
-def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[Action] | str:
+def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> Resolved:
     extra: dict[str, Any] = {}
     for slot, kind in spec.slots.items():
         if slot in arguments and arguments[slot] not in (None, ""):
             try:
                 extra[slot] = _check_slot(slot, kind, arguments[slot])
             except _UnusableSlot as err:
-                return str(err)
+                return Refuse(Reason.INVALID_SLOT, str(err))
     missing = [slot for slot in spec.required if slot not in extra]
     if spec.required_any and not any(slot in extra for slot in spec.required_any):
-        return f"What {' or '.join(s.replace('_', ' ') for s in spec.required_any)} should I set?"
+        wanted = " or ".join(s.replace("_", " ") for s in spec.required_any)
+        return Ask(f"What {wanted} should I set?")
     if missing:
-        return _QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?")
+        return Ask(_QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?"))
     if not spec.targets:
         return [Action(spec.name, extra)]
     entities = _targets(spec, arguments, home)
-    if isinstance(entities, str):
+    if isinstance(entities, Ask | Refuse):
         return entities
     return [Action(spec.name, {"name": e.entity_id, **extra}, e.entity_id) for e in entities]
 
 
-def _targets(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> list[Entity] | str:
+def _targets(
+    spec: IntentSpec, arguments: dict[str, Any], home: Home
+) -> list[Entity] | Ask | Refuse:
     name = _text(arguments.get("name"))
     area_name, floor_name = _text(arguments.get("area")), _text(arguments.get("floor"))
     domain = _text(arguments.get("domain"))
+    device_class = _text(arguments.get("device_class"))
     pool = [e for e in home.entities.values() if spec.domains is None or e.domain in spec.domains]
     if domain:
         pool = [e for e in pool if e.domain == normalize(domain).replace(" ", "_")]
-    device_class = _text(arguments.get("device_class"))
     if device_class:
         pool = [e for e in pool if e.device_class == device_class]
-    if area_name:
-        areas = home.find_area(area_name)
-        if not areas:
-            return f"I don't know an area called {area_name}."
-        area_ids = {a.area_id for a in areas}
-        in_area = [e for e in pool if e.area_id in area_ids]
-    else:
-        in_area = pool
-    if floor_name:
-        floors = home.find_floor(floor_name)
-        if not floors:
-            return f"I don't know a floor called {floor_name}."
-        floor_ids = {f.floor_id for f in floors}
-        in_area = [
-            e
-            for e in in_area
-            if (area := home.area_of(e)) is not None and area.floor_id in floor_ids
-        ]
+    in_place = _in_place(home, pool, area_name, floor_name)
+    if isinstance(in_place, Refuse):
+        return in_place
     if name and normalize(name) != "all":
-        matches = home.find_entities(name, in_area)
-        if not matches and (area_name or floor_name):
-            # "the kitchen light" said with the area in its name: try the whole home.
-            matches = home.find_entities(name, pool)
-        if not matches:
-            return f"Sorry, I can't find a device called {name}."
-        if len(matches) > 1 and not (area_name or floor_name):
-            places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
-            return f"Which {name} do you mean: the one in {' or in '.join(places)}?"
-        return matches
+        return _by_name(home, name, pool, in_place, placed=bool(area_name or floor_name))
     if not (area_name or floor_name or domain):
-        return "Which device do you mean?"
+        return Ask("Which device do you mean?")
     if not (domain or device_class or normalize(name) == "all"):
         # An area alone would act on everything in it: the kettle with the lights.
         # Home Assistant's convention for "everything" is the name "all".
-        return f"Which devices in {area_name or floor_name} do you mean?"
-    if not in_area:
+        return Ask(f"Which devices in {area_name or floor_name} do you mean?")
+    if not in_place:
         where = area_name or floor_name or "the home"
-        return f"Sorry, there is nothing I can control like that in {where}."
-    return in_area
+        return Refuse(
+            Reason.NOTHING_THERE, f"Sorry, there is nothing I can control like that in {where}."
+        )
+    return in_place
+
+
+def _in_place(
+    home: Home, pool: list[Entity], area_name: str, floor_name: str
+) -> list[Entity] | Refuse:
+    """The entities of the pool in the named area and on the named floor (either may be "")."""
+    if area_name:
+        areas = home.find_area(area_name)
+        if not areas:
+            return Refuse(Reason.AREA, f"I don't know an area called {area_name}.")
+        area_ids = {a.area_id for a in areas}
+        pool = [e for e in pool if e.area_id in area_ids]
+    if floor_name:
+        floors = home.find_floor(floor_name)
+        if not floors:
+            return Refuse(Reason.FLOOR, f"I don't know a floor called {floor_name}.")
+        floor_ids = {f.floor_id for f in floors}
+        pool = [
+            e for e in pool if (area := home.area_of(e)) is not None and area.floor_id in floor_ids
+        ]
+    return pool
+
+
+def _by_name(
+    home: Home, name: str, pool: list[Entity], in_place: list[Entity], placed: bool
+) -> list[Entity] | Ask | Refuse:
+    """The devices called ``name``: in the place said, else anywhere; one, or a question."""
+    matches = home.find_entities(name, in_place)
+    if not matches and placed:
+        # "the kitchen light" said with the area in its name: try the whole home.
+        matches = home.find_entities(name, pool)
+    if not matches:
+        return Refuse(Reason.NAME, f"Sorry, I can't find a device called {name}.")
+    if len(matches) > 1 and not placed:
+        places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
+        return Ask(f"Which {name} do you mean: the one in {' or in '.join(places)}?")
+    return matches
 
 
 def _text(value: Any) -> str:

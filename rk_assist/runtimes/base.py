@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class RuntimeFailure(Exception):
@@ -160,6 +160,41 @@ class GenerationStats:
 
 
 TextSink = Callable[[str], None]
+
+
+#: Room left for an answer, at the least, when a prompt is fitted to the context.
+MIN_ANSWER_TOKENS = 16
+
+Prompt = TypeVar("Prompt")
+
+
+@dataclass(frozen=True)
+class FittedPrompt(Generic[Prompt]):
+    prompt: Prompt
+    history_turns_dropped: int
+    size: int  # tokens, counted or estimated
+    fits: bool  # within the budget that leaves room for the answer
+
+
+def fit_history(
+    request: GenerationRequest,
+    context_length: int,
+    measure: Callable[[int], tuple[Prompt, int]],
+) -> FittedPrompt[Prompt]:
+    """Drop the oldest history turns until the prompt leaves room for the answer.
+
+    ``measure(keep_turns)`` renders the prompt with that many past turns and
+    says its size in tokens; the runtime decides what to do with a prompt that
+    does not fit even with no history (``fits`` is False then).
+    """
+    budget = context_length - min(request.max_new_tokens, context_length // 4)
+    budget = max(budget, MIN_ANSWER_TOKENS)
+    total = len(request.history)
+    for keep in range(total, -1, -1):
+        prompt, size = measure(keep)
+        if size <= budget:
+            return FittedPrompt(prompt, total - keep, size, True)
+    return FittedPrompt(prompt, total, size, False)
 
 
 class Runtime(ABC):

@@ -21,6 +21,7 @@ import llama_cpp
 import numpy as np
 
 from .base import (
+    MIN_ANSWER_TOKENS,
     ChatMessage,
     GenerationRequest,
     GenerationStats,
@@ -32,9 +33,10 @@ from .base import (
     Sampling,
     TextFollower,
     TextSink,
+    fit_history,
     read_model_head,
 )
-from .chat_format import ChatRenderer, TemplateSource
+from .chat_format import ChatRenderer
 from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
@@ -45,35 +47,24 @@ from .prompt_cache import (
     forget_least_recent,
     service_cache_name,
 )
+from .settings import RuntimeSettings
 from .state_cache import StateCache, common_prefix
 from .threads import available_cores, default_threads
 
 _LOGGER = logging.getLogger(__name__)
 GGUF_MAGIC = b"GGUF"
 # Keep at least this many tokens free for the answer when trimming history.
-MIN_ANSWER_TOKENS = 16
 # Restoring a saved state costs about what prefilling this many tokens does on a small CPU.
 RESTORE_MARGIN_TOKENS = 16
 # Saved states of prompts other than the service's own, kept on disk per model.
 
 
 @dataclass(frozen=True)
-class LlamaCppSettings:
-    model_path: Path
+class LlamaCppSettings(RuntimeSettings):
     context_length: int = 2048
-    threads: int | None = None
+    threads: int | None = None  # None: every core but one (threads.py)
     batch_size: int = 512
-    temperature: float = 0.3
-    top_p: float = 0.9
-    top_k: int = 40
-    repeat_penalty: float = 1.1
     seed: int = 0
-    cache_dir: Path | None = None  # None: keep the system prompt state in memory only
-    prefix_cache: bool = True  # False re-computes the whole prompt every turn (benchmarks)
-    name: str | None = None  # friendly name for logs and cache folders (default: file stem)
-    chat_template: str | None = None  # overrides the GGUF's template (model.yaml)
-    tokenizer: TemplateSource | None = None  # a model folder's tokenizer and its template
-    thinking: bool = False
     state_cache_mb: int = 256  # memory for saved states of recent prompts (0: none)
 
 
@@ -104,10 +95,7 @@ class LlamaCppRuntime(Runtime):
 
     @property
     def model_name(self) -> str:
-        if self.settings.name:
-            return self.settings.name
-        name = self.settings.model_path.name
-        return name[: -len(".gguf")] if name.lower().endswith(".gguf") else name
+        return self.settings.model_name
 
     @property
     def context_length(self) -> int:
@@ -455,9 +443,6 @@ class LlamaCppRuntime(Runtime):
         ):
             llm.reset()
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokenize(text, first=False))
-
     def close(self) -> None:
         if self._llm is not None:
             self._llm.close()
@@ -470,23 +455,22 @@ class LlamaCppRuntime(Runtime):
         """Tokens of the prompt, dropping the oldest history turns until it fits."""
         llm = self._require_llm()
         renderer = self._require_renderer()
-        budget = llm.n_ctx() - min(request.max_new_tokens, llm.n_ctx() // 4)
-        budget = max(budget, MIN_ANSWER_TOKENS)
-        total_turns = len(request.history)
-        for keep in range(total_turns, -1, -1):
+
+        def measure(keep: int) -> tuple[list[int], int]:
             rendered = renderer.render(request.messages(keep_turns=keep), request.tools_json)
             if self._prefix_tokens and rendered.prefix == self._prefix_text:
                 tokens = self._prefix_tokens + self._tokenize(rendered.rest, first=False)
             else:
                 tokens = self._tokenize(rendered.prefix + rendered.rest, first=True)
-            if len(tokens) <= budget:
-                return tokens, total_turns - keep
-            if len(tokens) + MIN_ANSWER_TOKENS <= llm.n_ctx() and keep == 0:
-                return tokens, total_turns
-        raise PromptTooLongError(
-            f"the prompt is {len(tokens)} tokens even without history; the context holds "
-            f"{llm.n_ctx()} tokens"
-        )
+            return tokens, len(tokens)
+
+        fitted = fit_history(request, llm.n_ctx(), measure)
+        if not fitted.fits and fitted.size + MIN_ANSWER_TOKENS > llm.n_ctx():
+            raise PromptTooLongError(
+                f"the prompt is {fitted.size} tokens even without history; the context holds "
+                f"{llm.n_ctx()} tokens"
+            )
+        return fitted.prompt, fitted.history_turns_dropped
 
     def _tokenize(self, text: str, first: bool) -> list[int]:
         llm = self._require_llm()

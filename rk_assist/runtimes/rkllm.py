@@ -27,13 +27,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.library import RkllmLibrary, RkllmLibraryError
+from ..core.library import RkllmCallError, RkllmLibrary, RkllmLibraryError
 from ..core.structs import (
     CallbackReturn,
     LLMCallState,
     LLMHandle,
     LLMResultCallback,
-    RKLLMCallback,
     RKLLMInferMode,
     RKLLMInputType,
     RKLLMPromptCacheParam,
@@ -48,9 +47,10 @@ from .base import (
     Runtime,
     RuntimeFailure,
     TextSink,
+    fit_history,
     read_model_head,
 )
-from .chat_format import ChatRenderer, TemplateSource
+from .chat_format import ChatRenderer
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
@@ -60,6 +60,7 @@ from .prompt_cache import (
     forget_least_recent,
     service_cache_name,
 )
+from .settings import RuntimeSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -76,25 +77,13 @@ CHARS_PER_TOKEN = 3  # a conservative estimate of prompt size when there is no t
 
 
 @dataclass(frozen=True)
-class RkllmSettings:
-    model_path: Path
+class RkllmSettings(RuntimeSettings):
     library_path: Path | None = None
     abi: str = "auto"
-    context_length: int = 4096
     max_new_tokens: int = 512
-    temperature: float = 0.3
-    top_p: float = 0.9
-    top_k: int = 40
-    repeat_penalty: float = 1.1
     n_keep: int = -1
     cpu_mask: int = BIG_CORES_MASK
     embed_flash: bool = True
-    cache_dir: Path | None = None
-    prefix_cache: bool = True
-    name: str | None = None  # friendly name for logs and cache folders (default: file stem)
-    chat_template: str | None = None  # a Jinja chat template (model.yaml); default ChatML
-    tokenizer: TemplateSource | None = None  # the model folder's tokenizer: counts and template
-    thinking: bool = False
 
 
 def check_rkllm_file(path: Path) -> None:
@@ -137,7 +126,6 @@ class RkllmRuntime(Runtime):
         self.library: RkllmLibrary | None = None
         self._handle = LLMHandle()
         self._callback = LLMResultCallback(self._on_result)  # alive as long as the handle
-        self._callbacks: RKLLMCallback | None = None
         self._model_path_bytes = str(settings.model_path).encode()
         self._call_lock = threading.RLock()  # every call on the handle, serialised
         self._run: _Run | None = None
@@ -155,7 +143,7 @@ class RkllmRuntime(Runtime):
 
     @property
     def model_name(self) -> str:
-        return self.settings.name or self.settings.model_path.stem
+        return self.settings.model_name
 
     def load(self) -> None:
         check_rkllm_file(self.settings.model_path)
@@ -164,7 +152,7 @@ class RkllmRuntime(Runtime):
             library = RkllmLibrary.open(self.settings.library_path, self.settings.abi)
         except RkllmLibraryError as err:
             raise RuntimeFailure(str(err)) from err
-        param = library.function("rkllm_createDefaultParam")()
+        param = library.create_default_param()
         param.model_path = self._model_path_bytes
         param.max_context_len = self.settings.context_length
         param.max_new_tokens = self.settings.max_new_tokens
@@ -181,15 +169,12 @@ class RkllmRuntime(Runtime):
         extend.enabled_cpus_mask = mask
         extend.enabled_cpus_num = bin(mask).count("1")
         started = time.perf_counter()
-        init = library.function("rkllm_init")
         with self._call_lock:
-            if library.abi == "1.2":
-                code = init(ctypes.byref(self._handle), ctypes.byref(param), self._callback)
-            else:
-                self._callbacks = RKLLMCallback(result_callback=self._callback)
-                code = init(
-                    ctypes.byref(self._handle), ctypes.byref(param), ctypes.byref(self._callbacks)
-                )
+            try:
+                library.init(self._handle, param, self._callback)
+                code = 0
+            except RkllmCallError as err:
+                code = err.code
         if code != 0 or not self._handle.value:
             raise RuntimeFailure(
                 f"rkllm_init failed (code {code}) for {self.settings.model_path} with context "
@@ -226,26 +211,14 @@ class RkllmRuntime(Runtime):
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Set the runtime's system block; its prompt cache is one file per prefix."""
         library = self._require_library()
-        set_template = library.function("rkllm_set_chat_template")
         with self._call_lock:
             if tools_json is not None:
                 # Native function calling works in Qwen's format: the runtime wraps the
                 # prompt, and set_function_tools puts the tools in its system block.
-                self._check(
-                    set_template(
-                        self._handle,
-                        SYSTEM_BLOCK.format(system=system_prompt).encode(),
-                        b"",
-                        POSTFIX.encode(),
-                    ),
-                    "rkllm_set_chat_template",
+                library.set_chat_template(
+                    self._handle, SYSTEM_BLOCK.format(system=system_prompt), "", POSTFIX
                 )
-                self._check(
-                    library.function("rkllm_set_function_tools")(
-                        self._handle, system_prompt.encode(), tools_json.encode(), b"tool_response"
-                    ),
-                    "rkllm_set_function_tools",
-                )
+                library.set_function_tools(self._handle, system_prompt, tools_json, "tool_response")
                 self._prefix_text, self._seed_prompt = "", "<|im_start|>user\nhello"
             else:
                 # We render the prompt with the model's own template. The runtime is
@@ -255,10 +228,7 @@ class RkllmRuntime(Runtime):
                     [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
                 )
                 self._prefix_text, self._seed_prompt = probe.prefix, probe.rest
-                self._check(
-                    set_template(self._handle, probe.prefix.encode(), b"", b""),
-                    "rkllm_set_chat_template",
-                )
+                library.set_chat_template(self._handle, probe.prefix, "", "")
             self._system_prompt, self._tools_json = system_prompt, tools_json
             self._prepare_prompt_cache(cache_name)
 
@@ -289,12 +259,7 @@ class RkllmRuntime(Runtime):
             if keep_history and request.tool_results_json is None:
                 # A new turn with tools: start from the system block; the history is in
                 # the prompt. Only the tool-result run that follows continues this one.
-                self._check(
-                    self._require_library().function("rkllm_clear_kv_cache")(
-                        self._handle, 1, None, None
-                    ),
-                    "rkllm_clear_kv_cache",
-                )
+                self._require_library().clear_kv_cache(self._handle, keep_system_prompt=True)
             run = _Run(emit=emit, stop=stop, max_new_tokens=request.max_new_tokens)
             code = self._run_once(role, prompt, keep_history, run, request.max_new_tokens)
             kv_sizes = self.kv_cache_sizes()
@@ -335,27 +300,28 @@ class RkllmRuntime(Runtime):
     def clear_context(self, keep_system_prompt: bool = True) -> None:
         library = self._require_library()
         with self._call_lock:
-            self._check(
-                library.function("rkllm_clear_kv_cache")(
-                    self._handle, 1 if keep_system_prompt else 0, None, None
-                ),
-                "rkllm_clear_kv_cache",
-            )
+            library.clear_kv_cache(self._handle, keep_system_prompt)
 
     def abort(self) -> None:
         library, handle = self.library, self._handle
         if library is not None and handle.value:
-            library.function("rkllm_abort")(handle)
+            try:
+                library.abort(handle)
+            except RkllmCallError as err:  # nothing running to abort: nothing to do
+                _LOGGER.debug("%s", err)
 
     def close(self) -> None:
         library = self.library
         if library is None:
             return
         with self._call_lock:
-            if self._cache_loaded:
-                library.function("rkllm_release_prompt_cache")(self._handle)
-                self._cache_loaded = False
-            library.function("rkllm_destroy")(self._handle)
+            try:
+                if self._cache_loaded:
+                    library.release_prompt_cache(self._handle)
+                library.destroy(self._handle)
+            except RkllmCallError as err:  # the handle is dropped either way
+                _LOGGER.warning("Closing the model: %s", err)
+            self._cache_loaded = False
             self._handle = LLMHandle()
             self.library = None
             self._system_prompt = None  # a loaded model prepares its prompt again
@@ -431,9 +397,10 @@ class RkllmRuntime(Runtime):
             infer.max_new_tokens = max_new_tokens
         self._run = run
         try:
-            return library.function("rkllm_run")(
-                self._handle, ctypes.byref(rk_input), ctypes.byref(infer), None
-            )
+            library.run(self._handle, rk_input, infer)
+            return 0
+        except RkllmCallError as err:
+            return err.code
         finally:
             self._run = None
             if run.abort_thread is not None:
@@ -457,16 +424,15 @@ class RkllmRuntime(Runtime):
             tools=self._tools_json,
         )
         if self._cache_loaded:
-            library.function("rkllm_release_prompt_cache")(self._handle)  # before switching
             self._cache_loaded = False
+            library.release_prompt_cache(self._handle)  # before switching
         started = time.perf_counter()
         if cache.is_valid(key):
-            if (
-                library.function("rkllm_load_prompt_cache")(
-                    self._handle, str(cache.bin_path).encode()
-                )
-                == 0
-            ):
+            try:
+                library.load_prompt_cache(self._handle, cache.bin_path)
+            except RkllmCallError as err:
+                _LOGGER.warning("The runtime refused prompt cache %s (%s)", cache.bin_path, err)
+            else:
                 self._cache_loaded = True
                 self.prefix_source = "disk"
                 _LOGGER.info(
@@ -475,7 +441,6 @@ class RkllmRuntime(Runtime):
                     (time.perf_counter() - started) * 1000,
                 )
                 return
-            _LOGGER.warning("The runtime refused prompt cache %s; rebuilding", cache.bin_path)
         writing = cache.writing_path()
         run = _Run(emit=lambda _text: None, stop=threading.Event(), max_new_tokens=1)
         code = self._run_once("user", self._seed_prompt, 0, run, 1, cache_path=writing)
@@ -495,16 +460,13 @@ class RkllmRuntime(Runtime):
 
     def _fit_prompt(self, request: GenerationRequest) -> tuple[str, int]:
         """The prompt text, oldest turns dropped until it fits the context."""
-        context = self.settings.context_length
-        budget = context - min(request.max_new_tokens, context // 4)
-        total = len(request.history)
         # What the runtime puts in front of every prompt: counted once, not per try.
         if request.tools_json is not None:
             fixed = self._count(request.system_prompt) + 16
         else:
             fixed = self._count(self._prefix_text)
-        prompt = ""
-        for keep in range(total, -1, -1):
+
+        def measure(keep: int) -> tuple[str, int]:
             messages = request.messages(keep_turns=keep)
             if request.tools_json is not None:
                 # The runtime adds the system block (with the tools) itself.
@@ -515,10 +477,12 @@ class RkllmRuntime(Runtime):
                     prompt = rendered.rest  # the runtime puts the system part in front
                 else:
                     prompt = rendered.prefix + rendered.rest
-            size = fixed + self._count(prompt)
-            if size <= budget:
-                return prompt, total - keep
-        return prompt, total
+            return prompt, fixed + self._count(prompt)
+
+        # One that does not fit even alone is sent as it is: the runtime's refusal
+        # is what tells (see _prompt_too_long).
+        fitted = fit_history(request, self.settings.context_length, measure)
+        return fitted.prompt, fitted.history_turns_dropped
 
     def _count(self, text: str) -> int:
         tokenizer = self.settings.tokenizer
@@ -535,17 +499,9 @@ class RkllmRuntime(Runtime):
     def kv_cache_sizes(self) -> list[int]:
         library = self._require_library()
         try:
-            function = library.function("rkllm_get_kv_cache_size")
-        except RkllmLibraryError:
+            return library.get_kv_cache_size(self._handle)
+        except (RkllmLibraryError, RkllmCallError):  # an older runtime, or no answer
             return []
-        sizes = (ctypes.c_int * 8)()
-        if function(self._handle, sizes) != 0:
-            return []
-        return [sizes[0]]
-
-    def _check(self, code: int, what: str) -> None:
-        if code != 0:
-            raise RuntimeFailure(f"{what} failed (code {code})")
 
     def _require_library(self) -> RkllmLibrary:
         if self.library is None or not self._handle.value:

@@ -27,7 +27,7 @@ from wyoming.intent import Intent, IntentsStart, IntentsStop, Recognize
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
-from ..assistant.pipeline import Assistant
+from ..assistant.pipeline import AnswerStream, Assistant
 from ..assistant.prompt import PromptFileError
 from ..home.resolve import Action
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
@@ -50,6 +50,24 @@ LOG_EVERY_S = 60.0
 
 USE_MODEL_EVENT = "rk-assist-use-model"
 MODEL_READY_EVENT = "rk-assist-model"
+
+
+#: What is said when answering fails, by the first matching exception type, and how
+#: loudly it is logged; anything else is an unexpected failure, logged with its traceback.
+_FAILURES: tuple[tuple[type[Exception], str, int], ...] = (
+    (BusyError, SAY_BUSY, logging.WARNING),
+    (PromptTooLongError, SAY_TOO_LONG, logging.WARNING),
+    (RuntimeFailure, SAY_FAILED, logging.ERROR),
+)
+
+
+def _said_for_failure(err: Exception) -> str:
+    for kind, said, level in _FAILURES:
+        if isinstance(err, kind):
+            _LOGGER.log(level, "Cannot answer: %s", err)
+            return said
+    _LOGGER.error("Unexpected failure while answering", exc_info=err)
+    return SAY_FAILED
 
 
 class ModelControl(Protocol):
@@ -281,16 +299,9 @@ class AssistEventHandler(AsyncEventHandler):
     async def _answer(self, text: str, language: Any, context: Any) -> None:
         # Lone surrogates (from \\ud800-style JSON escapes) cannot reach a tokenizer.
         text = text.encode("utf-8", errors="replace").decode("utf-8").strip()
-        if not text:
-            await self._send(NotHandled(text=SAY_NOTHING_HEARD, context=context).event())
-            return
-        if len(text) > self._settings.max_text_chars:
-            _LOGGER.warning(
-                "Refusing a %d-character transcript (limit %d)",
-                len(text),
-                self._settings.max_text_chars,
-            )
-            await self._send(NotHandled(text=SAY_TOO_LONG, context=context).event())
+        refusal = self._refusal_for(text)
+        if refusal is not None:
+            await self._send(NotHandled(text=refusal, context=context).event())
             return
         conversation_id = context.get("conversation_id") if isinstance(context, dict) else None
         if not isinstance(conversation_id, str):
@@ -307,26 +318,30 @@ class AssistEventHandler(AsyncEventHandler):
                     await self._send(HandledStart(context=context).event())
                     started = True
                 await self._send(HandledChunk(text=chunk).event())
-        except BusyError as err:
-            _LOGGER.warning("Refusing a transcript: %s", err)
-            await self._fail(SAY_BUSY, context, started)
-            return
-        except PromptTooLongError as err:
-            _LOGGER.warning("Cannot answer: %s", err)
-            await self._fail(SAY_TOO_LONG, context, started)
-            return
-        except RuntimeFailure as err:
-            _LOGGER.error("The model failed: %s", err)
-            await self._fail(SAY_FAILED, context, started)
-            return
         except ConnectionError:
             return  # the client is gone; the stream's cleanup aborted the model
-        except Exception:
-            _LOGGER.exception("Unexpected failure while answering")
-            await self._fail(SAY_FAILED, context, started)
+        except Exception as err:  # every failure is said; the table says how
+            await self._fail(_said_for_failure(err), context, started)
             return
         finally:
             await stream.aclose()
+        await self._finish(stream, context, started)
+
+    def _refusal_for(self, text: str) -> str | None:
+        """What to say instead of answering a transcript that cannot be answered."""
+        if not text:
+            return SAY_NOTHING_HEARD
+        if len(text) > self._settings.max_text_chars:
+            _LOGGER.warning(
+                "Refusing a %d-character transcript (limit %d)",
+                len(text),
+                self._settings.max_text_chars,
+            )
+            return SAY_TOO_LONG
+        return None
+
+    async def _finish(self, stream: AnswerStream, context: Any, started: bool) -> None:
+        """After the model's words: send the intents, or say the question or refusal, and end."""
         outcome = stream.outcome
         if outcome is not None and outcome.actions and not outcome.executed:
             await self._send_intents(outcome.actions, stream.text, context, started)
