@@ -6,6 +6,14 @@ turns from four concurrent clients (three over Wyoming with conversations
 that continue for a few turns, one over the OpenAI API), reads the process's
 resident memory (RSS) at intervals, and prints its growth after warm-up
 (the first 10% of turns), with every failed turn counted.
+
+Two buffers fill lazily and are bounded, so they would read as growth: the
+KV cache's pages become resident only when a prompt first reaches that far
+into the context (one 3,600-token prompt added 176 MB with the embedded
+model), and the saved states of recent conversations grow to
+``--state-cache-mb``. So the warm-up first sends a few long prompts that
+reach deep into the context and fill the state cache to its bound; what
+grows after that is what a leak would look like.
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ UTTERANCES = (
 )
 CLIENTS = 4
 WARM_UP = 0.1
+CONTEXT = 4096
+STATE_CACHE_MB = 256
+#: Long prompts sent first: each reaches ~3/4 into the context, and together their
+#: saved states are more than the state cache holds.
+FILL_PROMPTS = 5
+FILL_WORDS = "the quick brown fox jumps over the lazy dog "
 
 
 def rss_mb(pid: int) -> float:
@@ -72,6 +86,8 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         "--cache-dir", str(workdir / "cache"),
         "--max-tokens", str(args.max_tokens),
         "--temperature", "0",
+        "--context-length", str(CONTEXT),
+        "--state-cache-mb", str(STATE_CACHE_MB),
     ]  # fmt: skip
     if args.model:
         command += ["--model", args.model]
@@ -86,6 +102,16 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
             async with session.get(url + "/v1/models") as response:
                 model_name = (await response.json())["data"][0]["id"]
+            for number in range(args.fill):  # the bounded buffers, filled first
+                long_text = f"{number}: " + FILL_WORDS * (CONTEXT * 3 // 4 // 10)
+                await ask_http(session, url, model_name, long_text, 4)
+            samples[0] = (0, rss_mb(process.pid))
+            print(
+                f"{'filled':>6}        {time.perf_counter() - started:7.0f} s  RSS "
+                f"{samples[0][1]:7.1f} MB (deep context, full state cache)",
+                flush=True,
+            )
+            started = time.perf_counter()
 
             async def client(number: int) -> None:
                 nonlocal issued, done, failed
@@ -123,7 +149,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         peak, last = max(rss for _, rss in samples), samples[-1][1]
         print(
             f"{done} turns ({failed} failed) in {elapsed:.0f} s from {CLIENTS} clients; "
-            f"RSS at start {samples[0][1]:.1f} MB, after warm-up {warm:.1f} MB, "
+            f"RSS after filling {samples[0][1]:.1f} MB, after warm-up {warm:.1f} MB, "
             f"peak {peak:.1f} MB, end {last:.1f} MB: growth after warm-up "
             f"{(last - warm) / warm * 100:+.1f}%"
         )
@@ -146,6 +172,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--model", help="model name or file (default: the embedded one)")
     parser.add_argument("--home", default="eval/home.yaml", help="the home file (eval/home.yaml)")
     parser.add_argument("--max-tokens", type=int, default=48, help="answer length (48)")
+    parser.add_argument(
+        "--fill",
+        type=int,
+        default=FILL_PROMPTS,
+        help=f"long prompts sent before the turns, to fill the bounded buffers ({FILL_PROMPTS})",
+    )
     parser.add_argument("--start-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="rk-assist-soak-") as workdir:

@@ -32,6 +32,7 @@ from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
+from .replies import Reply, remembered, reply_for
 from .speech import BlockStripper, clean_for_speech
 
 _LOGGER = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ class AnswerStream:
     @property
     def text(self) -> str:
         return "".join(self.chunks)
+
+    @property
+    def reply(self) -> Reply:
+        """How the turn ends (complete once iterated): words, actions, a question or a refusal."""
+        return reply_for(self.text, self.outcome)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._iterator
@@ -126,10 +132,10 @@ class AnswerStream:
         if self.outcome and self.outcome.actions and executor is not None and home is not None:
             async for chunk in self._carry_out(request, calls, executor, home, started):
                 yield chunk
-        remembered = self.text or self._describe_outcome()
-        if remembered:
+        said = remembered(self.reply)
+        if said:
             assistant.conversations.add_turn(
-                self._conversation_id, (*turn, ChatMessage("assistant", remembered))
+                self._conversation_id, (*turn, ChatMessage("assistant", said))
             )
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
@@ -219,18 +225,6 @@ class AnswerStream:
                     yield chunk
         finally:
             await generation.aclose()
-
-    def _describe_outcome(self) -> str:
-        outcome = self.outcome
-        if outcome is None:
-            return ""
-        if outcome.question:
-            return outcome.question
-        if outcome.actions:
-            return "Done: " + ", ".join(
-                f"{a.intent} {a.entity_id or ''}".strip() for a in outcome.actions
-            )
-        return " ".join(outcome.refusals)
 
     def _speakable(self, raw: str, started: float) -> str:
         cleaned = clean_for_speech(raw, self._language)

@@ -27,8 +27,10 @@ from wyoming.intent import Intent, IntentsStart, IntentsStop, Recognize
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
-from ..assistant.pipeline import AnswerStream, Assistant
+from ..assistant import replies
+from ..assistant.pipeline import Assistant
 from ..assistant.prompt import PromptFileError
+from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence
 from ..home.resolve import Action
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError
@@ -36,13 +38,14 @@ from .events import ProtocolError, read_event, wait_for_event
 
 _LOGGER = logging.getLogger(__name__)
 
-SAY_NOTHING_HEARD = "Sorry, I didn't catch that. Please say it again."
-SAY_TOO_LONG = "Sorry, that was too long for me. Please ask again more briefly."
-SAY_BUSY = "I'm busy with other requests right now. Please try again in a moment."
-SAY_STILL_ANSWERING = "I'm still answering your previous request."
-SAY_FAILED = "Sorry, something went wrong while I was thinking. Please try again."
-SAY_NO_ANSWER = "Sorry, I have no answer to that."
-SAY_NO_TEXT = "Sorry, the request had no text for me to answer."
+# The English sentences, by the names the tests and callers know them by.
+SAY_NOTHING_HEARD = sentence(replies.NOTHING_HEARD)
+SAY_TOO_LONG = sentence(replies.TOO_LONG)
+SAY_BUSY = sentence(replies.BUSY)
+SAY_STILL_ANSWERING = sentence(replies.STILL_ANSWERING)
+SAY_FAILED = sentence(replies.FAILED)
+SAY_NO_ANSWER = sentence(replies.NO_ANSWER)
+SAY_NO_TEXT = sentence(replies.NO_TEXT)
 
 
 #: Refusals of connections are logged at most this often.
@@ -55,19 +58,19 @@ MODEL_READY_EVENT = "rk-assist-model"
 #: What is said when answering fails, by the first matching exception type, and how
 #: loudly it is logged; anything else is an unexpected failure, logged with its traceback.
 _FAILURES: tuple[tuple[type[Exception], str, int], ...] = (
-    (BusyError, SAY_BUSY, logging.WARNING),
-    (PromptTooLongError, SAY_TOO_LONG, logging.WARNING),
-    (RuntimeFailure, SAY_FAILED, logging.ERROR),
+    (BusyError, replies.BUSY, logging.WARNING),
+    (PromptTooLongError, replies.TOO_LONG, logging.WARNING),
+    (RuntimeFailure, replies.FAILED, logging.ERROR),
 )
 
 
-def _said_for_failure(err: Exception) -> str:
-    for kind, said, level in _FAILURES:
+def _said_for_failure(err: Exception, language: str) -> str:
+    for kind, key, level in _FAILURES:
         if isinstance(err, kind):
             _LOGGER.log(level, "Cannot answer: %s", err)
-            return said
+            return sentence(key, language)
     _LOGGER.error("Unexpected failure while answering", exc_info=err)
-    return SAY_FAILED
+    return sentence(replies.FAILED, language)
 
 
 class ModelControl(Protocol):
@@ -299,15 +302,15 @@ class AssistEventHandler(AsyncEventHandler):
     async def _answer(self, text: str, language: Any, context: Any) -> None:
         # Lone surrogates (from \\ud800-style JSON escapes) cannot reach a tokenizer.
         text = text.encode("utf-8", errors="replace").decode("utf-8").strip()
+        if not isinstance(language, str) or not language:
+            language = self._settings.default_language
         refusal = self._refusal_for(text)
         if refusal is not None:
-            await self._send(NotHandled(text=refusal, context=context).event())
+            await self._send(NotHandled(text=sentence(refusal, language), context=context).event())
             return
         conversation_id = context.get("conversation_id") if isinstance(context, dict) else None
         if not isinstance(conversation_id, str):
             conversation_id = None
-        if not isinstance(language, str) or not language:
-            language = self._settings.default_language
         _LOGGER.debug("Transcript (%s): %s", language, text)
 
         stream = self._assistant.answer(text, conversation_id, language)
@@ -321,46 +324,44 @@ class AssistEventHandler(AsyncEventHandler):
         except ConnectionError:
             return  # the client is gone; the stream's cleanup aborted the model
         except Exception as err:  # every failure is said; the table says how
-            await self._fail(_said_for_failure(err), context, started)
+            await self._fail(_said_for_failure(err, language), context, started)
             return
         finally:
             await stream.aclose()
-        await self._finish(stream, context, started)
+        await self._finish(stream.reply, context, started, language)
 
     def _refusal_for(self, text: str) -> str | None:
-        """What to say instead of answering a transcript that cannot be answered."""
+        """Which sentence to say instead of answering a transcript that cannot be answered."""
         if not text:
-            return SAY_NOTHING_HEARD
+            return replies.NOTHING_HEARD
         if len(text) > self._settings.max_text_chars:
             _LOGGER.warning(
                 "Refusing a %d-character transcript (limit %d)",
                 len(text),
                 self._settings.max_text_chars,
             )
-            return SAY_TOO_LONG
+            return replies.TOO_LONG
         return None
 
-    async def _finish(self, stream: AnswerStream, context: Any, started: bool) -> None:
-        """After the model's words: send the intents, or say the question or refusal, and end."""
-        outcome = stream.outcome
-        if outcome is not None and outcome.actions and not outcome.executed:
-            await self._send_intents(outcome.actions, stream.text, context, started)
+    async def _finish(self, reply: Reply, context: Any, started: bool, language: str) -> None:
+        """The turn's one reply as Wyoming events: intents, a question, a refusal or words."""
+        if isinstance(reply, Act):
+            await self._send_intents(list(reply.actions), reply.text, context, started)
             return
-        text = stream.text
-        if outcome is not None and not outcome.executed and (outcome.question or outcome.refusals):
-            said = outcome.question or " ".join(outcome.refusals)
-            if outcome.question is None:  # nothing could be done: a failure to report
-                await self._fail(said, context, started)
-                return
-            chunk = f" {said}" if started else said
+        if isinstance(reply, Decline):  # nothing could be done: a failure to report
+            await self._fail(reply.sentence, context, started)
+            return
+        if isinstance(reply, NoAnswer):
+            said = sentence(replies.NO_ANSWER, language)
+            await self._send(NotHandled(text=said, context=context).event())
+            return
+        text = reply.text
+        if isinstance(reply, AskBack):
+            chunk = f" {reply.question}" if started else reply.question
             if not started:
                 await self._send(HandledStart(context=context).event())
-                started = True
             await self._send(HandledChunk(text=chunk).event())
             text += chunk
-        if not started:
-            await self._send(NotHandled(text=SAY_NO_ANSWER, context=context).event())
-            return
         await self._send(Handled(text=text, context=context).event())
         # The peer may close right after ``handled``; that is not an error.
         await self._send(HandledStop().event())
