@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -147,11 +148,20 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         samples.append((done, rss_mb(process.pid)))
         warm = next((rss for turns, rss in samples if turns >= args.turns * WARM_UP), samples[0][1])
         peak, last = max(rss for _, rss in samples), samples[-1][1]
+        # Single samples swing with the saved states alive at that moment; the medians of
+        # the first and last fifth after warm-up show a trend, if there is one.
+        after = [(turns, rss) for turns, rss in samples if turns >= args.turns * WARM_UP]
+        after = after or samples[-1:]  # every turn failed: nothing after warm-up
+        span = max(1.0, (after[-1][0] - after[0][0]) / 5)
+        early = statistics.median(rss for turns, rss in after if turns <= after[0][0] + span)
+        late = statistics.median(rss for turns, rss in after if turns >= after[-1][0] - span)
         print(
             f"{done} turns ({failed} failed) in {elapsed:.0f} s from {CLIENTS} clients; "
             f"RSS after filling {samples[0][1]:.1f} MB, after warm-up {warm:.1f} MB, "
             f"peak {peak:.1f} MB, end {last:.1f} MB: growth after warm-up "
-            f"{(last - warm) / warm * 100:+.1f}%"
+            f"{(last - warm) / warm * 100:+.1f}%; median of the first fifth after warm-up "
+            f"{early:.1f} MB, of the last fifth {late:.1f} MB "
+            f"({(late - early) / early * 100:+.1f}%)"
         )
         return 0 if failed == 0 and process.poll() is None else 1
     except BaseException:

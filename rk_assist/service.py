@@ -140,10 +140,7 @@ class Service:
             _LOGGER.info("Switching from %s to %s", self.plan.entry.name, plan.entry.name)
             await self.worker.swap(runtime, *self.assistant.prompt_and_tools())
             self.plan = plan
-            self.assistant.settings = AssistantSettings(
-                language=self.config.language,
-                max_new_tokens=max_tokens_for(self.config, plan.entry),
-            )
+            self.assistant.answer_up_to(max_tokens_for(self.config, plan.entry))
             self._refresh_info()
             _LOGGER.info("Now serving %s", plan.entry.name)
             return plan
@@ -170,7 +167,7 @@ class Service:
             except Exception as err:
                 _LOGGER.error("Could not prepare the prompt for the changed home: %s", err)
                 return
-            self.assistant.prompt_home = home
+            self.assistant.prompt_prepared_for(home)
             self._refresh_info()
             _LOGGER.info(
                 "Prompt prepared for %d exposed entities in %.1f s",

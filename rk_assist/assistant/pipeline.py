@@ -262,6 +262,14 @@ class Assistant:
         #: The home the model's prompt describes; set when its state is prepared.
         self.prompt_home: Home | None = self.current_home()
 
+    def answer_up_to(self, max_new_tokens: int) -> None:
+        """Answers are at most this long from now on (another model has other limits)."""
+        self.settings = replace(self.settings, max_new_tokens=max_new_tokens)
+
+    def prompt_prepared_for(self, home: Home | None) -> None:
+        """The model's prompt state now describes ``home``: requests use its prompt."""
+        self.prompt_home = home
+
     @property
     def home_ready(self) -> bool:
         """Whether the model's prompt describes a home it can control."""
