@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import statistics
 import subprocess
 import sys
@@ -32,9 +31,9 @@ from pathlib import Path
 import aiohttp
 
 from . import summary
-from .bench_http import free_port
+from .bench_http import free_port, wait_ready
 from .bench_scale import ask as ask_http
-from .client import ask, describe
+from .client import ask
 
 UTTERANCES = (
     "turn on the kitchen light",
@@ -64,18 +63,6 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-async def wait_ready(uri: str, process: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with code {process.returncode}")
-        with contextlib.suppress(OSError, ConnectionError, TimeoutError):
-            await describe(uri, timeout=2)
-            return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"the service did not answer within {timeout:.0f} s")
-
-
 async def soak(args: argparse.Namespace, workdir: Path) -> int:
     port, http_port = free_port(), free_port()
     uri, url = f"tcp://127.0.0.1:{port}", f"http://127.0.0.1:{http_port}"
@@ -95,14 +82,12 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
     log = (workdir / "service.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        await wait_ready(uri, process, args.start_timeout)
+        model_name = await wait_ready(url, process, args.start_timeout)
         issued = done = failed = 0
         samples: list[tuple[int, float]] = [(0, rss_mb(process.pid))]
         every = max(1, args.turns // 20)
         started = time.perf_counter()
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
-            async with session.get(url + "/v1/models") as response:
-                model_name = (await response.json())["data"][0]["id"]
             for number in range(args.fill):  # the bounded buffers, filled first
                 long_text = f"{number}: " + FILL_WORDS * (CONTEXT * 3 // 4 // 10)
                 await ask_http(session, url, model_name, long_text, 4)

@@ -18,7 +18,7 @@ from importlib import resources
 
 HTTP_PORT = 11434
 WYOMING_PORT = 10500
-_SERVER_LINE = re.compile(r"^(\s*)server board\d+ board\d+\.local:(\d+) check.*$", re.MULTILINE)
+_SERVER_LINE = re.compile(r"\s*server (board\d+) board\d+\.local:(\d+) check")
 
 
 @dataclass(frozen=True)
@@ -54,25 +54,25 @@ def haproxy_config(
     text = example_config()
     text = text.replace(f"bind :{HTTP_PORT}", f"bind {http_bind}")
     text = text.replace(f"bind :{WYOMING_PORT}", f"bind {wyoming_bind}")
-    done: set[str] = set()
-
-    def servers(match: re.Match[str]) -> str:
-        indent, port = match.group(1), int(match.group(2))
-        kind = "http" if port == HTTP_PORT else "wyoming"
-        if kind in done:  # the example's second board: already written with the first
-            return "\0"
-        done.add(kind)
-        lines = []
-        for number, board in enumerate(boards, start=1):
-            address = board.http_port if kind == "http" else board.wyoming_port
-            line = f"{indent}server board{number} {board.host}:{address} check"
-            if kind == "wyoming":
-                line += f" port {board.http_port}"
+    lines: list[str] = []
+    for line in text.splitlines(keepends=True):
+        match = _SERVER_LINE.match(line)
+        if match is None:
             lines.append(line)
-        return "\n".join(lines)
+        elif match.group(1) == "board1":  # the example's boards give way to the real ones
+            indent = line[: len(line) - len(line.lstrip())]
+            wyoming = int(match.group(2)) == WYOMING_PORT
+            lines.extend(
+                _server_line(indent, n, board, wyoming) for n, board in enumerate(boards, 1)
+            )
+    return "".join(lines)
 
-    text = _SERVER_LINE.sub(servers, text)
-    return text.replace("\0\n", "")
+
+def _server_line(indent: str, number: int, board: Board, wyoming: bool) -> str:
+    server = f"{indent}server board{number} {board.host}"
+    if wyoming:  # its health is read from the board's HTTP API
+        return f"{server}:{board.wyoming_port} check port {board.http_port}\n"
+    return f"{server}:{board.http_port} check\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,8 +44,6 @@ class Service:
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _prompt_task: asyncio.Task[None] | None = field(default=None, init=False)
     _prompt_again: bool = field(default=False, init=False)
-    #: Set when a stop began: the health report turns away new work from then on.
-    stopping: bool = field(default=False, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
@@ -96,8 +94,12 @@ class Service:
 
     def request_stop(self) -> None:
         """Begin stopping (SIGTERM): health says "stopping" from now on."""
-        self.stopping = True
         self._stop_requested.set()
+
+    @property
+    def stopping(self) -> bool:
+        """A stop began: the health report turns away new work from then on."""
+        return self._stop_requested.is_set()
 
     async def stop_requested(self) -> None:
         await self._stop_requested.wait()
@@ -123,7 +125,7 @@ class Service:
         }
 
     async def stop(self) -> None:
-        self.stopping = True
+        self.request_stop()
         await self.server.stop()
         if self.http is not None:
             await self.http.stop()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from .prompt_cache import client_cache_name, service_cache_name
+
 
 class RuntimeFailure(Exception):
     """A runtime could not load or generate; the message is meant for the log."""
@@ -207,6 +209,9 @@ class Runtime(ABC):
     #: Where the current system prompt's state came from: "built", "disk",
     #: "memory" or "off" (no prompt cache).
     prefix_source: str = "off"
+    #: The system prompt and tools whose state is ready; None before the first and
+    #: after :meth:`close` (a loaded model prepares its prompt again).
+    _prepared: tuple[str, str | None] | None = None
 
     @property
     def prefix_tokens(self) -> int:
@@ -216,7 +221,7 @@ class Runtime(ABC):
     @property
     def system_prompt(self) -> str | None:
         """The system prompt the runtime is prepared for; None before the first."""
-        return None
+        return self._prepared[0] if self._prepared is not None else None
 
     @property
     @abstractmethod
@@ -227,13 +232,32 @@ class Runtime(ABC):
     def load(self) -> None:
         """Load the model; fails with :class:`ModelFileError` naming the path."""
 
-    @abstractmethod
     def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
-        """Compute, or restore from disk, the model state after the system prompt.
+        """Compute, or restore from disk, the model state after the service's system prompt.
 
-        Called once after :meth:`load`, and again by :meth:`generate` whenever a
-        request brings a different system prompt.
+        Called after :meth:`load` and whenever the home changes; nothing is done
+        when the prompt and tools are the ones already prepared (a Home Assistant
+        reconnect with the same home).
         """
+        self._prepare(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
+
+    def _prepare_for_request(self, request: GenerationRequest) -> None:
+        """A request's own prompt (the HTTP API) gets a cache of its own, beside the service's,
+        so the two do not rebuild each other's state when they alternate."""
+        system_prompt, tools_json = request.system_prompt, request.tools_json
+        self._prepare(system_prompt, tools_json, client_cache_name(system_prompt, tools_json))
+
+    def _prepare(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+        if self._prepared == (system_prompt, tools_json):
+            return
+        self._prepared = None  # until the new state is ready: a failure leaves none prepared
+        self._use_prefix(system_prompt, tools_json, cache_name)
+        self._prepared = (system_prompt, tools_json)
+
+    @abstractmethod
+    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+        """Make the state after this system block the one turns start from, saved as
+        ``cache_name`` (memory, disk, or computed)."""
 
     @abstractmethod
     def generate(

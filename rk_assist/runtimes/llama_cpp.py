@@ -42,10 +42,8 @@ from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
     cache_key,
-    client_cache_name,
     fingerprint_file,
     forget_least_recent,
-    service_cache_name,
 )
 from .settings import RuntimeSettings
 from .state_cache import StateCache, common_prefix
@@ -102,10 +100,6 @@ class LlamaCppRuntime(Runtime):
         return self._require_llm().n_ctx()
 
     @property
-    def system_prompt(self) -> str | None:
-        return self._system_prompt
-
-    @property
     def prefix_text(self) -> str:
         """The rendered system block (with the tools) whose state is cached."""
         return self._prefix_text or ""
@@ -152,15 +146,6 @@ class LlamaCppRuntime(Runtime):
             if self.settings.threads
             else f" of {available_cores()} cores: one is left for other work, --threads to change",
         )
-
-    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
-        """Compute (or load from disk) the model state after the system prompt."""
-        if self._prefix_state is not None and (system_prompt, tools_json) == (
-            self._system_prompt,
-            self._tools_json,
-        ):
-            return  # unchanged (a Home Assistant reconnect with the same home): nothing to load
-        self._use_prefix(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Make the state after this system block the one to start from: memory, disk or built."""
@@ -236,12 +221,7 @@ class LlamaCppRuntime(Runtime):
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         llm = self._require_llm()
-        if (request.system_prompt, request.tools_json) != (self._system_prompt, self._tools_json):
-            self._use_prefix(
-                request.system_prompt,
-                request.tools_json,
-                client_cache_name(request.system_prompt, request.tools_json),
-            )
+        self._prepare_for_request(request)
         tokens, dropped = self._fit_prompt(request)
         max_new = min(request.max_new_tokens, llm.n_ctx() - len(tokens))
         if not self.settings.prefix_cache:
@@ -447,7 +427,7 @@ class LlamaCppRuntime(Runtime):
         if self._llm is not None:
             self._llm.close()
             self._llm = None
-        self._prefix_state = None  # a loaded model prepares its prompt again
+        self._prepared = None  # a loaded model prepares its prompt again
 
     # -- helpers -----------------------------------------------------------
 

@@ -55,10 +55,8 @@ from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
     cache_key,
-    client_cache_name,
     fingerprint_file,
     forget_least_recent,
-    service_cache_name,
 )
 from .settings import RuntimeSettings
 
@@ -192,21 +190,9 @@ class RkllmRuntime(Runtime):
         )
 
     @property
-    def system_prompt(self) -> str | None:
-        return self._system_prompt
-
-    @property
     def prefix_tokens(self) -> int:
         """Exact with the model's tokenizer files, else estimated from its length."""
         return self._count(self._prefix_text) if self._prefix_text else 0
-
-    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
-        if self._system_prompt is not None and (system_prompt, tools_json) == (
-            self._system_prompt,
-            self._tools_json,
-        ):
-            return  # unchanged (a Home Assistant reconnect with the same home): nothing to load
-        self._use_prefix(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
 
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Set the runtime's system block; its prompt cache is one file per prefix."""
@@ -237,17 +223,7 @@ class RkllmRuntime(Runtime):
     ) -> GenerationStats:
         self._require_library()
         with self._call_lock:
-            if (request.system_prompt, request.tools_json) != (
-                self._system_prompt,
-                self._tools_json,
-            ):
-                # A client's own prompt (the HTTP API) gets a cache of its own, so the
-                # service's prompt cache is not rebuilt every time the two alternate.
-                self._use_prefix(
-                    request.system_prompt,
-                    request.tools_json,
-                    client_cache_name(request.system_prompt, request.tools_json),
-                )
+            self._prepare_for_request(request)
             if request.tool_results_json is not None and request.tools_json is not None:
                 # The runtime's own tool round trip; without its tools the results
                 # are a message of the rendered conversation like any other.
@@ -324,7 +300,7 @@ class RkllmRuntime(Runtime):
             self._cache_loaded = False
             self._handle = LLMHandle()
             self.library = None
-            self._system_prompt = None  # a loaded model prepares its prompt again
+            self._prepared = None  # a loaded model prepares its prompt again
 
     # -- the callback ----------------------------------------------------------
 

@@ -85,21 +85,21 @@ def action_target(intent: Intent) -> str:
     return ", ".join(f"{e.name}={e.value}" for e in intent.entities)
 
 
-def _is_local(peer: Any) -> bool:
-    if not peer:  # unix sockets and stdio have no address
-        return True
-    host = peer[0] if isinstance(peer, tuple) else str(peer)
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _host(peer: Any) -> str:
     """The address a connection comes from; "" for unix sockets and stdio."""
     if isinstance(peer, tuple) and peer:
         return str(peer[0])
     return ""
+
+
+def _is_local(peer: Any) -> bool:
+    host = _host(peer)
+    if not host:  # unix sockets and stdio have no address
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
