@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,12 +38,32 @@ COMMANDS: tuple[Command, ...] = (
     Command("bench", "bench", "latency figures over a real socket, with and without caches"),
     Command("bench-http", "bench_http", "Home Assistant's HTTP request stream vs llama_cpp.server"),
     Command("bench-soak", "bench_soak", "many turns from 4 clients; the service's memory (RSS)"),
+    Command(
+        "bench-hangups", "bench_hangups", "clients hanging up at random; how soon the model is free"
+    ),
+    Command("bench-history", "bench_history", "time to fit 10 to 10,000 turns of history"),
     Command("bench-threads", "bench_threads", "llama.cpp speed by thread count, idle and loaded"),
     Command("bench-scale", "bench_scale", "throughput of 1 and 2 instances behind HAProxy"),
     Command("haproxy-config", "scale_out", "print an HAProxy configuration for several boards"),
     Command("npu-check", "npu_check", "check the RKLLM runtime and NPU on a board"),
     Command("addon-discovery", "addon", "print the add-on's discovery payload (for its scripts)"),
 )
+
+
+#: Secrets that can be given more safely, and how.
+SECRET_FLAGS = {
+    "--api-key": "RK_ASSIST_API_KEY or --api-key-file",
+    "--ha-token": "RK_ASSIST_HA_TOKEN",
+}
+
+
+def secrets_on_command_line(argv: Sequence[str]) -> list[str]:
+    """The secret options among ``argv``: visible to every local user in ``ps``."""
+    return [
+        flag
+        for flag in SECRET_FLAGS
+        if any(arg == flag or arg.startswith(flag + "=") for arg in argv)
+    ]
 
 
 def setup_logging(level: int) -> None:
@@ -94,6 +115,13 @@ def run_service(argv: Sequence[str]) -> int:
 
     config = parse_service_args(argv)
     setup_logging(logging.DEBUG if config.debug else logging.INFO)
+    for flag in secrets_on_command_line(argv):
+        _LOGGER.warning(
+            "%s was given on the command line, where every local user can read it in the "
+            "process list; use %s instead",
+            flag,
+            SECRET_FLAGS[flag],
+        )
     try:
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(serve(config))
@@ -104,8 +132,20 @@ def run_service(argv: Sequence[str]) -> int:
     return 0
 
 
+def keep_files_unwritable_by_others() -> None:
+    """Folders 0755 and files 0644 or tighter, whatever umask we inherit.
+
+    The cache, the models and ``system.txt`` shape what the model says and
+    does; under a umask of 000 every local user could rewrite them. Clearing
+    the group and other write bits in the umask covers every file we (and
+    llama.cpp) create, without a mode at each call.
+    """
+    os.umask(os.umask(0o022) | 0o022)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_files_unwritable_by_others()
     for command in COMMANDS:
         if argv and argv[0] == command.name:
             setup_logging(command.log_level)

@@ -265,6 +265,27 @@ async def first_token_seconds(
     return (first if first is not None else ended), ended, prompt_tokens
 
 
+@contextlib.contextmanager
+def service_process(command: list[str], workdir: Path) -> Iterator[subprocess.Popen]:
+    """The service as its own process, logging to ``workdir``; if what runs beside it fails,
+    the log's tail is shown, and the process is always stopped."""
+    log_path = workdir / "service.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        except BaseException:
+            log.flush()
+            sys.stderr.write(log_path.read_text(errors="replace")[-3000:])
+            raise
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 async def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> str:
     """The name the server gives its model, once it answers."""
     deadline = time.perf_counter() + timeout

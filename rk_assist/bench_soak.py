@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 import aiohttp
 
 from . import summary
-from .bench_http import free_port, wait_ready
+from .bench_http import free_port, service_process, wait_ready
 from .bench_scale import ask as ask_http
 from .client import ask
 
@@ -79,9 +78,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
     ]  # fmt: skip
     if args.model:
         command += ["--model", args.model]
-    log = (workdir / "service.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with service_process(command, workdir) as process:
         model_name = await wait_ready(url, process, args.start_timeout)
         issued = done = failed = 0
         samples: list[tuple[int, float]] = [(0, rss_mb(process.pid))]
@@ -149,16 +146,6 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
             f"({(late - early) / early * 100:+.1f}%)"
         )
         return 0 if failed == 0 and process.poll() is None else 1
-    except BaseException:
-        log.flush()
-        sys.stderr.write((workdir / "service.log").read_text(errors="replace")[-3000:])
-        raise
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def main(argv: list[str]) -> int:

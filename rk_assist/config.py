@@ -20,6 +20,11 @@ import voluptuous as vol
 ENV_PREFIX = "RK_ASSIST_"
 RUNTIMES = ("auto", "cpu", "rkllm")
 RKLLM_ABIS = ("auto", "1.2", "1.3")
+#: Seconds answers under way get to finish when the service stops (SIGTERM); then they are
+#: ended (a Wyoming turn with a spoken not-handled).
+STOP_GRACE_S = 3.0
+#: Seconds after which a stop that has not finished ends the process regardless.
+STOP_LIMIT_S = 5.0
 
 
 class ConfigError(Exception):
@@ -63,6 +68,8 @@ class ServiceConfig:
     http_uri: str | None = None
     api_key: str | None = field(default=None, repr=False)  # a secret: never in logs
     state_cache_mb: int = 256
+    remote_model_switch: bool = False
+    stuck_after: float = 60.0
     #: The options set on the command line or in the environment, not defaulted.
     explicit: frozenset[str] = frozenset()
 
@@ -258,12 +265,18 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_text", 2000, _int(1, 100000), "longest transcript accepted, in characters"),
     Option("queue_size", 4, _int(0, 1000), "requests that may wait while the model is busy"),
-    Option("max_connections", 64, _int(1, 10000), "open Wyoming connections accepted at once"),
+    Option(
+        "max_connections",
+        64,
+        _int(1, 10000),
+        "open connections accepted at once by each door (Wyoming, HTTP); a quarter is kept "
+        "for addresses that hold none yet",
+    ),
     Option(
         "max_connections_per_peer",
         16,
         _int(1, 10000),
-        "open Wyoming connections accepted from one address, so one host cannot lock out others",
+        "open connections each door accepts from one address, so one host cannot lock out others",
     ),
     Option(
         "idle_timeout",
@@ -294,6 +307,30 @@ OPTIONS: tuple[Option, ...] = (
         "without one, cache and model management answer only local peers",
         metavar="KEY",
         secret=True,
+    ),
+    Option(
+        "api_key_file",
+        None,
+        _optional(vol.All(str, vol.Length(min=1), vol.Coerce(Path))),
+        "read the API key from this file (its first line); safer than --api-key, which every "
+        "local user can read in the process list",
+        metavar="PATH",
+    ),
+    Option(
+        "remote_model_switch",
+        False,
+        vol.Boolean(),
+        "let any HTTP client switch the loaded model by naming another one in a chat (by "
+        "default only this machine, or a request with the API key, may)",
+        flag_only=True,
+    ),
+    Option(
+        "stuck_after",
+        60.0,
+        _float(1.0, 86400.0),
+        "seconds without progress after which a running generation counts as stuck: "
+        "/health answers 503 'stuck' so a load balancer moves on",
+        metavar="SECONDS",
     ),
     Option(
         "state_cache_mb",
@@ -416,4 +453,20 @@ def build_config(
         except vol.Invalid as err:
             shown = "(hidden)" if option.secret else repr(raw)
             raise ConfigError(f"invalid value {shown} for {source}: {err.msg}") from err
+    key_file = values.pop("api_key_file")
+    if key_file is not None:
+        if values["api_key"] is not None:
+            raise ConfigError("give the API key once: --api-key or --api-key-file, not both")
+        values["api_key"] = _read_key_file(key_file)
     return ServiceConfig(**values, explicit=frozenset(explicit))
+
+
+def _read_key_file(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read an API key from {path} (--api-key-file): {err}") from err
+    key = lines[0].strip() if lines else ""
+    if len(key) < 8:
+        raise ConfigError(f"the API key in {path} (--api-key-file) is shorter than 8 characters")
+    return key

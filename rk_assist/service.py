@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +16,14 @@ from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer
 from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
-from .config import ServiceConfig
+from .config import STOP_LIMIT_S, ServiceConfig
+from .connection_budget import ConnectionBudget
 from .home.services import execute
 from .home.source import HomeSource, home_source
 from .http.server import HttpFront
 from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
-from .wyoming.handler import AssistEventHandler, ConnectionBudget, HandlerSettings
+from .wyoming.handler import AssistEventHandler, HandlerSettings
 from .wyoming.info import build_info
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,12 +49,20 @@ class Service:
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
-        self.budget = ConnectionBudget(
-            limit=self.config.max_connections, per_peer=self.config.max_connections_per_peer
-        )
-        if self.config.http_uri is not None:
-            host, _, port = self.config.http_uri.removeprefix("http://").rpartition(":")
-            self.http = HttpFront(self, host.strip("[]"), int(port), self.config.api_key)
+        config = self.config
+        self.budget = ConnectionBudget(config.max_connections, config.max_connections_per_peer)
+        if config.http_uri is not None:
+            host, _, port = config.http_uri.removeprefix("http://").rpartition(":")
+            self.http = HttpFront(
+                self,
+                host.strip("[]"),
+                int(port),
+                config.api_key,
+                ConnectionBudget(
+                    config.max_connections, config.max_connections_per_peer, door="HTTP"
+                ),
+                remote_model_switch=config.remote_model_switch,
+            )
         self._refresh_info()
 
     @property
@@ -111,6 +121,8 @@ class Service:
             status = "stopping"
         elif self._swap_lock.locked():
             status = "loading"
+        elif worker.stalled_for > self.config.stuck_after:
+            status = "stuck"
         elif worker.full:
             status = "full"
         else:
@@ -122,13 +134,17 @@ class Service:
             "queue_depth": worker.waiting,
             "queue_limit": worker.max_waiting,
             "generations": worker.generations,
+            "stalled_s": round(worker.stalled_for, 1),
         }
 
     async def stop(self) -> None:
+        """Stop serving: answers under way get ``STOP_GRACE_S`` to finish, then are ended
+        (a Wyoming turn with a spoken not-handled); then the model is released."""
         self.request_stop()
-        await self.server.stop()
-        if self.http is not None:
-            await self.http.stop()
+        await asyncio.gather(
+            self.server.stop(),  # each Wyoming connection's stop(): see AssistEventHandler
+            self.http.stop() if self.http is not None else asyncio.sleep(0),
+        )
         if self.home is not None:
             await self.home.stop()
         await self.worker.close()
@@ -267,5 +283,13 @@ async def serve(config: ServiceConfig) -> None:
         _LOGGER.info("Ready on %s", config.uri)
         await service.stop_requested()
     finally:
-        await service.stop()
+        try:
+            async with asyncio.timeout(STOP_LIMIT_S):
+                await service.stop()
+        except TimeoutError:
+            # The model's thread is stuck inside the runtime (a hung NPU call): the
+            # interpreter would wait for it forever at exit. A supervisor restarts us.
+            _LOGGER.error("Could not stop within %g s; exiting anyway", STOP_LIMIT_S)
+            logging.shutdown()
+            os._exit(1)
         _LOGGER.info("Stopped")

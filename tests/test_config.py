@@ -148,3 +148,21 @@ def test_the_licence_is_an_spdx_string_so_installing_prints_no_deprecation():
 
     project = tomllib.loads(Path("pyproject.toml").read_text())
     assert project["project"]["license"] == "Apache-2.0"
+
+
+def test_the_api_key_can_come_from_a_file_and_a_key_on_the_command_line_is_flagged(tmp_path):
+    from rk_assist.__main__ import secrets_on_command_line
+
+    key_file = tmp_path / "key"
+    key_file.write_text("from-a-file-123\nignored\n")
+    assert build_config({"api_key_file": str(key_file)}, environ={}).api_key == "from-a-file-123"
+    with pytest.raises(ConfigError, match="not both"):
+        build_config({"api_key_file": str(key_file), "api_key": "another-key"}, environ={})
+    (tmp_path / "short").write_text("abc\n")
+    with pytest.raises(ConfigError, match="shorter than 8"):
+        build_config({"api_key_file": str(tmp_path / "short")}, environ={})
+    with pytest.raises(ConfigError, match="cannot read an API key"):
+        build_config({"api_key_file": str(tmp_path / "missing")}, environ={})
+    argv = ["--uri", "tcp://0.0.0.0:1", "--api-key=abcdefgh", "--ha-token", "t"]
+    assert secrets_on_command_line(argv) == ["--api-key", "--ha-token"]
+    assert secrets_on_command_line(["--api-key-file", "/run/key"]) == []

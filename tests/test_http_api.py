@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from rk_assist.client import describe
+from rk_assist.connection_budget import ConnectionBudget
 from rk_assist.http.server import HttpFront
 from rk_assist.service import Service
 
@@ -326,7 +327,7 @@ async def test_health_reports_busy_while_generating_and_counts_answers(service):
 
 async def test_an_api_key_guards_everything_and_never_reaches_the_log(service, caplog):
     key = "s3cret-key-for-the-test"
-    front = HttpFront(service, "127.0.0.1", 0, key)
+    front = HttpFront(service, "127.0.0.1", 0, key, ConnectionBudget(8, 8, door="HTTP"))
     await front.start()
     try:
         url = f"http://127.0.0.1:{front.port}"

@@ -87,6 +87,7 @@ STILL_ANSWERING = "still_answering"
 FAILED = "failed"
 NO_ANSWER = "no_answer"
 NO_TEXT = "no_text"
+STOPPING = "stopping"
 SENTENCES: dict[str, dict[str, str]] = {
     "en": {
         NOTHING_HEARD: "Sorry, I didn't catch that. Please say it again.",
@@ -96,6 +97,7 @@ SENTENCES: dict[str, dict[str, str]] = {
         FAILED: "Sorry, something went wrong while I was thinking. Please try again.",
         NO_ANSWER: "Sorry, I have no answer to that.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
+        STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
     },
 }
 

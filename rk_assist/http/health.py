@@ -5,9 +5,11 @@ checks this every second or two. "ready" (idle) and "busy" (generating, with
 room in its waiting line) answer 200: the board takes the request, and a
 least-connections balancer already prefers the idle one. "full" (the line is
 full, a request would get a 503 anyway), "loading" (a model is being
-switched) and "stopping" answer 503, so the balancer sends new work elsewhere
-until the board recovers. It carries no secret, so it answers without the API
-key: a balancer's check should not need one.
+switched), "stuck" (the model has made no progress for ``--stuck-after``
+seconds: a hung runtime, which only a restart clears) and "stopping" answer
+503, so the balancer sends new work elsewhere until the board recovers. It
+carries no secret, so it answers without the API key: a balancer's check
+should not need one.
 """
 
 from __future__ import annotations

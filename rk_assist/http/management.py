@@ -44,7 +44,7 @@ class Management:
         self.front = front
 
     def _guard(self, request: web.Request) -> None:
-        if not self.front.has_api_key and not self.front.is_local(request):
+        if not self.front.may_manage(request):
             raise HttpError(
                 403, "cache and model management answer only this machine unless --api-key is set"
             )
@@ -106,7 +106,7 @@ class Management:
     async def load_model(self, request: web.Request) -> web.Response:
         self._guard(request)
         body = validated(MODEL_ONLY, await self.front.json_body(request))
-        name = await self.front.serve_model(body.get("model") or body["name"])
+        name = await self.front.serve_model(request, body.get("model") or body["name"])
         plan = self.front.service.plan
         return web.json_response(
             {"model": name, "runtime": self.front.worker.runtime.name}

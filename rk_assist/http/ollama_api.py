@@ -111,7 +111,7 @@ class OllamaApi:
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
         chat = ollama_chat(await self.front.json_body(request))
-        model = await self.front.serve_model(chat.model)
+        model = await self.front.serve_model(request, chat.model)
         base = {"model": model}
         if not chat.messages:  # Ollama's way of loading a model: nothing to say
             return web.json_response(

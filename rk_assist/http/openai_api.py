@@ -72,7 +72,7 @@ class OpenAiApi:
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await self.front.json_body(request)
         chat = openai_chat(body)
-        model = await self.front.serve_model(chat.model)
+        model = await self.front.serve_model(request, chat.model)
         base = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "created": int(time.time()),

@@ -2,8 +2,11 @@
 
 Both dialects carry the same things in slightly different clothes; each is
 checked here and turned into one :class:`~rk_assist.http.chat.ChatRequest`.
-Unknown fields are allowed (clients send more than we use), wrong types of
-the fields we use are a 400 that says which field.
+Unknown fields are allowed and fields we do not use are not checked (clients
+send more than we use, in more shapes than documented: Home Assistant's
+Ollama form sends ``num_ctx: 8192.0`` and ``keep_alive: -1`` or ``"300s"``);
+wrong types of the fields we use are a 400 that says which field, except that
+a whole number written as a float is a whole number.
 """
 
 from __future__ import annotations
@@ -13,10 +16,21 @@ from typing import Any
 
 import voluptuous as vol
 
-from ..runtimes.base import ChatMessage, Sampling
+from ..runtimes.base import ChatMessage, Sampling, encodable
 from .chat import ROLES, ChatRequest, RequestError, message_text
 
 _NUMBER = vol.Any(int, float)
+
+
+def _whole(value: Any) -> int:
+    """A count: Home Assistant's Ollama form stores them as floats (``num_ctx: 8192.0``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise vol.Invalid("expected a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise vol.Invalid("expected a whole number")
+    return int(value)
+
+
 _TOOL = vol.Schema(
     {
         vol.Required("type", default="function"): "function",
@@ -58,17 +72,15 @@ OLLAMA_CHAT = vol.Schema(
         **_COMMON,
         vol.Optional("think", default=None): vol.Any(None, bool, str),
         vol.Optional("format", default=None): vol.Any(None, str, dict),
-        vol.Optional("keep_alive"): vol.Any(None, int, float, str),
         vol.Optional("options", default=None): vol.Any(
             None,
             vol.Schema(
                 {
                     vol.Optional("temperature"): _NUMBER,
                     vol.Optional("top_p"): _NUMBER,
-                    vol.Optional("top_k"): int,
-                    vol.Optional("num_predict"): int,
-                    vol.Optional("num_ctx"): int,
-                    vol.Optional("seed"): int,
+                    vol.Optional("top_k"): _whole,
+                    vol.Optional("num_predict"): _whole,
+                    vol.Optional("seed"): _whole,
                 },
                 extra=vol.ALLOW_EXTRA,
             ),
@@ -81,9 +93,9 @@ OPENAI_CHAT = vol.Schema(
         **_COMMON,
         vol.Optional("temperature", default=None): vol.Any(None, _NUMBER),
         vol.Optional("top_p", default=None): vol.Any(None, _NUMBER),
-        vol.Optional("seed", default=None): vol.Any(None, int),
-        vol.Optional("max_tokens", default=None): vol.Any(None, int),
-        vol.Optional("max_completion_tokens", default=None): vol.Any(None, int),
+        vol.Optional("seed", default=None): vol.Any(None, _whole),
+        vol.Optional("max_tokens", default=None): vol.Any(None, _whole),
+        vol.Optional("max_completion_tokens", default=None): vol.Any(None, _whole),
         vol.Optional("tool_choice", default=None): vol.Any(None, str, dict),
         vol.Optional("response_format", default=None): vol.Any(None, dict),
         vol.Optional("stream_options", default=None): vol.Any(None, dict),
@@ -139,7 +151,7 @@ def _messages(raw: list[dict[str, Any]]) -> tuple[ChatMessage, ...]:
             for number, call in enumerate(message["tool_calls"] or ())
         )
         text = message_text(message["content"], f"messages[{index}].content")
-        messages.append(ChatMessage(message["role"], text, calls))
+        messages.append(ChatMessage(message["role"], encodable(text), calls))
     return tuple(messages)
 
 
@@ -154,7 +166,8 @@ def _arguments(value: Any, where: str) -> dict[str, Any]:
             raise RequestError(where, f"not JSON ({err})") from err
     if not isinstance(value, dict):
         raise RequestError(where, "expected a JSON object")
-    return value
+    # Strings in it reach the chat template as they are: no lone surrogates either.
+    return json.loads(encodable(json.dumps(value, ensure_ascii=False)))
 
 
 def ollama_chat(body: Any) -> ChatRequest:

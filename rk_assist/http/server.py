@@ -10,6 +10,7 @@ field, a client that hangs up stops its generation.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -23,12 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..config import STOP_GRACE_S
+from ..connection_budget import ConnectionBudget
 from ..models.library import ModelLibrary
 from ..models.select import embedded_entry
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError, ModelWorker
 from . import health, management, ollama_api, openai_api
 from .chat import RequestError
+from .connections import listen, quiet_parse_errors
 from .errors import HttpError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -37,6 +41,11 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 #: Home Assistant's prompt for a large home with its tools is ~100 kB; this leaves room.
 MAX_BODY_BYTES = 4 << 20
+#: Seconds a connection may take to send its request's headers (aiohttp applies its
+#: keep-alive timeout from the moment a connection opens) and to stay idle between requests.
+HEADER_TIMEOUT_S = 30.0
+#: Seconds a request's body may take to arrive once its headers have.
+BODY_TIMEOUT_S = 30.0
 LOCAL_PEERS = frozenset({"127.0.0.1", "::1", None})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -76,11 +85,23 @@ def _info(name: str, path: Path, size: int, thinking: bool = False, context: int
 class HttpFront:
     """Serves the HTTP APIs for one service."""
 
-    def __init__(self, service: Service, host: str, port: int, api_key: str | None) -> None:
+    def __init__(
+        self,
+        service: Service,
+        host: str,
+        port: int,
+        api_key: str | None,
+        budget: ConnectionBudget,
+        remote_model_switch: bool = False,
+    ) -> None:
         self.service = service
         self.host, self.requested_port = host, port
         self._api_key = api_key
+        self._budget = budget
+        self._remote_model_switch = remote_model_switch
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._in_flight: set[asyncio.Task[Any]] = set()  # requests being answered
         self.port: int | None = None
         self.app = web.Application(
             middlewares=[self._errors, self._auth], client_max_size=MAX_BODY_BYTES
@@ -96,13 +117,37 @@ class HttpFront:
 
     async def start(self) -> None:
         # Cancelling a handler when its client hangs up is what stops the generation.
-        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
+        self._runner = web.AppRunner(
+            self.app,
+            handler_cancellation=True,
+            access_log=None,
+            keepalive_timeout=HEADER_TIMEOUT_S,
+            shutdown_timeout=1.0,  # stop() has ended every request by then
+        )
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.requested_port).start()
-        self.port = self._runner.addresses[0][1]
+        quiet_parse_errors()
+        server = self._runner.server
+        assert server is not None
+        self._listener = await listen(server, self._budget, self.host, self.requested_port)
+        self.port = self._listener.sockets[0].getsockname()[1]
         _LOGGER.info("HTTP API (Ollama, OpenAI) on http://%s:%s", self.host, self.port)
 
     async def stop(self) -> None:
+        """Stop listening; answers already streaming get ``STOP_GRACE_S``, then are cut.
+
+        aiohttp's own shutdown waits its timeout twice (once for the handlers,
+        once after cancelling only their body reads), past the few seconds a
+        stop may take, so requests still running after the grace are cancelled
+        here, which aborts their generations.
+        """
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._in_flight:
+            _done, late = await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -138,10 +183,23 @@ class HttpFront:
             "'rk-assist models install NAME' or put it in the models folder"
         )
 
-    async def serve_model(self, wanted: str) -> str:
-        """The name of the model that will answer, switching to it if it is another one."""
+    async def serve_model(self, request: web.Request, wanted: str) -> str:
+        """The name of the model that will answer, switching to it if it is another one.
+
+        A switch stops every client's answers for seconds, so, as with the
+        management endpoints, only this machine or a holder of the API key may
+        cause one (unless ``--remote-model-switch``); others are told which
+        model is loaded.
+        """
         info = self.find_model(wanted)
-        if info.name != self.service.plan.entry.name:
+        loaded = self.service.plan.entry.name
+        if info.name != loaded:
+            if not (self._remote_model_switch or self.may_manage(request)):
+                raise HttpError(
+                    403,
+                    f"this service is serving '{loaded}'; only this machine (or a request "
+                    f"with the API key) may switch it to '{info.name}': ask for '{loaded}'",
+                )
             await self.service.use_model(info.name)
         return info.name
 
@@ -150,7 +208,13 @@ class HttpFront:
         return self.service.system_prompt, self.service.assistant.settings.max_new_tokens
 
     async def json_body(self, request: web.Request) -> Any:
-        raw = await request.read()
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                raw = await request.read()
+        except TimeoutError:
+            raise HttpError(
+                408, f"the request body did not arrive within {BODY_TIMEOUT_S:g} s"
+            ) from None
         try:
             return json.loads(raw or b"{}")
         except (ValueError, RecursionError) as err:
@@ -166,6 +230,11 @@ class HttpFront:
     def is_local(self, request: web.Request) -> bool:
         return request.remote in LOCAL_PEERS
 
+    def may_manage(self, request: web.Request) -> bool:
+        """Cache and model management: this machine, or anyone once a key guards the API
+        (the auth middleware has checked it by then)."""
+        return self.has_api_key or self.is_local(request)
+
     @property
     def has_api_key(self) -> bool:
         return self._api_key is not None
@@ -178,14 +247,17 @@ class HttpFront:
             return await handler(request)
         given = request.headers.get("Authorization", "")
         scheme, _, token = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), self._api_key.encode()
-        ):
+        # aiohttp hands non-UTF-8 header bytes over as surrogates: compare the bytes sent.
+        sent = token.strip().encode("utf-8", "surrogateescape")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent, self._api_key.encode()):
             raise HttpError(401, "a valid 'Authorization: Bearer <api key>' header is required")
         return await handler(request)
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
         try:
             return await handler(request)
         except HttpError as err:
@@ -205,12 +277,17 @@ class HttpFront:
             if err.status >= 400:
                 return self._error(request, err.status, err.reason)
             raise
+        finally:
+            self._in_flight.discard(task)
 
     @staticmethod
     def _error(request: web.Request, status: int, message: str) -> web.Response:
         if request.path.startswith("/v1/"):
             kind = "invalid_request_error" if status < 500 else "server_error"
-            return web.json_response(
-                {"error": {"message": message, "type": kind, "code": status}}, status=status
-            )
-        return web.json_response({"error": message}, status=status)
+            body: dict[str, Any] = {"error": {"message": message, "type": kind, "code": status}}
+        else:
+            body = {"error": message}
+        response = web.json_response(body, status=status)
+        if status == 408:  # the rest of a late body may still come: not a new request
+            response.force_close()
+        return response

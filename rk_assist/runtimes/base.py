@@ -43,6 +43,12 @@ def read_model_head(path: Path, size: int = 4) -> bytes:
         raise ModelFileError(f"cannot read model file {path}: {err}") from err
 
 
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates (from ``\\ud800``-style JSON escapes) replaced: a
+    tokenizer needs valid UTF-8, and a client's odd bytes must not fail its request."""
+    return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     role: str  # "system", "user", "assistant" (and "tool" for runtimes that support it)
@@ -178,25 +184,53 @@ class FittedPrompt(Generic[Prompt]):
     fits: bool  # within the budget that leaves room for the answer
 
 
+#: Up to this many past turns, a prompt is first measured with all of them.
+ALL_TURNS_AT_ONCE = 32
+
+
 def fit_history(
     request: GenerationRequest,
     context_length: int,
     measure: Callable[[int], tuple[Prompt, int]],
 ) -> FittedPrompt[Prompt]:
-    """Drop the oldest history turns until the prompt leaves room for the answer.
+    """Keep the most recent history turns that leave room for the answer.
 
     ``measure(keep_turns)`` renders the prompt with that many past turns and
     says its size in tokens; the runtime decides what to do with a prompt that
-    does not fit even with no history (``fits`` is False then).
+    does not fit even with no history (``fits`` is False then). A prompt only
+    grows with each turn kept, so after one try with every turn (a short
+    history, the usual case) the newest turns are counted out in doubling
+    steps and the last step is halved until it is exact. No measure renders
+    more than twice the turns that fit: a client that sends 100,000 turns costs
+    a few renders of what could fit, not one render (and tokenisation, which
+    grows faster than the text) per dropped turn.
     """
     budget = context_length - min(request.max_new_tokens, context_length // 4)
     budget = max(budget, MIN_ANSWER_TOKENS)
     total = len(request.history)
-    for keep in range(total, -1, -1):
-        prompt, size = measure(keep)
+    if total <= ALL_TURNS_AT_ONCE:
+        prompt, size = measure(total)
         if size <= budget:
-            return FittedPrompt(prompt, total - keep, size, True)
-    return FittedPrompt(prompt, total, size, False)
+            return FittedPrompt(prompt, 0, size, True)
+    fits, fitting = 0, measure(0)
+    if fitting[1] > budget:
+        return FittedPrompt(fitting[0], total, fitting[1], False)
+    too_many = total + 1  # invariant: ``fits`` turns fit, ``too_many`` do not
+    while fits < total and too_many == total + 1:
+        trying = min(max(1, 2 * fits), total)
+        measured = measure(trying)
+        if measured[1] <= budget:
+            fits, fitting = trying, measured
+        else:
+            too_many = trying
+    while too_many - fits > 1 and fits < total:
+        middle = (fits + too_many) // 2
+        measured = measure(middle)
+        if measured[1] <= budget:
+            fits, fitting = middle, measured
+        else:
+            too_many = middle
+    return FittedPrompt(fitting[0], total - fits, fitting[1], True)
 
 
 class Runtime(ABC):
@@ -212,6 +246,9 @@ class Runtime(ABC):
     #: The system prompt and tools whose state is ready; None before the first and
     #: after :meth:`close` (a loaded model prepares its prompt again).
     _prepared: tuple[str, str | None] | None = None
+    #: Called on the worker thread whenever the model makes progress (a step of a
+    #: prefill, a token); the worker tells a stuck generation from a long one by it.
+    on_progress: Callable[[], None] = staticmethod(lambda: None)
 
     @property
     def prefix_tokens(self) -> int:
@@ -270,10 +307,12 @@ class Runtime(ABC):
         """
 
     def abort(self) -> None:  # noqa: B027 - optional hook, a no-op is a valid default
-        """Interrupt a generation in progress, from any thread.
+        """Interrupt what the model computes now (a generation or a prompt), from any thread.
 
         ``stop`` already ends a generation between tokens; runtimes that can
-        also interrupt a long prefill override this.
+        also interrupt a long prefill override this. A generation interrupted so
+        ends with ``stop_reason`` "aborted", a prompt being prepared with a
+        :class:`RuntimeFailure`.
         """
 
     @abstractmethod

@@ -66,6 +66,38 @@ class LlamaCppSettings(RuntimeSettings):
     state_cache_mb: int = 256  # memory for saved states of recent prompts (0: none)
 
 
+class AbortFlag:
+    """Interrupts llama.cpp inside a forward pass, without Python.
+
+    llama.cpp asks its abort callback after every step of a forward pass,
+    hundreds of times a token. A Python callback would take the GIL each
+    time: beside a busy Python thread, decoding fell from 14 to 0.4 tokens/s
+    (0.5B, one thread). So the callback is the C library's own ``strlen``
+    reading a two-byte buffer: "" goes on, "\\x01" stops (a length of 0 or 1
+    comes back in the register where the caller reads its bool). llama.cpp
+    then drops the interrupted batch from its cache and ``llama_decode``
+    returns 2, which llama-cpp-python raises as a RuntimeError.
+    """
+
+    _STRLEN = ctypes.cast(ctypes.CDLL(None).strlen, llama_cpp.ggml_abort_callback)
+
+    def __init__(self) -> None:
+        self._buffer = ctypes.create_string_buffer(2)
+
+    def install(self, ctx: llama_cpp.llama_context_p) -> None:
+        data = ctypes.cast(self._buffer, ctypes.c_void_p)
+        llama_cpp.llama_set_abort_callback(ctx, self._STRLEN, data)
+
+    def set(self) -> None:
+        self._buffer[0] = 1
+
+    def clear(self) -> None:
+        self._buffer[0] = 0
+
+    def is_set(self) -> bool:
+        return self._buffer[0] != b"\x00"
+
+
 def check_gguf_file(path: Path) -> None:
     """Fail with a message naming the path, before llama.cpp prints its own noise."""
     if read_model_head(path) != GGUF_MAGIC:
@@ -90,6 +122,7 @@ class LlamaCppRuntime(Runtime):
         self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
         self.prefix_source = "off"
+        self._halt = AbortFlag()
 
     @property
     def model_name(self) -> str:
@@ -127,6 +160,7 @@ class LlamaCppRuntime(Runtime):
                 f"llama.cpp could not load {self.settings.model_path}: {err}"
             ) from err
         self._llm = llm
+        self._halt.install(llm._ctx.ctx)
         metadata = llm.metadata
         self._bos_text = _token_text(llm, llm.token_bos())
         self._renderer = ChatRenderer(
@@ -147,7 +181,9 @@ class LlamaCppRuntime(Runtime):
             else f" of {available_cores()} cores: one is left for other work, --threads to change",
         )
 
-    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+    def _use_prefix_state(
+        self, system_prompt: str, tools_json: str | None, cache_name: str
+    ) -> None:
         """Make the state after this system block the one to start from: memory, disk or built."""
         llm = self._require_llm()
         renderer = self._require_renderer()
@@ -191,7 +227,7 @@ class LlamaCppRuntime(Runtime):
                 )
                 return
         llm.reset()
-        self._eval_with_progress(self._prefix_tokens)
+        self._prefill(self._prefix_tokens, log_every_s=5.0)
         self._prefix_state = self._snapshot_state()
         self._states.put(self._prefix_tokens, self._prefix_state)
         self.prefix_source = "built"
@@ -217,7 +253,35 @@ class LlamaCppRuntime(Runtime):
                 _LOGGER.warning("Could not save the prompt cache %s: %s", cache.bin_path, err)
             forget_least_recent(cache.directory)
 
+    def abort(self) -> None:
+        self._halt.set()
+
+    def prepare_system_prompt(self, system_prompt: str, tools_json: str | None = None) -> None:
+        self._halt.clear()
+        super().prepare_system_prompt(system_prompt, tools_json)
+
+    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+        try:
+            self._use_prefix_state(system_prompt, tools_json, cache_name)
+        except RuntimeError as err:  # llama_decode's non-zero return
+            self._require_llm().reset()
+            why = "interrupted" if self._halt.is_set() else f"failed: {err}"
+            raise RuntimeFailure(f"computing the system prompt {why}") from err
+
     def generate(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        self._halt.clear()
+        if stop.is_set():  # stopped before it began; abort() may have come before clear()
+            return GenerationStats(stop_reason="aborted")
+        try:
+            return self._generate(request, emit, stop)
+        except RuntimeFailure:
+            if stop.is_set():  # interrupted while preparing this request's own prompt
+                return GenerationStats(stop_reason="aborted")
+            raise
+
+    def _generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         llm = self._require_llm()
@@ -244,7 +308,11 @@ class LlamaCppRuntime(Runtime):
             else:
                 self._generate_free(tokens, max_new, emit, stop, stats, sampling)
         except (RuntimeError, ValueError) as err:
-            raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+            if not stop.is_set():
+                raise RuntimeFailure(f"llama.cpp failed while generating: {err}") from err
+            # Interrupted inside a forward pass: llama.cpp dropped that batch from its cache.
+            stats.stop_reason = "aborted"
+            stats.prefill_tokens = min(stats.prefill_tokens, max(0, llm.n_tokens - reused))
         if self.settings.prefix_cache and stats.stop_reason != "aborted":
             self._remember_state()
         return stats
@@ -300,6 +368,11 @@ class LlamaCppRuntime(Runtime):
         generated: list[int] = []
         started = time.perf_counter()
         first_token_at = started
+        # All but the last token a batch at a time (progress between batches);
+        # generate() finds them in the cache and evaluates the last one itself.
+        reused = common_prefix(llm.input_ids[: llm.n_tokens], tokens[:-1])
+        llm.n_tokens = reused
+        self._prefill(tokens[reused:-1])
         for token in llm.generate(
             tokens,
             temp=sampling.temperature,
@@ -359,7 +432,7 @@ class LlamaCppRuntime(Runtime):
         started = time.perf_counter()
         reused = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
         llm.n_tokens = reused
-        llm.eval(tokens[reused:])
+        self._prefill(tokens[reused:])
         first_token_at = time.perf_counter()
         stats.prefill_ms = (first_token_at - started) * 1000
         sampled = forced_count = refused = 0
@@ -473,20 +546,27 @@ class LlamaCppRuntime(Runtime):
             tokens=self._prefix_tokens,
         )
 
-    def _eval_with_progress(self, tokens: list[int]) -> None:
-        """Compute the system prompt, saying how far it got: on a small CPU this takes a while."""
+    def _prefill(self, tokens: list[int], log_every_s: float | None = None) -> None:
+        """Evaluate a prompt a batch at a time, reporting progress between batches.
+
+        The worker tells a long prefill from a hung one by that progress; a
+        system prompt on a small CPU also says how far it got in the log.
+        """
         llm = self._require_llm()
-        step = max(llm.n_batch, 1) * 4
-        started = time.perf_counter()
+        step = max(llm.n_batch, 1)
+        started = logged = time.perf_counter()
         for start in range(0, len(tokens), step):
             llm.eval(tokens[start : start + step])
+            self.on_progress()
             done = min(start + step, len(tokens))
-            if done < len(tokens):
+            now = time.perf_counter()
+            if log_every_s is not None and done < len(tokens) and now - logged >= log_every_s:
+                logged = now
                 _LOGGER.info(
                     "Computing the system prompt: %d of %d tokens (%.0f s)",
                     done,
                     len(tokens),
-                    time.perf_counter() - started,
+                    now - started,
                 )
 
     def _snapshot_state(self) -> bytes:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +66,9 @@ class ModelWorker:
         self.last_stats: GenerationStats | None = None
         #: Generations that ran to their end, for the health report.
         self.generations = 0
+        #: When the model last made progress while it held the slot (monotonic seconds).
+        self._progress_at: float | None = None
+        runtime.on_progress = self.note_progress
 
     @property
     def waiting(self) -> int:
@@ -74,6 +78,16 @@ class ModelWorker:
     @property
     def busy(self) -> bool:
         return self._slot.locked()
+
+    def note_progress(self) -> None:
+        """The model made progress (any thread): a token, a step of a prefill."""
+        self._progress_at = time.monotonic()
+
+    @property
+    def stalled_for(self) -> float:
+        """Seconds the model has held the slot without progress (0 when free)."""
+        at = self._progress_at
+        return 0.0 if at is None or not self.busy else time.monotonic() - at
 
     @property
     def full(self) -> bool:
@@ -92,9 +106,13 @@ class ModelWorker:
     async def prepare(self, system_prompt: str, tools_json: str | None) -> None:
         """Prepare (and cache) a new system prompt, taking a turn like a generation."""
         async with self._slot:
-            await asyncio.get_running_loop().run_in_executor(
-                self._executor, self.runtime.prepare_system_prompt, system_prompt, tools_json
-            )
+            self.note_progress()
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self.runtime.prepare_system_prompt, system_prompt, tools_json
+                )
+            finally:
+                self._progress_at = None
 
     async def swap(
         self, new_runtime: Runtime, system_prompt: str, tools_json: str | None = None
@@ -105,6 +123,7 @@ class ModelWorker:
         wait in line instead of failing, and none runs on a half-loaded model.
         """
         await self._slot.acquire()
+        self.note_progress()
         try:
             old = self.runtime
             loop = asyncio.get_running_loop()
@@ -125,7 +144,9 @@ class ModelWorker:
 
             await loop.run_in_executor(self._executor, swap_on_worker)
             self.runtime = new_runtime
+            new_runtime.on_progress = self.note_progress
         finally:
+            self._progress_at = None
             self._slot.release()
 
     def generate(self, request: GenerationRequest) -> GenerationStream:
@@ -141,6 +162,7 @@ class ModelWorker:
         stop = threading.Event()
 
         def emit(piece: str) -> None:
+            self.note_progress()
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
         def run_on_worker() -> GenerationStats:
@@ -161,6 +183,11 @@ class ModelWorker:
                 loop.call_soon_threadsafe(pieces.put_nowait, _END)
 
         future = loop.run_in_executor(self._executor, run_on_worker)
+        # The slot is given back when the thread lets go of the model, not when this
+        # generator ends: a consumer cancelled twice (a hang-up during the abort) must
+        # neither skip the release nor let the next request in while the model is busy.
+        future.add_done_callback(self._leave_line_after)
+        self.note_progress()
         finished = False
         try:
             while True:
@@ -174,17 +201,17 @@ class ModelWorker:
         finally:
             if not finished:
                 self._stop_generation(stop)
-                # Wait for the thread to let go of the model before the next
-                # request may start; shielded so a second cancel cannot skip it.
-                with contextlib.suppress(Exception):
+                # Wait for the thread to let go of the model, so the caller's cleanup
+                # runs after it; a second cancel ends the wait, never the release.
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     self.last_stats = await asyncio.shield(future)
-            self._leave_line()
 
     async def close(self) -> None:
+        """Interrupt whatever the model computes (a generation, a prompt), then release it."""
         with self._active_lock:
             if self._active_stop is not None:
                 self._active_stop.set()
-                self.runtime.abort()
+        self.runtime.abort()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.runtime.close)
         self._executor.shutdown(wait=True)
@@ -198,7 +225,11 @@ class ModelWorker:
         finally:
             self._waiting -= 1
 
-    def _leave_line(self) -> None:
+    def _leave_line_after(self, future: asyncio.Future[GenerationStats]) -> None:
+        """The thread let go of the model: the next request may have it."""
+        if not future.cancelled():
+            future.exception()  # marked as seen: the consumer raised it, or it was abandoned
+        self._progress_at = None
         self._slot.release()
 
     def _recover(self) -> None:

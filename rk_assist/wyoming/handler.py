@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wyoming.asr import Transcript
@@ -31,8 +30,10 @@ from ..assistant import replies
 from ..assistant.pipeline import Assistant
 from ..assistant.prompt import PromptFileError
 from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence
+from ..config import STOP_GRACE_S
+from ..connection_budget import ConnectionBudget, peer_host
 from ..home.resolve import Action
-from ..runtimes.base import PromptTooLongError, RuntimeFailure
+from ..runtimes.base import PromptTooLongError, RuntimeFailure, encodable
 from ..runtimes.worker import BusyError
 from .events import ProtocolError, read_event, wait_for_event
 
@@ -47,9 +48,6 @@ SAY_FAILED = sentence(replies.FAILED)
 SAY_NO_ANSWER = sentence(replies.NO_ANSWER)
 SAY_NO_TEXT = sentence(replies.NO_TEXT)
 
-
-#: Refusals of connections are logged at most this often.
-LOG_EVERY_S = 60.0
 
 USE_MODEL_EVENT = "rk-assist-use-model"
 MODEL_READY_EVENT = "rk-assist-model"
@@ -85,69 +83,14 @@ def action_target(intent: Intent) -> str:
     return ", ".join(f"{e.name}={e.value}" for e in intent.entities)
 
 
-def _host(peer: Any) -> str:
-    """The address a connection comes from; "" for unix sockets and stdio."""
-    if isinstance(peer, tuple) and peer:
-        return str(peer[0])
-    return ""
-
-
 def _is_local(peer: Any) -> bool:
-    host = _host(peer)
+    host = peer_host(peer)
     if not host:  # unix sockets and stdio have no address
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-@dataclass
-class ConnectionBudget:
-    """Caps open connections, in all and from one address.
-
-    The global cap keeps a flood from exhausting file descriptors or memory;
-    the cap per address, below it, keeps one host on the LAN from taking every
-    slot and locking Home Assistant out. Refusals are logged at most once a
-    minute, with how many there were, so a flood cannot fill the log either.
-    """
-
-    limit: int
-    per_peer: int = 16
-    open: int = 0
-    by_host: dict[str, int] = field(default_factory=dict)
-    refused: int = 0
-    _logged_at: float = -LOG_EVERY_S
-
-    def try_take(self, peer: Any) -> str | None:
-        """None when the connection may stay, else why it may not."""
-        host = _host(peer)
-        if self.open >= self.limit:
-            return self._refuse(peer, f"{self.limit} connections are already open")
-        if self.by_host.get(host, 0) >= self.per_peer:
-            return self._refuse(peer, f"{self.per_peer} connections from {host} are already open")
-        self.open += 1
-        self.by_host[host] = self.by_host.get(host, 0) + 1
-        return None
-
-    def give_back(self, peer: Any) -> None:
-        host = _host(peer)
-        self.open -= 1
-        left = self.by_host.get(host, 1) - 1
-        if left > 0:
-            self.by_host[host] = left
-        else:
-            self.by_host.pop(host, None)
-
-    def _refuse(self, peer: Any, why: str) -> str:
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._logged_at >= LOG_EVERY_S:
-            _LOGGER.warning(
-                "Refusing %s: %s (%d refused since the last such line)", peer, why, self.refused
-            )
-            self._logged_at, self.refused = now, 0
-        return why
 
 
 @dataclass(frozen=True)
@@ -158,6 +101,8 @@ class HandlerSettings:
     idle_timeout: float | None = 120.0
     #: Seconds an event may take to arrive once it has begun.
     read_timeout: float | None = 10.0
+    #: Seconds a turn under way may take to finish when the service stops.
+    stop_grace: float = STOP_GRACE_S
 
 
 class AssistEventHandler(AsyncEventHandler):
@@ -179,6 +124,7 @@ class AssistEventHandler(AsyncEventHandler):
         self._write_lock = asyncio.Lock()
         self._turn: asyncio.Task[None] | None = None
         self._peer = writer.get_extra_info("peername")
+        self._stopping = False
 
     async def run(self) -> None:
         refusal = self._budget.try_take(self._peer)
@@ -277,6 +223,19 @@ class AssistEventHandler(AsyncEventHandler):
             )
         )
 
+    async def stop(self) -> None:
+        """The server is stopping (wyoming calls this for every connection): a running turn
+        may finish within the grace, else it ends with a spoken ``not-handled``."""
+        turn = self._turn
+        if turn is not None and not turn.done():
+            await asyncio.wait({turn}, timeout=self._settings.stop_grace)
+            if not turn.done():
+                self._stopping = True
+                turn.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await turn
+        await super().stop()
+
     async def disconnect(self) -> None:
         if self._turn is not None and not self._turn.done():
             _LOGGER.info("Client %s left; aborting its answer", self._peer)
@@ -300,8 +259,7 @@ class AssistEventHandler(AsyncEventHandler):
             await self._answer(text, language, context)
 
     async def _answer(self, text: str, language: Any, context: Any) -> None:
-        # Lone surrogates (from \\ud800-style JSON escapes) cannot reach a tokenizer.
-        text = text.encode("utf-8", errors="replace").decode("utf-8").strip()
+        text = encodable(text).strip()
         if not isinstance(language, str) or not language:
             language = self._settings.default_language
         refusal = self._refusal_for(text)
@@ -323,6 +281,11 @@ class AssistEventHandler(AsyncEventHandler):
                 await self._send(HandledChunk(text=chunk).event())
         except ConnectionError:
             return  # the client is gone; the stream's cleanup aborted the model
+        except asyncio.CancelledError:
+            if self._stopping:  # the service stops: the turn still ends with not-handled
+                await stream.aclose()
+                await self._fail(sentence(replies.STOPPING, language), context, started)
+            raise
         except Exception as err:  # every failure is said; the table says how
             await self._fail(_said_for_failure(err, language), context, started)
             return
