@@ -88,6 +88,7 @@ FAILED = "failed"
 NO_ANSWER = "no_answer"
 NO_TEXT = "no_text"
 STOPPING = "stopping"
+FAILED_ACTION = "failed_action"
 SENTENCES: dict[str, dict[str, str]] = {
     "en": {
         NOTHING_HEARD: "Sorry, I didn't catch that. Please say it again.",
@@ -98,6 +99,7 @@ SENTENCES: dict[str, dict[str, str]] = {
         NO_ANSWER: "Sorry, I have no answer to that.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
         STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
+        FAILED_ACTION: "Sorry, that did not work.",
     },
 }
 

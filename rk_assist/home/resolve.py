@@ -189,7 +189,7 @@ def _targets(
     if name and normalize(name) != "all":
         return _by_name(home, name, pool, in_place, placed=bool(area_name or floor_name))
     if not (area_name or floor_name or domain):
-        return Ask("Which device do you mean?")
+        return _player_in_use(spec, pool, home) or Ask("Which device do you mean?")
     if not (domain or device_class or normalize(name) == "all"):
         # An area alone would act on everything in it: the kettle with the lights.
         # Home Assistant's convention for "everything" is the name "all".
@@ -200,6 +200,19 @@ def _targets(
             Reason.NOTHING_THERE, f"Sorry, there is nothing I can control like that in {where}."
         )
     return in_place
+
+
+def _player_in_use(spec: IntentSpec, pool: list[Entity], home: Home) -> list[Entity] | None:
+    """A media request that names no player ("pause the music") is for the one playing
+    (to resume: the one paused), as Home Assistant's own agent takes it; or for the only
+    player there is. Several at once, or none: None, and the user is asked."""
+    if spec.domains != frozenset({"media_player"}):
+        return None
+    wanted = "paused" if spec.name == "HassMediaUnpause" else "playing"
+    in_use = [entity for entity in pool if home.states.get(entity.entity_id) == wanted]
+    if len(in_use) == 1:
+        return in_use
+    return pool if len(pool) == 1 and not in_use else None
 
 
 def _in_place(

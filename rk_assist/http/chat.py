@@ -9,16 +9,21 @@ text), and the rest is the answer's content.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assistant.replies import FAILED_ACTION, sentence
 from ..assistant.speech import JSON_VALUE, THINK_BLOCK, TOOL_CALL_BLOCKS, BlockStripper
+from ..home.responses import Target, said_after
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
 from ..runtimes.worker import ModelWorker
 
+_LOGGER = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -97,6 +102,9 @@ class ReplyReader:
         self._read = 0
         self._offered = {_bare_name(name): name for name in chat.tool_names}
         self._offered.update({name: name for name in chat.tool_names})
+        self._declared = {
+            tool["function"]["name"]: _declared_arguments(tool) for tool in chat.tools
+        }
         self._think = chat.think is not False
 
     def feed(self, text: str) -> ReplyPiece:
@@ -115,16 +123,40 @@ class ReplyReader:
                 continue
             calls, problems = parse_tool_calls([(opening, body)])
             if problems or not calls:
-                # Not a call after all (a JSON answer, a code sample): it is content.
-                piece.content += body if opening == JSON_VALUE else f"{opening}{body}"
+                if opening == JSON_VALUE:
+                    # JSON that is no call (a tool result read back, most often) is never
+                    # spoken; a client that wants JSON asks with ``format``.
+                    _LOGGER.info("Not speaking JSON that is no call: %.120s", body)
+                else:  # a tag around something else (a code sample): it is content
+                    piece.content += f"{opening}{body}"
                 continue
-            piece.tool_calls += [self._as_offered(call) for call in calls]
+            for call in calls:
+                offered = self._as_offered(call)
+                if offered is None:  # a tool the client never offered: nothing to run
+                    _LOGGER.info("Dropping a call to a tool that was not offered: %s", call.name)
+                else:
+                    piece.tool_calls.append(offered)
         return piece
 
-    def _as_offered(self, call: ToolCall) -> ToolCall:
-        """The client's own name for the tool: models drop Home Assistant's ``intent__`` prefix."""
-        name = self._offered.get(call.name) or self._offered.get(_bare_name(call.name), call.name)
-        return ToolCall(name, call.arguments)
+    def _as_offered(self, call: ToolCall) -> ToolCall | None:
+        """The call under the client's own name for the tool (models drop Home Assistant's
+        ``intent__`` prefix), with only the arguments the tool declares; None if it was not
+        offered."""
+        name = self._offered.get(call.name) or self._offered.get(_bare_name(call.name))
+        if name is None:
+            return None
+        declared = self._declared.get(name)
+        arguments = call.arguments
+        if declared is not None:
+            arguments = {key: value for key, value in arguments.items() if key in declared}
+        return ToolCall(name, arguments)
+
+
+def _declared_arguments(tool: dict[str, Any]) -> frozenset[str] | None:
+    """The argument names a tool's JSON schema declares; None when it declares none (any)."""
+    parameters = tool["function"].get("parameters")
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    return frozenset(properties) if isinstance(properties, dict) else None
 
 
 def _bare_name(name: str) -> str:
@@ -132,7 +164,11 @@ def _bare_name(name: str) -> str:
 
 
 async def run_chat(
-    worker: ModelWorker, chat: ChatRequest, default_system: str, max_new_tokens: int
+    worker: ModelWorker,
+    chat: ChatRequest,
+    default_system: str,
+    max_new_tokens: int,
+    language: str = "en",
 ) -> AsyncIterator[ReplyPiece]:
     """Reply pieces, in order; the last one flushes what was held back and has the stats.
 
@@ -143,16 +179,72 @@ async def run_chat(
     request = generation_request(chat, default_system, max_new_tokens)
     reader = ReplyReader(chat)
     stream = worker.generate(request)
+    said = False
     try:
         async for text in stream:
             piece = reader.feed(text)
+            said = said or bool(piece.content.strip() or piece.tool_calls)
             if piece.content or piece.thinking or piece.tool_calls:
                 yield piece
         last = reader.finish()
+        said = said or bool(last.content.strip() or last.tool_calls)
+        if not said:  # after a tool round trip, the answer is still words
+            last.content += words_for_tool_results(chat.messages, language) or ""
         last.stats = stream.stats or GenerationStats()
         yield last
     finally:
         await stream.aclose()
+
+
+def words_for_tool_results(messages: Sequence[ChatMessage], language: str) -> str | None:
+    """Home Assistant's own sentence for what its tools just did, when the model said nothing.
+
+    A small model often answers a tool result by reading the JSON back (which
+    is never spoken) or with nothing at all; the voice user still hears what
+    happened, as Home Assistant's own agent would say it.
+    """
+    if not messages or messages[-1].role != "tool":
+        return None
+    asked = next((m for m in reversed(messages) if m.role == "assistant" and m.tool_calls), None)
+    results = list(itertools.takewhile(lambda m: m.role == "tool", reversed(messages)))[::-1]
+    if asked is None:
+        return None
+    sentences = []
+    for call, result in zip(asked.tool_calls, results, strict=False):
+        intent = _bare_name(str(call.get("function", {}).get("name", "")))
+        outcome = _tool_outcome(result.content)
+        if outcome is None:
+            continue
+        if not outcome:
+            sentences.append(sentence(FAILED_ACTION, language))
+        elif sentence_after := said_after(intent, outcome, language):
+            sentences.append(sentence_after)
+    return " ".join(dict.fromkeys(sentences)) or None
+
+
+def _tool_outcome(content: str) -> list[Target] | None:
+    """The devices a Home Assistant tool result says it acted on ([] when it failed), or None
+    when the result is not of that shape."""
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(result, dict):
+        return None
+    if result.get("error"):
+        return []
+    data = result
+    while "success" not in data and isinstance(data.get("data"), dict):
+        data = data["data"]  # Home Assistant wraps the intent response: {"data": {"data": ...
+    success = data.get("success")
+    if not isinstance(success, list):
+        return None
+    targets = [
+        Target(str(item.get("id", "")), str(item.get("name", "")))
+        for item in success
+        if isinstance(item, dict) and item.get("name")
+    ]
+    return targets or ([] if data.get("failed") else None)
 
 
 async def whole_reply(first: ReplyPiece, rest: AsyncIterator[ReplyPiece]) -> ReplyPiece:

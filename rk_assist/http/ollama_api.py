@@ -119,7 +119,12 @@ class OllamaApi:
                 | {"done": True, "done_reason": "load"}
             )
         started = time.perf_counter_ns()
-        pieces = run_chat(self.front.worker, chat, *self.front.chat_defaults())
+        pieces = run_chat(
+            self.front.worker,
+            chat,
+            *self.front.chat_defaults(),
+            language=self.front.reply_language,
+        )
         first = await anext(pieces)  # a full line (BusyError) fails here, before any header
         if not chat.stream:
             return await self._whole(first, pieces, base, started)

@@ -78,7 +78,12 @@ class OpenAiApi:
             "created": int(time.time()),
             "model": model,
         }
-        pieces = run_chat(self.front.worker, chat, *self.front.chat_defaults())
+        pieces = run_chat(
+            self.front.worker,
+            chat,
+            *self.front.chat_defaults(),
+            language=self.front.reply_language,
+        )
         first = await anext(pieces)  # a full line (BusyError) fails here, before any header
         if not chat.stream:
             return await self._whole(first, pieces, base)

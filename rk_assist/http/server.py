@@ -203,6 +203,11 @@ class HttpFront:
             await self.service.use_model(info.name)
         return info.name
 
+    @property
+    def reply_language(self) -> str:
+        """The language of the service's own sentences (HTTP requests carry none)."""
+        return self.service.config.language
+
     def chat_defaults(self) -> tuple[str, int]:
         """The system prompt for clients that send none, and the longest answer."""
         return self.service.system_prompt, self.service.assistant.settings.max_new_tokens

@@ -33,6 +33,7 @@ from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence
 from ..config import STOP_GRACE_S
 from ..connection_budget import ConnectionBudget, peer_host
 from ..home.resolve import Action
+from ..home.responses import confirmation
 from ..runtimes.base import PromptTooLongError, RuntimeFailure, encodable
 from ..runtimes.worker import BusyError
 from .events import ProtocolError, read_event, wait_for_event
@@ -309,7 +310,12 @@ class AssistEventHandler(AsyncEventHandler):
     async def _finish(self, reply: Reply, context: Any, started: bool, language: str) -> None:
         """The turn's one reply as Wyoming events: intents, a question, a refusal or words."""
         if isinstance(reply, Act):
-            await self._send_intents(list(reply.actions), reply.text, context, started)
+            actions = list(reply.actions)
+            # Home Assistant's own sentence in the request's language; the model's words
+            # only where Home Assistant has none for the intent.
+            home = self._assistant.current_home()
+            text = confirmation(actions, language, home) or reply.text
+            await self._send_intents(actions, text, context, started)
             return
         if isinstance(reply, Decline):  # nothing could be done: a failure to report
             await self._fail(reply.sentence, context, started)
@@ -330,21 +336,22 @@ class AssistEventHandler(AsyncEventHandler):
         await self._send(HandledStop().event())
 
     async def _send_intents(
-        self, actions: list[Action], spoken: str, context: Any, started: bool
+        self, actions: list[Action], text: str, context: Any, started: bool
     ) -> None:
-        """Home Assistant carries the actions out and speaks its own confirmation.
+        """Home Assistant carries the actions out and speaks the first one's ``text``.
 
-        The intent's ``text`` is what HA says if its handler says nothing.
+        Its Wyoming agent speaks an intent's text (rendered as a template) when
+        the handler said nothing, and joins the texts of several intents: one
+        sentence stands for the turn.
         """
-        text = spoken or None
         intents = [
             Intent(
                 name=action.intent,
                 entities=[IntentEntity(name=k, value=v) for k, v in action.slots.items()],
-                text=text,
+                text=(text or None) if number == 0 else None,
                 context=context,
             )
-            for action in actions
+            for number, action in enumerate(actions)
         ]
         _LOGGER.info("Sending %s", ", ".join(f"{i.name}({action_target(i)})" for i in intents))
         if len(intents) == 1:

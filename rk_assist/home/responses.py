@@ -1,0 +1,153 @@
+"""What Home Assistant says after an intent, in the request's language, from its own data.
+
+Home Assistant's intent handlers carry an action out and say nothing: its own
+agent then speaks the response template that ``home-assistant-intents`` ships
+for that intent, per language and per kind of target ("Locked", "Opening the
+garage door", "Turned on the lights"). Its Wyoming agent does the same with
+an ``intent`` event's ``text`` when the handler said nothing: it renders the
+text as a template with the slots, the first matched state and the query.
+So rk-assist sends Home Assistant's own template, in the request's language,
+and the voice user hears Home Assistant's sentence about the state Home
+Assistant matched, as if its own agent had understood the request.
+
+Two things are filled in first, because rk-assist names its targets by
+entity id (exact, whatever names repeat): the template's ``slots.name`` and
+``slots.area`` become the device's and area's names, as the user knows them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from home_assistant_intents import get_intents
+from jinja2 import TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .model import Home
+from .resolve import Action
+
+FALLBACK_LANGUAGE = "en"
+#: Intents whose sentence depends on which value was set.
+_KEYS_BY_SLOT = {"HassLightSet": ("brightness", "color", "temperature")}
+#: Sentences for intents whose "default" is not a whole sentence: a state question is
+#: answered "Front Door is locked", never a bare "locked", and never a yes or no, which
+#: Home Assistant derives from a state slot rk-assist does not send.
+_KEY_OF_INTENT = {"HassGetState": "one", "HassListAddItem": "item_added"}
+
+
+@functools.cache
+def _templates(language: str) -> dict[str, dict[str, str]]:
+    """Response templates by intent and key, for a language or the nearest one there is."""
+    for candidate in _candidates(language):
+        data = get_intents(candidate)
+        if data is not None:
+            return data.get("responses", {}).get("intents", {})
+    return {}
+
+
+def _candidates(language: str) -> list[str]:
+    code = language.replace("_", "-")
+    base = code.split("-")[0].lower()
+    region = code.split("-")[1].upper() if "-" in code else ""
+    found = [f"{base}-{region}"] if region else []
+    return [*found, base, FALLBACK_LANGUAGE]
+
+
+def confirmation(actions: Sequence[Action], language: str, home: Home | None) -> str | None:
+    """Home Assistant's response template for these actions, to send as the intent's text.
+
+    Several actions of one kind in one area ("the lights in the kitchen") get
+    the area sentence where the language has one; otherwise the first action's
+    sentence stands for the turn (Home Assistant would say each one).
+    """
+    if not actions:
+        return None
+    first = actions[0]
+    templates = _templates(language).get(first.intent) or {}
+    entity = home.entities.get(first.entity_id) if home and first.entity_id else None
+    domain = entity.domain if entity is not None else ""
+    area = home.area_of(entity) if home is not None and entity is not None else None
+    keys = _keys(first, len(actions), domain, entity.device_class if entity else None)
+    template = next((templates[key] for key in keys if key in templates), None)
+    if template is None:
+        return None
+    names = {}
+    if entity is not None:
+        names["name"] = entity.name
+        if entity.device_class:
+            names["device_class"] = entity.device_class
+    if area is not None:
+        names["area"] = area.name
+    if not names:
+        return template
+    filled = ", ".join(
+        f"{slot}={json.dumps(value, ensure_ascii=False)}" for slot, value in names.items()
+    )
+    return f"{{% set slots = dict(slots, {filled}) %}}{template}"
+
+
+def _keys(action: Action, count: int, domain: str, device_class: str | None) -> list[str]:
+    """Which of an intent's templates fit, most specific first."""
+    keys = [slot for slot in _KEYS_BY_SLOT.get(action.intent, ()) if slot in action.slots]
+    if count > 1 and domain:
+        keys.append(f"{domain}s_area")
+    if domain == "cover" and device_class:
+        keys.append("cover_device_class")
+    if domain:
+        keys.append(domain)
+    if action.intent in _KEY_OF_INTENT:
+        keys.append(_KEY_OF_INTENT[action.intent])
+    keys.append("default")
+    return keys
+
+
+@dataclass(frozen=True)
+class Target:
+    """A device an intent acted on, as Home Assistant's tool result names it."""
+
+    entity_id: str
+    name: str
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.split(".", 1)[0]
+
+    @property
+    def state_with_unit(self) -> str:
+        return ""
+
+
+_ENVIRONMENT = ImmutableSandboxedEnvironment()
+_ANSWERS_FROM_STATE = frozenset({"HassGetState", "HassClimateGetTemperature"})
+
+
+def said_after(intent: str, targets: Sequence[Target], language: str) -> str | None:
+    """Home Assistant's sentence for an intent carried out on ``targets``, rendered here.
+
+    For the HTTP doors, where Home Assistant runs the tool and hands back only
+    what it did (``success``: the devices): the answer is still its own
+    sentence in the request's language, never the result's JSON.
+    """
+    if intent in _ANSWERS_FROM_STATE:
+        return None  # its sentence is the state, which the tool result does not carry
+    templates = _templates(language).get(intent) or {}
+    first = targets[0] if targets else None
+    domain = first.domain if first is not None else ""
+    action = Action(intent, {}, first.entity_id if first else None)
+    template = next(
+        (templates[key] for key in _keys(action, len(targets), domain, None) if key in templates),
+        None,
+    )
+    if template is None:
+        return None
+    slots = {"name": first.name} if first is not None else {}
+    try:
+        rendered = _ENVIRONMENT.from_string(template).render(
+            slots=slots, state=first, query={"matched": list(targets), "unmatched": []}
+        )
+    except TemplateError:
+        return None
+    return " ".join(rendered.split()) or None
