@@ -37,6 +37,7 @@ from .assistant.chunker import ClauseChunker
 from .assistant.prompt import default_system_prompt, request_note
 from .client import ask
 from .config import build_config
+from .models.select import embedded_entry
 from .service import Service, create_service
 
 QUESTIONS = (
@@ -186,7 +187,7 @@ async def start_service(
     options = {
         "uri": "tcp://127.0.0.1:0",
         "http_uri": "none",
-        "model": args.model,
+        "model": args.model or embedded_entry().name,
         "models_dir": args.models_dir,
         "runtime": args.runtime,
         "config_dir": str(config_dir),

@@ -32,6 +32,7 @@ import aiohttp
 from . import summary
 from .bench_http import free_port, service_process, wait_ready
 from .client import ask
+from .models.select import embedded_entry
 
 #: When a client leaves; the last differs by door: Wyoming's device command ends in intents
 #: (its calls are grammar-held), the HTTP API's tool round trip in the answer to a result.
@@ -158,8 +159,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
         "--temperature", "0", "--max-tokens", "64",
         "--max-connections-per-peer", "64",
     ]  # fmt: skip
-    if args.model:
-        command += ["--model", args.model]
+    command += ["--model", args.model or embedded_entry().name]
     rng = random.Random(args.seed)
     free_times: dict[str, list[float]] = {m: [] for door in MOMENTS for m in MOMENTS[door]}
     kinds: Counter[str] = Counter()

@@ -26,6 +26,7 @@ import aiohttp
 
 from . import summary
 from .bench_http import burner_processes, free_port
+from .models.select import embedded_entry
 from .scale_out import Board, haproxy_config
 
 QUESTIONS = (
@@ -41,7 +42,8 @@ class LocalCluster:
 
     def __init__(self, workdir: Path, boards: int, model: str | None, threads: int = 1) -> None:
         self.workdir = workdir
-        self.model, self.threads = model, threads
+        # The service's machinery is measured: the embedded model unless another is named.
+        self.model, self.threads = model or embedded_entry().name, threads
         self.boards = [Board("127.0.0.1", free_port(), free_port()) for _ in range(boards)]
         self.http_port, self.wyoming_port = free_port(), free_port()
         self.processes: list[subprocess.Popen] = []
@@ -68,9 +70,8 @@ class LocalCluster:
                 "--threads", str(self.threads),
                 "--home-control", "off",
                 "--cache-dir", str(self.workdir / f"cache-{index}"),
+                "--model", self.model,
             ]  # fmt: skip
-            if self.model:
-                command += ["--model", self.model]
             log = (self.workdir / f"board-{index}.log").open("wb")
             self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         config = self.workdir / "haproxy.cfg"

@@ -33,6 +33,7 @@ from . import summary
 from .bench_http import free_port, service_process, wait_ready
 from .bench_scale import ask as ask_http
 from .client import ask
+from .models.select import embedded_entry
 
 UTTERANCES = (
     "turn on the kitchen light",
@@ -76,8 +77,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         "--context-length", str(CONTEXT),
         "--state-cache-mb", str(STATE_CACHE_MB),
     ]  # fmt: skip
-    if args.model:
-        command += ["--model", args.model]
+    command += ["--model", args.model or embedded_entry().name]
     with service_process(command, workdir) as process:
         model_name = await wait_ready(url, process, args.start_timeout)
         issued = done = failed = 0

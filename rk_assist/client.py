@@ -143,6 +143,10 @@ async def _main(args: argparse.Namespace) -> int:
     if not result.chunks and result.text:
         sys.stdout.write(result.text)
     sys.stdout.write("\n")
+    for event in result.events:  # home control: what Home Assistant is asked to carry out
+        if event.type == "intent":
+            slots = ", ".join(f"{e['name']}={e['value']}" for e in event.data.get("entities", []))
+            print(f"-> {event.data['name']}({slots})")
     first = f"{result.first_chunk_s * 1000:.0f} ms" if result.first_chunk_s is not None else "-"
     done = f"{result.done_s * 1000:.0f} ms" if result.done_s is not None else "-"
     outcome = (

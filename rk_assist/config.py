@@ -169,7 +169,8 @@ OPTIONS: tuple[Option, ...] = (
         None,
         _optional(vol.All(str, vol.Length(min=1))),
         "model: a name in --models-dir, or a .gguf/.rkllm file or model folder path "
-        "(default: the embedded SmolLM2-135M-Instruct)",
+        "(default: the packaged qwen2.5-0.5b where it is installed in --models-dir, as "
+        "script/setup does, else the embedded SmolLM2-135M-Instruct)",
         metavar="NAME|PATH",
     ),
     Option(

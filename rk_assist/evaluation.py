@@ -246,7 +246,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--cases", default="eval/utterances.yaml", help="the utterances (eval/utterances.yaml)"
     )
-    parser.add_argument("--model", help="model name or file (default: the embedded model)")
+    parser.add_argument("--model", help="model name or file (default: the service's, see --model)")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--runtime", default="auto", choices=("auto", "cpu", "rkllm"))
     parser.add_argument("--rkllm-library")

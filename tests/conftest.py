@@ -15,6 +15,9 @@ from rk_assist.service import Service, create_service
 
 from .rkllm_double import build_double, write_model
 
+#: The embedded model, named: with no model named the service serves the packaged Qwen where
+#: script/setup installed it, and these tests are about the service, not the model.
+EMBEDDED = "smollm2-135m"
 # Long enough to keep the model busy while other things are checked.
 LONG_ANSWER_PROMPT = "Tell me a long story about a dragon who learns to bake bread."
 
@@ -26,6 +29,7 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
         {
             "uri": "tcp://127.0.0.1:0",
             "http_uri": "http://127.0.0.1:0",
+            "model": EMBEDDED,
             "config_dir": str(base / "config"),
             "cache_dir": str(base / "cache"),
             "temperature": "0",

@@ -12,6 +12,7 @@ from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
 
+from .conftest import EMBEDDED
 from .test_cli import run_command
 
 # Qwen's way of offering tools, reduced: they are part of the system block.
@@ -38,7 +39,7 @@ TOOLS = json.dumps(
 
 async def test_build_list_and_delete(tmp_path: Path):
     cache_dir, config_dir = tmp_path / "cache", tmp_path / "config"
-    args = ["--cache-dir", str(cache_dir), "--config-dir", str(config_dir)]
+    args = ["--cache-dir", str(cache_dir), "--config-dir", str(config_dir), "--model", EMBEDDED]
     code, out, err = await run_command("cache", "build", *args)
     assert code == 0, err
     assert re.search(r"/system-[0-9a-f]{16}\.bin: built \(ok\)$", out.strip())

@@ -12,7 +12,7 @@ from pathlib import Path
 from rk_assist.client import ask, describe
 from rk_assist.service import Service
 
-from .conftest import wait_idle
+from .conftest import EMBEDDED, wait_idle
 
 
 async def run_command(*args: str, timeout: float = 120.0) -> tuple[int, str, str]:
@@ -95,6 +95,8 @@ async def test_service_process_starts_answers_and_stops_on_sigterm(tmp_path: Pat
         "rk_assist",
         "--uri",
         uri,
+        "--model",
+        EMBEDDED,
         "--config-dir",
         str(tmp_path / "config"),
         "--cache-dir",

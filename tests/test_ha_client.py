@@ -13,6 +13,7 @@ from rk_assist.config import build_config
 from rk_assist.home.ha_client import HomeAssistantConnection
 from rk_assist.service import create_service
 
+from .conftest import EMBEDDED
 from .ha_standin import StandInHomeAssistant
 
 HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
@@ -162,6 +163,7 @@ async def test_without_home_assistant_it_says_chat_only_once(tmp_path, caplog):
         {
             "uri": "tcp://127.0.0.1:0",
             "http_uri": "none",
+            "model": EMBEDDED,
             "config_dir": str(tmp_path / "c"),
             "cache_dir": str(tmp_path / "k"),
         },

@@ -37,7 +37,7 @@ from rk_assist.runtimes.base import (
 from rk_assist.runtimes.rkllm import RkllmRuntime, RkllmSettings
 from rk_assist.service import Service, create_service
 
-from .conftest import LONG_ANSWER_PROMPT, RawConnection, wait_idle
+from .conftest import EMBEDDED, LONG_ANSWER_PROMPT, RawConnection, wait_idle
 from .test_cli import free_port
 from .test_rkllm_service import rkllm_config
 
@@ -337,7 +337,7 @@ async def start_service_process(
     uri, url = f"tcp://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rk_assist",
-        "--uri", uri, "--http-uri", url,
+        "--uri", uri, "--http-uri", url, "--model", EMBEDDED,
         "--config-dir", str(tmp_path / "config"), "--cache-dir", str(tmp_path / "cache"),
         *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

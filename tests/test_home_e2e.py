@@ -12,6 +12,7 @@ from rk_assist.home.intents import BY_NAME
 from rk_assist.home.model import load_home
 from rk_assist.service import create_service
 
+from .conftest import EMBEDDED
 from .test_cli import run_command
 
 HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
@@ -99,6 +100,7 @@ async def test_real_cpu_model_only_produces_valid_exposure_respecting_events(tmp
         {
             "uri": "tcp://127.0.0.1:0",
             "http_uri": "none",
+            "model": EMBEDDED,
             "home_file": str(HOME_FILE),
             "temperature": "0",
             "max_tokens": "64",

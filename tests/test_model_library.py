@@ -193,3 +193,24 @@ def test_the_embedded_model_is_listed_and_taken_by_the_name_the_service_reports(
     assert main(["models", "--models-dir", str(tmp_path)]) == 0
     listed = capsys.readouterr().out
     assert default.entry.name in listed and "embedded default" in listed
+
+
+def test_with_no_model_named_the_packaged_qwen_is_served_where_installed(tmp_path: Path, caplog):
+    from rk_assist.config import build_config
+    from rk_assist.models.packaged import DEFAULT_PACKAGED
+    from rk_assist.models.select import embedded_entry, plan_model
+
+    caplog.set_level(logging.INFO)
+    config = build_config({"models_dir": str(tmp_path)}, environ={})
+    assert plan_model(config).embedded
+    assert "no qwen2.5-0.5b in" in caplog.text and "serving the embedded" in caplog.text
+    installed = tmp_path / DEFAULT_PACKAGED
+    installed.mkdir()
+    # Any GGUF stands in for the Qwen's 491 MB here: what is chosen is the folder.
+    (installed / "model.gguf").symlink_to(embedded_entry().path)
+    caplog.clear()
+    plan = plan_model(config)
+    assert plan.entry.name == DEFAULT_PACKAGED and not plan.embedded
+    assert "No --model given: serving qwen2.5-0.5b, the packaged Qwen" in caplog.text
+    # Named, the embedded model is still served.
+    assert plan_model(config, embedded_entry().name).embedded

@@ -10,9 +10,10 @@ So rk-assist sends Home Assistant's own template, in the request's language,
 and the voice user hears Home Assistant's sentence about the state Home
 Assistant matched, as if its own agent had understood the request.
 
-Two things are filled in first, because rk-assist names its targets by
-entity id (exact, whatever names repeat): the template's ``slots.name`` and
-``slots.area`` become the device's and area's names, as the user knows them.
+The template's slots are set first, because rk-assist names its targets by
+entity id (exact, whatever names repeat): ``slots.name`` and ``slots.area``
+become the device's and area's names, as the user knows them, beside the
+values the action sets.
 """
 
 from __future__ import annotations
@@ -74,19 +75,21 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
     template = next((templates[key] for key in keys if key in templates), None)
     if template is None:
         return None
-    names = {}
+    slots = {
+        key: value for key, value in first.slots.items() if isinstance(value, str | int | float)
+    }
     if entity is not None:
-        names["name"] = entity.name
+        slots["name"] = entity.name
         if entity.device_class:
-            names["device_class"] = entity.device_class
+            slots["device_class"] = entity.device_class
     if area is not None:
-        names["area"] = area.name
-    if not names:
-        return template
-    filled = ", ".join(
-        f"{slot}={json.dumps(value, ensure_ascii=False)}" for slot, value in names.items()
+        slots["area"] = area.name
+    # A Jinja dict literal (JSON's strings and numbers are Jinja's too): the template reads
+    # these slots, whatever Home Assistant's own hold.
+    literal = ", ".join(
+        f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in slots.items()
     )
-    return f"{{% set slots = dict(slots, {filled}) %}}{template}"
+    return f"{{% set slots = {{{literal}}} %}}{template}"
 
 
 def _keys(action: Action, count: int, domain: str, device_class: str | None) -> list[str]:

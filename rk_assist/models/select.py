@@ -20,6 +20,7 @@ from ..runtimes.rkllm import RkllmRuntime, RkllmSettings, check_rkllm_file
 from .context import ContextChoice, choose_context
 from .library import ModelEntry, resolve_model
 from .names import friendly_name
+from .packaged import DEFAULT_PACKAGED
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,10 +76,39 @@ def embedded_entry() -> ModelEntry:
     return ModelEntry(friendly_name(path.name), path, "cpu", path.stat().st_size)
 
 
+def default_entry(models_dir: Path) -> tuple[ModelEntry, bool]:
+    """The model served when none is asked for, and whether it is the embedded one.
+
+    The packaged Qwen that ``script/setup`` installs, where it is installed:
+    the embedded SmolLM2-135M chats, but cannot control a home. The embedded
+    model only where no Qwen is (a plain pip install); the log says which.
+    """
+    try:
+        entry = resolve_model(DEFAULT_PACKAGED, models_dir)
+    except ModelFileError:
+        entry = embedded_entry()
+        _LOGGER.info(
+            "No --model given and no %s in %s: serving the embedded %s, which chats but "
+            "controls a home poorly ('rk-assist models install %s' installs a better one)",
+            DEFAULT_PACKAGED,
+            models_dir,
+            entry.name,
+            DEFAULT_PACKAGED,
+        )
+        return entry, True
+    _LOGGER.info(
+        "No --model given: serving %s, the packaged Qwen installed in %s",
+        entry.name,
+        models_dir,
+    )
+    return entry, False
+
+
 def _resolve(wanted: str | None, models_dir: Path) -> tuple[ModelEntry, bool]:
-    """The model entry, and whether it is the embedded one (asked for by no name or its name)."""
+    """The model entry, and whether it is the embedded one (asked for by its name, or by
+    no name where no packaged Qwen is installed)."""
     if wanted is None:
-        return embedded_entry(), True
+        return default_entry(models_dir)
     try:
         return resolve_model(wanted, models_dir), False
     except ModelFileError:
