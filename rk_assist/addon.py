@@ -24,7 +24,6 @@ _LOGGER = logging.getLogger(__name__)
 PORT = 10500
 HTTP_PORT = 11434  # Ollama's port: Home Assistant's Ollama integration suggests it
 # Where things live inside the add-on container (relative to --addon-root).
-OPTIONS_FILE = "data/options.json"
 CONFIG_DIR = "config"  # addon_config: the user's system.txt, editable from the host
 CACHE_DIR = "data/cache"  # prompt caches: rebuilt when missing, excluded from backups
 SHARE_DIR = "share/rk-assist"

@@ -23,7 +23,6 @@ from wyoming.handle import Handled, HandledChunk, NotHandled
 from wyoming.info import Describe, Info
 
 DEFAULT_URI = "tcp://127.0.0.1:10500"
-TERMINAL_TYPES = ("handled", "not-handled")
 
 
 @dataclass

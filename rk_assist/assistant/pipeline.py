@@ -69,7 +69,6 @@ class AnswerStream:
         #: What the model's tool calls came to, checked against the home (None: no calls).
         self.outcome: Outcome | None = None
         self.first_chunk_s: float | None = None
-        self.completed = False
         self._iterator = self._run()
 
     @property
@@ -109,7 +108,6 @@ class AnswerStream:
         async for chunk in self._speak(generation, stripper, started):
             yield chunk
         self.stats = generation.stats
-        self.completed = True
         calls, problems = parse_tool_calls(stripper.captured)
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)

@@ -2,9 +2,9 @@
 
 Runtime 1.2.1 to 1.2.3 share one layout ("1.2"); 1.3.x broke it ("1.3").
 Using one ABI's structs against the other library segfaults, so every struct
-size is checked when this module is imported against the documented size
-(``../shared/docs/rkllm-runtime.md``, aarch64/LP64): a mismatch is a bug in
-these definitions and stops the import, never a warning.
+size is checked when this module is imported against the size ``rkllm.h``
+gives it on aarch64 (LP64): a mismatch is a bug in these definitions and
+stops the import, never a warning.
 """
 
 from __future__ import annotations

@@ -75,10 +75,6 @@ class Outcome:
     reasons: list[Reason] = field(default_factory=list)  # the same, typed, one per refusal
     executed: bool = False  # carried out by rk-assist itself (services mode)
 
-    @property
-    def acted(self) -> bool:
-        return bool(self.actions)
-
 
 def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
     outcome = Outcome()

@@ -54,7 +54,6 @@ GGUF_MAGIC = b"GGUF"
 # Keep at least this many tokens free for the answer when trimming history.
 # Restoring a saved state costs about what prefilling this many tokens does on a small CPU.
 RESTORE_MARGIN_TOKENS = 16
-# Saved states of prompts other than the service's own, kept on disk per model.
 
 
 @dataclass(frozen=True)
@@ -114,8 +113,6 @@ class LlamaCppRuntime(Runtime):
         self._renderer: ChatRenderer | None = None
         self._prefix_text: str | None = None
         self._prefix_tokens: list[int] = []
-        self._system_prompt: str | None = None
-        self._tools_json: str | None = None
         self._prefix_state: bytes | None = None  # llama.cpp state after the system prompt
         self._states = StateCache(settings.state_cache_mb << 20)
         self._bos_text = ""
@@ -190,8 +187,6 @@ class LlamaCppRuntime(Runtime):
         probe = renderer.render(
             [ChatMessage("system", system_prompt), ChatMessage("user", ".")], tools_json
         )
-        self._system_prompt = system_prompt
-        self._tools_json = tools_json
         self._prefix_text = probe.prefix
         self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
         self._prefix_state = None

@@ -46,7 +46,6 @@ SAY_TOO_LONG = sentence(replies.TOO_LONG)
 SAY_BUSY = sentence(replies.BUSY)
 SAY_STILL_ANSWERING = sentence(replies.STILL_ANSWERING)
 SAY_FAILED = sentence(replies.FAILED)
-SAY_NO_ANSWER = sentence(replies.NO_ANSWER)
 SAY_NO_TEXT = sentence(replies.NO_TEXT)
 
 
