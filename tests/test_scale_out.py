@@ -80,11 +80,13 @@ async def test_requests_spread_over_two_boards_and_a_stopped_one_leaves_rotation
             assert heard.text.strip()
 
             # A board stopped as its supervisor stops it (SIGTERM) in the middle of an
-            # answer: that answer finishes, and every later request still succeeds.
+            # answer: an answer that fits in the stop's grace (STOP_GRACE_S, 3 s; about
+            # 1 s here) finishes, and every later request still succeeds. A longer one is
+            # cut after the grace, so the process ends within 5 s (tests/test_hold_up.py).
             body = {
                 "model": cluster.model_name,
                 "messages": [{"role": "user", "content": LONG_ANSWER_PROMPT}],
-                "max_tokens": 120,
+                "max_tokens": 40,
                 "stream": True,
             }
             url = cluster.board_url(0) + "/v1/chat/completions"
