@@ -67,12 +67,11 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
     if not actions:
         return None
     first = actions[0]
-    templates = _templates(language).get(first.intent) or {}
     entity = home.entities.get(first.entity_id) if home and first.entity_id else None
     domain = entity.domain if entity is not None else ""
     area = home.area_of(entity) if home is not None and entity is not None else None
-    keys = _keys(first, len(actions), domain, entity.device_class if entity else None)
-    template = next((templates[key] for key in keys if key in templates), None)
+    device_class = entity.device_class if entity else None
+    template = _template(first, len(actions), domain, device_class, language)
     if template is None:
         return None
     slots = {
@@ -90,6 +89,15 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
         f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in slots.items()
     )
     return f"{{% set slots = {{{literal}}} %}}{template}"
+
+
+def _template(
+    action: Action, count: int, domain: str, device_class: str | None, language: str
+) -> str | None:
+    """The language's template for the action: the first of its keys that the intent has."""
+    templates = _templates(language).get(action.intent) or {}
+    keys = _keys(action, count, domain, device_class)
+    return next((templates[key] for key in keys if key in templates), None)
 
 
 def _keys(action: Action, count: int, domain: str, device_class: str | None) -> list[str]:
@@ -136,14 +144,10 @@ def said_after(intent: str, targets: Sequence[Target], language: str) -> str | N
     """
     if intent in _ANSWERS_FROM_STATE:
         return None  # its sentence is the state, which the tool result does not carry
-    templates = _templates(language).get(intent) or {}
     first = targets[0] if targets else None
     domain = first.domain if first is not None else ""
     action = Action(intent, {}, first.entity_id if first else None)
-    template = next(
-        (templates[key] for key in _keys(action, len(targets), domain, None) if key in templates),
-        None,
-    )
+    template = _template(action, len(targets), domain, None, language)
     if template is None:
         return None
     slots = {"name": first.name} if first is not None else {}
