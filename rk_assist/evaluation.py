@@ -153,6 +153,7 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                 max_new_tokens=args.max_tokens,
                 call_grammar=not args.no_grammar,
                 free_names=args.grammar_names == "free",
+                home_sentences=not args.model_only,
             ),
             home=lambda: home,
         )
@@ -258,6 +259,12 @@ def main(argv: Sequence[str]) -> int:
         "--no-grammar",
         action="store_true",
         help="let the model write freely (compare with the call grammar, the default)",
+    )
+    parser.add_argument(
+        "--model-only",
+        action="store_true",
+        help="send every request to the model, even those Home Assistant's own sentences "
+        "understand (the service acts on those directly)",
     )
     parser.add_argument(
         "--grammar-names",

@@ -18,6 +18,7 @@ from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import STOP_LIMIT_S, ServiceConfig
 from .connection_budget import ConnectionBudget
+from .home.sentences import load_sentences
 from .home.services import execute
 from .home.source import HomeSource, home_source
 from .http.server import HttpFront
@@ -46,6 +47,7 @@ class Service:
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _prompt_task: asyncio.Task[None] | None = field(default=None, init=False)
     _prompt_again: bool = field(default=False, init=False)
+    _warming: asyncio.Task[None] | None = field(default=None, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,11 @@ class Service:
     async def start(self) -> None:
         """Start listening without blocking; :meth:`stop_requested` waits for the end."""
         if self.home is not None:
+            # Home Assistant's sentences load in a fraction of a second per language:
+            # off the loop, before the first request needs them.
+            self._warming = asyncio.create_task(
+                asyncio.to_thread(load_sentences, self.config.languages)
+            )
             await self.home.start()
         if self.http is not None:
             await self.http.start()
@@ -173,9 +180,16 @@ class Service:
         if self._prompt_task is not None and not self._prompt_task.done():
             self._prompt_again = True
             return
+        self.assistant.preparing_prompt(True)
         self._prompt_task = asyncio.create_task(self._prepare_home_prompt())
 
     async def _prepare_home_prompt(self) -> None:
+        try:
+            await self._prepare_home_prompts()
+        finally:
+            self.assistant.preparing_prompt(False)
+
+    async def _prepare_home_prompts(self) -> None:
         while True:
             self._prompt_again = False
             home = self.assistant.current_home()

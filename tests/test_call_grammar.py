@@ -175,3 +175,21 @@ def test_the_cpu_runtime_holds_a_real_model_to_the_grammar():
     assert (stripper.feed(text) + stripper.finish()).strip() == ""  # only the newlines between
     calls, problems = parse_tool_calls(stripper.captured)
     assert calls and problems == []
+
+
+def test_calls_are_greedy_whatever_the_temperature():
+    import numpy as np
+
+    from rk_assist.runtimes.grammar_sampling import CallsGreedy, TokenPicker
+
+    texts = {0: b"{", 1: b"Sure", 2: b"x", 3: b"y"}
+    # A hot sampler that would pick anything: the greedy choice is a call ("{").
+    picker = CallsGreedy(TokenPicker(50.0, 0, 1.0, seed=1), texts.__getitem__)
+    logits = np.array([5.0, 4.9, 4.8, 4.7])
+    assert picker.pick(logits) == 0 and picker.in_call
+    picker.wrote("{")
+    assert {picker.pick(np.array([1.0, 1.0, 9.0, 8.9])) for _ in range(20)} == {2}
+    # Speech stays sampled: the greedy first token is words, so the hot sampler decides.
+    speech = CallsGreedy(TokenPicker(50.0, 0, 1.0, seed=1), texts.__getitem__)
+    first = np.array([1.0, 5.0, 4.9, 4.8])
+    assert len({speech.pick(first) for _ in range(40)}) > 1 and not speech.in_call

@@ -178,22 +178,26 @@ async def test_without_home_assistant_it_says_chat_only_once(tmp_path, caplog):
         await service.worker.close()
 
 
-async def test_a_changed_home_gets_its_prompt_prepared_at_once(
-    hass, tmp_path, rkllm_doubles, rkllm_model
-):
-    config = build_config(
+def npu_config(hass, tmp_path: Path, rkllm_doubles, rkllm_model, abi: str = "1.3"):
+    """The service on the NPU double, reading the stand-in Home Assistant."""
+    return build_config(
         {
             "uri": "tcp://127.0.0.1:0",
             "http_uri": "none",
             "model": str(rkllm_model),
-            "rkllm_library": str(rkllm_doubles["1.3"]),
+            "rkllm_library": str(rkllm_doubles[abi]),
             "ha_url": hass.url,
             "config_dir": str(tmp_path / "c"),
             "cache_dir": str(tmp_path / "k"),
         },
         environ={"RK_ASSIST_HA_TOKEN": "good-token"},
     )
-    service = await create_service(config)
+
+
+async def test_a_changed_home_gets_its_prompt_prepared_at_once(
+    hass, tmp_path, rkllm_doubles, rkllm_model
+):
+    service = await create_service(npu_config(hass, tmp_path, rkllm_doubles, rkllm_model))
     runtime = service.worker.runtime
     assert "Kitchen Light" not in runtime.system_prompt  # nothing known before connecting
     await service.start()
@@ -211,5 +215,24 @@ async def test_a_changed_home_gets_its_prompt_prepared_at_once(
         await wait_for(lambda: "light.hallway" not in service.home.home.entities)
         result = await ask(f"tcp://127.0.0.1:{service.port}", "Turn on the hall light.")
         assert "intent" not in result.event_types
+    finally:
+        await service.stop()
+
+
+async def test_a_command_before_the_first_prompt_is_ready_waits_for_it(
+    hass, tmp_path, rkllm_doubles, rkllm_model, monkeypatch
+):
+    # A slow prefill holds the first home prompt back (seen on a real Home
+    # Assistant: its first request came while the prompt was computed for 24 s,
+    # was answered without tools, and the model said it had acted).
+    monkeypatch.setenv("FAKE_RKLLM_PREFILL_US_PER_TOKEN", "2000")
+    service = await create_service(npu_config(hass, tmp_path, rkllm_doubles, rkllm_model))
+    await service.start()
+    try:
+        await asyncio.wait_for(service.home.connection.connected.wait(), 10)
+        assert not service.assistant.home_ready
+        result = await ask(f"tcp://127.0.0.1:{service.port}", "Turn on the hall light.")
+        assert result.event_types == ["intent"]
+        assert result.events[0].data["entities"] == [{"name": "name", "value": "light.hallway"}]
     finally:
         await service.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,32 @@ async def test_the_same_call_twice_is_carried_out_once(npu_home_service):
     result = await ask(uri, "Turn on the kitchen light and the kitchen light.")
     assert result.event_types == ["intent"]
     assert intents(result) == [("HassTurnOn", {"name": "light.kitchen_ceiling"})]
+
+
+async def test_a_media_request_naming_no_player_acts_on_the_one_playing(npu_home_service):
+    # The double writes {"name": "music"}, as the 0.5B Qwen does; Home Assistant's
+    # own sentences say "pause the music" names no player.
+    _service, uri = npu_home_service
+    result = await ask(uri, "Pause the music.")
+    assert intents(result) == [("HassMediaPause", {"name": "media_player.living_room_tv"})]
+    # A player named that does not exist is still never another one.
+    result = await ask(uri, "Pause the garden speaker.")
+    assert intents(result) == [] and "garden speaker" in result.text.lower()
+
+
+async def test_home_assistants_own_sentences_are_understood_without_the_model(
+    npu_home_service, caplog
+):
+    # The double knows no questions and no areas: these are Home Assistant's sentences at work.
+    caplog.set_level(logging.INFO)
+    _service, uri = npu_home_service
+    result = await ask(uri, "Turn off the lights in the living room.")
+    assert sorted(slots["name"] for _intent, slots in intents(result)) == [
+        "light.floor_lamp",
+        "light.living_room_ceiling",
+        "light.tv_backlight",
+    ]
+    assert {intent for intent, _slots in intents(result)} == {"HassTurnOff"}
+    result = await ask(uri, "Is the front door locked?")
+    assert intents(result) == [("HassGetState", {"name": "lock.front_door"})]
+    assert "Understood with Home Assistant's sentences" in caplog.text

@@ -100,7 +100,9 @@ async def test_ollama_chat_streams_lines_that_each_carry_a_role(service):
         model=model_name(service),
         messages=[
             {"role": "system", "content": HA_SYSTEM},
-            {"role": "user", "content": "What is the capital of France?"},
+            # An answer of several clauses: with tools on offer, content streams a
+            # clause at a time (a clause naming a tool is never spoken).
+            {"role": "user", "content": "Tell me three things about Paris, in three sentences."},
         ],
         tools=HA_TOOLS,
         stream=True,
@@ -143,7 +145,7 @@ async def test_ollama_chat_whole_answer_and_a_tool_round_trip(service):
             },
             {
                 "role": "tool",
-                "content": json.dumps({"data": {"success": [{"name": "Kitchen Light"}]}}),
+                "content": json.dumps({"error": True, "error_text": "The area does not exist"}),
             },
         ],
         tools=HA_TOOLS,
@@ -154,6 +156,27 @@ async def test_ollama_chat_whole_answer_and_a_tool_round_trip(service):
     assert response.message.content.strip() or response.message.tool_calls
     # The round trip reached the model in Qwen's own format (the chat template wrote it).
     assert response.prompt_eval_count > 100
+
+
+async def test_a_round_of_actions_done_is_answered_with_home_assistants_sentence(service):
+    """Every call carried out: Home Assistant's own words, and the model is not asked."""
+    await wait_idle(service)
+    client = ollama.AsyncClient(host=base_url(service))
+    call = {"function": {"name": "intent__HassTurnOn", "arguments": {"name": "Kitchen Light"}}}
+    done = {"data": {"success": [{"name": "Kitchen Light", "id": "light.kitchen"}]}}
+    response = await client.chat(
+        model=model_name(service),
+        messages=[
+            {"role": "system", "content": HA_SYSTEM},
+            {"role": "user", "content": "turn on the kitchen light"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": json.dumps(done)},
+        ],
+        tools=HA_TOOLS,
+        stream=False,
+    )
+    assert response.message.content == "Turned on the light"
+    assert not response.message.tool_calls and response.prompt_eval_count == 0
 
 
 async def test_openai_client_streams_and_lists(service):

@@ -235,3 +235,56 @@ def test_only_offered_tools_with_their_declared_arguments_come_back():
     )
     calls = reader.feed(text).tool_calls + reader.finish().tool_calls
     assert [(c.name, c.arguments) for c in calls] == [("intent__HassTurnOn", {"name": "Lamp"})]
+
+
+def test_every_result_in_words_or_none():
+    assert words_for_tool_results(round_trip(HA_SUCCESS), "en", every=True).startswith("Turned on")
+    failed = round_trip({"error": True, "error_text": "The floor does not exist"})
+    assert words_for_tool_results(failed, "en", every=True) is None  # the model may try again
+    state = round_trip(HA_SUCCESS, tool="intent__HassGetState")
+    assert words_for_tool_results(state, "en", every=True) is None
+
+
+def test_a_call_made_already_in_the_turn_is_not_made_again():
+    # Seen with Home Assistant's Ollama integration: the 0.5B Qwen answered every tool
+    # result with the same call, and Home Assistant ran it ten times, then gave up.
+    tool = {"type": "function", "function": {"name": "intent__HassTurnOn"}}
+    chat = ChatRequest(model="m", messages=round_trip({"error": True}), tools=(tool,))
+    reader = ReplyReader(chat)
+    text = (
+        '<tool_call>{"name": "intent__HassTurnOn", "arguments": {"name": "Kitchen"}}</tool_call>'
+        '<tool_call>{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}</tool_call>'
+    )
+    calls = reader.feed(text).tool_calls + reader.finish().tool_calls
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("intent__HassTurnOn", {"name": "Kitchen Light"})
+    ]
+
+
+def test_an_area_result_takes_the_sentence_for_several():
+    # Seen with a real Home Assistant: the area came first in `success` and the
+    # sentence read "Turned off None".
+    result = {
+        "data": {
+            "success": [
+                {"name": "Living Room", "type": "area", "id": "living_room"},
+                {"name": "Ceiling Lights", "type": "entity", "id": "light.ceiling_lights"},
+            ],
+            "failed": [],
+        },
+        "error": False,
+    }
+    said = words_for_tool_results(round_trip(result, "intent__HassTurnOff"), "en")
+    assert said == "Turned off the lights"
+
+
+def test_a_sentence_that_names_a_tool_is_never_content():
+    # Seen with Home Assistant's llama_cpp integration: "what can you do" read its prompt back.
+    tools = ({"type": "function", "function": {"name": "intent__HassTurnOn"}},)
+    chat = ChatRequest(model="m", messages=(ChatMessage("user", "what can you do"),), tools=tools)
+    reader = ReplyReader(chat)
+    text = "I can control your home. Use intent__HassTurnOff to unlock a lock. Ask me anything!"
+    parts = [text[i : i + 7] for i in range(0, len(text), 7)]  # streamed in small pieces
+    content = "".join(reader.feed(part).content for part in parts) + reader.finish().content
+    assert "intent__" not in content and "unlock a lock" not in content
+    assert content == "I can control your home. Ask me anything!"

@@ -52,3 +52,13 @@ def test_times_follows_the_reply_language():
     assert clean_for_speech("6 * 7 = 42", "de-DE") == "6 mal 7 = 42"
     assert clean_for_speech("6*7", "fr") == "6 fois 7"
     assert clean_for_speech("6*7", "xx") == "6 times 7"
+
+
+def test_an_instruction_read_back_is_recognised():
+    # Seen with a real Home Assistant: the 0.5B answered "No device was asked for."
+    from rk_assist.assistant.pipeline import _TALK_NOTE, _echoes
+
+    assert _echoes("No device was asked for.", _TALK_NOTE)
+    assert _echoes("Sure. Answer the person in a few plain words.", _TALK_NOTE)
+    assert not _echoes("You're welcome!", _TALK_NOTE)
+    assert not _echoes("Sorry, I can't find a device called door.", _TALK_NOTE)

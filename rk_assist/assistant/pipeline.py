@@ -7,6 +7,7 @@ and the Wyoming handler knows nothing of prompts or models.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -15,28 +16,32 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..home.call_grammar import answer_constraint, speech_constraint
-from ..home.grounding import (
-    asks_for_change,
-    is_grounded,
-    named_in_request,
-    narrowed,
-    numbers_said,
-    verb_of_request,
-)
-from ..home.model import Home
+from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_media
+from ..home.model import Home, normalize
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
+from ..home.sentences import understand
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
-from .replies import Reply, remembered, reply_for
+from .replies import NO_ANSWER, Reply, remembered, reply_for, sentence
 from .speech import BlockStripper, clean_for_speech
 
 _LOGGER = logging.getLogger(__name__)
 _TALK_NOTE = "No device was asked for. Answer the person in a few plain words."
+
+
+def _echoes(said: str, instruction: str, run: int = 4) -> bool:
+    """Whether an answer repeats words of an instruction the model was given (4 in a row)."""
+
+    def runs(text: str) -> set[tuple[str, ...]]:
+        words = normalize(text).split()
+        return {tuple(words[i : i + run]) for i in range(len(words) - run + 1)}
+
+    return bool(runs(said) & runs(instruction))
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class AssistantSettings:
     #: Let the grammar take any device name (the home is checked afterwards)
     #: rather than only the home's names.
     free_names: bool = True
+    #: Act directly on requests Home Assistant's own sentences match (the model
+    #: answers the rest); off measures the model alone (``rk-assist eval``).
+    home_sentences: bool = True
 
 
 class AnswerStream:
@@ -92,7 +100,11 @@ class AnswerStream:
         turn = (note, ChatMessage("user", self._user_text))
         # The prompt describes the home as it was when its state was last prepared;
         # calls are checked against the home as it is now.
+        await assistant.wait_for_home_prompt()
         home = assistant.current_home()
+        if home is not None and await self._understood_without_model(home):
+            self._remember(turn)
+            return
         system_prompt, tools = assistant.prompt_and_tools()
         request = GenerationRequest(
             system_prompt=system_prompt,
@@ -112,6 +124,7 @@ class AnswerStream:
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
         if calls and home is not None:
+            calls = await self._targets_said(calls)
             calls = self._calls_asked_for(calls, home)
             if not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
@@ -119,7 +132,7 @@ class AnswerStream:
                     yield chunk
         if calls:
             self.outcome = (
-                resolve_calls(calls, home)
+                sensitive_unnamed(resolve_calls(calls, home), self._user_text, home)
                 if home is not None
                 else Outcome(
                     refusals=["I can't control devices: I am not connected to Home Assistant."]
@@ -130,40 +143,55 @@ class AnswerStream:
         if self.outcome and self.outcome.actions and executor is not None and home is not None:
             async for chunk in self._carry_out(request, calls, executor, home, started):
                 yield chunk
-        said = remembered(self.reply)
-        if said:
-            assistant.conversations.add_turn(
-                self._conversation_id, (*turn, ChatMessage("assistant", said))
-            )
+        self._remember(turn)
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
 
-    def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
-        """The calls held to the request's own words (see ``home.grounding``).
-
-        Only calls on devices the request mentions, and none that change the
-        home for a question; a device named there in full over a different
-        one; on or off as the request says; only the numbers it says; an area
-        call narrowed to the kind of device it names; each call once.
-        """
-        said = self._user_text
-        grounded = [
-            call for call in calls if is_grounded(call, said, home) and asks_for_change(call, said)
-        ]
-        if len(grounded) < len(calls):
-            _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
-        held = [
-            narrowed(
-                numbers_said(verb_of_request(named_in_request(call, said, home), said), said),
-                said,
-                home,
+    def _remember(self, turn: tuple[ChatMessage, ...]) -> None:
+        said = remembered(self.reply)
+        if said:
+            self._assistant.conversations.add_turn(
+                self._conversation_id, (*turn, ChatMessage("assistant", said))
             )
-            for call in grounded
-        ]
-        unique = list({json.dumps([c.name, c.arguments], sort_keys=True): c for c in held}.values())
-        if unique != grounded:
-            _LOGGER.info("Calls held to the request's words: %s -> %s", grounded, unique)
-        return unique
+
+    async def _understood_without_model(self, home: Home) -> bool:
+        """Whether Home Assistant's own sentences settle the request; sets the outcome.
+
+        Only when they lead to actions, nothing to ask and nothing refused,
+        and never to a sensitive device (a lock, a garage door) the request
+        does not name itself: anything less goes to the model and its checks.
+        """
+        settings = self._assistant.settings
+        if not settings.home_sentences or self._assistant.executor is not None:
+            return False
+        started = time.perf_counter()
+        understood = await asyncio.to_thread(understand, self._user_text, self._language, home)
+        if understood is None:
+            return False
+        outcome = resolve_calls([ToolCall(understood.intent, understood.slots)], home)
+        acted_on = [home.entities.get(action.entity_id or "") for action in outcome.actions]
+        if (
+            not outcome.actions
+            or outcome.question
+            or outcome.refusals
+            or (not understood.named and any(e is not None and e.sensitive for e in acted_on))
+        ):
+            _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
+            return False
+        self.outcome = outcome
+        _LOGGER.info(
+            "Understood with Home Assistant's sentences in %.0f ms: %s -> %s",
+            (time.perf_counter() - started) * 1000,
+            understood,
+            outcome,
+        )
+        return True
+
+    async def _targets_said(self, calls: list[ToolCall]) -> list[ToolCall]:
+        return await asyncio.to_thread(untargeted_media, calls, self._user_text, self._language)
+
+    def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
+        return held_to_request(calls, self._user_text, home)
 
     async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
         words_only = replace(
@@ -171,8 +199,21 @@ class AnswerStream:
             turn=(*request.turn, ChatMessage("system", _TALK_NOTE)),
             constraint=speech_constraint(),
         )
+        # Held back whole (a sentence or two): a small model sometimes reads this very
+        # instruction back, which must never be spoken (seen with a real Home Assistant).
         generation = self._assistant.worker.generate(words_only)
-        async for chunk in self._speak(generation, BlockStripper(), started):
+        stripper = BlockStripper()
+        try:
+            said = ""
+            async for piece in generation:
+                said += stripper.feed(piece)
+            said += stripper.finish()
+        finally:
+            await generation.aclose()
+        if _echoes(said, _TALK_NOTE):
+            _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
+            said = sentence(NO_ANSWER, self._language)
+        if chunk := self._speakable(said, started):
             yield chunk
 
     async def _carry_out(
@@ -259,6 +300,9 @@ class Assistant:
         self._constraint_memo: tuple[Home, OutputConstraint] | None = None
         #: The home the model's prompt describes; set when its state is prepared.
         self.prompt_home: Home | None = self.current_home()
+        #: Clear while the service prepares the prompt state of a changed home.
+        self._prompt_settled = asyncio.Event()
+        self._prompt_settled.set()
 
     def answer_up_to(self, max_new_tokens: int) -> None:
         """Answers are at most this long from now on (another model has other limits)."""
@@ -267,6 +311,26 @@ class Assistant:
     def prompt_prepared_for(self, home: Home | None) -> None:
         """The model's prompt state now describes ``home``: requests use its prompt."""
         self.prompt_home = home
+
+    def preparing_prompt(self, preparing: bool) -> None:
+        """The service starts (True) or ends (False) preparing a changed home's prompt."""
+        if preparing:
+            self._prompt_settled.clear()
+        else:
+            self._prompt_settled.set()
+
+    async def wait_for_home_prompt(self) -> None:
+        """Wait while the first home read is still being prepared.
+
+        Until then the prompt has no devices and no tools: a device command
+        answered from it would be talk that claims an action nobody took
+        (seen with a real Home Assistant: "The kitchen lights are turned on.").
+        The model is busy preparing that state anyway, so waiting costs nothing.
+        A home that only changed keeps its older prompt meanwhile.
+        """
+        home = self.current_home()
+        if not self.home_ready and home is not None and home.entities:
+            await self._prompt_settled.wait()
 
     @property
     def home_ready(self) -> bool:

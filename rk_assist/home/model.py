@@ -19,6 +19,8 @@ import voluptuous as vol
 import yaml
 
 _ARTICLES = {"the", "a", "an", "my", "our"}
+_SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
+_SENSITIVE_COVERS = frozenset({"door", "garage", "gate", None})
 
 
 def normalize(text: str) -> str:
@@ -62,6 +64,16 @@ class Entity:
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
+
+    @property
+    def sensitive(self) -> bool:
+        """A device whose wrong action lets someone in or costs dear: acted on only by name.
+
+        A cover of no known class may be a door: it counts as one.
+        """
+        return self.domain in _SENSITIVE_DOMAINS or (
+            self.domain == "cover" and self.device_class in _SENSITIVE_COVERS
+        )
 
 
 @dataclass

@@ -11,6 +11,7 @@ name that fits several devices becomes a question back to the user.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -241,7 +242,10 @@ def _by_name(
         # "the kitchen light" said with the area in its name: try the whole home.
         matches = home.find_entities(name, pool)
     if not matches:
-        return Refuse(Reason.NAME, f"Sorry, I can't find a device called {name}.")
+        # A model may write a name as an id: say it as words ("car charger").
+        spoken = name.rpartition(".")[2] if re.fullmatch(r"[a-z_]+\.\w+", name) else name
+        spoken = spoken.replace("_", " ")
+        return Refuse(Reason.NAME, f"Sorry, I can't find a device called {spoken}.")
     if len(matches) > 1 and not placed:
         places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
         return Ask(f"Which {name} do you mean: the one in {' or in '.join(places)}?")

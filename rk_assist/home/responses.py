@@ -22,6 +22,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from home_assistant_intents import get_intents
 from jinja2 import TemplateError
@@ -121,6 +122,8 @@ class Target:
 
     entity_id: str
     name: str
+    #: Its state, where the result gives one (a state question's answer).
+    state: str = ""
 
     @property
     def domain(self) -> str:
@@ -128,14 +131,20 @@ class Target:
 
     @property
     def state_with_unit(self) -> str:
-        return ""
+        return self.state
 
 
 _ENVIRONMENT = ImmutableSandboxedEnvironment()
 _ANSWERS_FROM_STATE = frozenset({"HassGetState", "HassClimateGetTemperature"})
 
 
-def said_after(intent: str, targets: Sequence[Target], language: str) -> str | None:
+def said_after(
+    intent: str,
+    targets: Sequence[Target],
+    language: str,
+    placed: bool = False,
+    arguments: dict[str, Any] | None = None,
+) -> str | None:
     """Home Assistant's sentence for an intent carried out on ``targets``, rendered here.
 
     For the HTTP doors, where Home Assistant runs the tool and hands back only
@@ -147,13 +156,37 @@ def said_after(intent: str, targets: Sequence[Target], language: str) -> str | N
     first = targets[0] if targets else None
     domain = first.domain if first is not None else ""
     action = Action(intent, {}, first.entity_id if first else None)
-    template = _template(action, len(targets), domain, None, language)
+    # An area's or a floor's devices take the language's sentence for several ("the lights").
+    count = max(len(targets), 2) if placed else len(targets)
+    template = _template(action, count, domain, None, language)
     if template is None:
         return None
-    slots = {"name": first.name} if first is not None else {}
+    # The values the call set ("Temperature set to 21 degrees"), then the device's name.
+    slots = {
+        key: int(value) if isinstance(value, float) and value.is_integer() else value
+        for key, value in (arguments or {}).items()
+        if isinstance(value, str | int | float) and key not in ("name", "area", "floor")
+    }
+    if first is not None:
+        slots["name"] = first.name
+    return _render(template, slots, first, list(targets))
+
+
+def state_sentence(name: str, state: str, language: str) -> str | None:
+    """Home Assistant's answer to "is the <device> <state>": "Front door is locked"."""
+    templates = _templates(language).get("HassGetState") or {}
+    template = templates.get("one") or templates.get("default")
+    if template is None:
+        return None
+    return _render(template, {"name": name}, Target("", name, state), [])
+
+
+def _render(
+    template: str, slots: dict[str, Any], state: Target | None, matched: list
+) -> str | None:
     try:
         rendered = _ENVIRONMENT.from_string(template).render(
-            slots=slots, state=first, query={"matched": list(targets), "unmatched": []}
+            slots=slots, state=state, query={"matched": matched, "unmatched": []}
         )
     except TemplateError:
         return None

@@ -9,19 +9,22 @@ text), and the rest is the answer's content.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.replies import FAILED_ACTION, sentence
+from ..assistant.replies import FAILED_ACTION, NO_ANSWER, sentence
 from ..assistant.speech import JSON_VALUE, THINK_BLOCK, TOOL_CALL_BLOCKS, BlockStripper
 from ..home.responses import Target, said_after
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
 from ..runtimes.worker import ModelWorker
+from .understood import checked_calls, state_answer, understood_call
 
 _LOGGER = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool")
@@ -106,12 +109,15 @@ class ReplyReader:
             tool["function"]["name"]: _declared_arguments(tool) for tool in chat.tools
         }
         self._think = chat.think is not False
+        self._made = calls_made_this_turn(chat.messages)
+        self._gate = ToolNameGate() if chat.tools else PassGate()
 
     def feed(self, text: str) -> ReplyPiece:
-        return self._piece(self._stripper.feed(text))
+        return self._piece(self._gate.feed(self._stripper.feed(text)))
 
     def finish(self) -> ReplyPiece:
-        return self._piece(self._stripper.finish())
+        visible = self._stripper.finish()
+        return self._piece(self._gate.feed(visible) + self._gate.finish())
 
     def _piece(self, visible: str) -> ReplyPiece:
         piece = ReplyPiece(content=visible)
@@ -134,6 +140,10 @@ class ReplyReader:
                 offered = self._as_offered(call)
                 if offered is None:  # a tool the client never offered: nothing to run
                     _LOGGER.info("Dropping a call to a tool that was not offered: %s", call.name)
+                elif _call_key(offered.name, offered.arguments) in self._made:
+                    # Its result is in the conversation already: running it again would
+                    # loop (a small model repeats its call after every result).
+                    _LOGGER.info("Dropping a call made already in this turn: %s", offered)
                 else:
                     piece.tool_calls.append(offered)
         return piece
@@ -143,6 +153,10 @@ class ReplyReader:
         ``intent__`` prefix), with only the arguments the tool declares; None if it was not
         offered."""
         name = self._offered.get(call.name) or self._offered.get(_bare_name(call.name))
+        if name is None and _bare_name(call.name).startswith("HassMedia"):
+            # A media tool the model made up ("HassMediaResume"): the request's own verb
+            # may still name an offered one (see checked_calls); otherwise it is dropped.
+            return ToolCall(_bare_name(call.name), call.arguments)
         if name is None:
             return None
         declared = self._declared.get(name)
@@ -150,6 +164,70 @@ class ReplyReader:
         if declared is not None:
             arguments = {key: value for key, value in arguments.items() if key in declared}
         return ToolCall(name, arguments)
+
+
+class PassGate:
+    """Content as it comes."""
+
+    def feed(self, text: str) -> str:
+        return text
+
+    def finish(self) -> str:
+        return ""
+
+
+class ToolNameGate(PassGate):
+    """Content a clause at a time, without clauses that name a tool.
+
+    A small model asked "what can you do" reads Home Assistant's instructions
+    back ("Use intent__HassTurnOff to unlock a lock"): tool names are never
+    for the ear. A clause is short next to what text-to-speech waits for
+    before it starts (60 characters in Home Assistant), so holding one back
+    costs nothing audible.
+    """
+
+    _END = re.compile(r"(?<=[.!?:;,\n])\s")
+    _TOOL_NAME = re.compile(r"\b\w+__\w+|\bHass[A-Z]\w*|\bGetLiveContext\b")
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        self._held += text
+        *whole, self._held = self._END.split(self._held)
+        return "".join(spoken + " " for sentence in whole if (spoken := self._spoken(sentence)))
+
+    def finish(self) -> str:
+        held, self._held = self._held, ""
+        return self._spoken(held)
+
+    def _spoken(self, sentence: str) -> str:
+        if self._TOOL_NAME.search(sentence):
+            _LOGGER.info("Not speaking a sentence that names a tool: %.120s", sentence)
+            return ""
+        return sentence
+
+
+def calls_made_this_turn(messages: Sequence[ChatMessage]) -> set[str]:
+    """The calls the assistant made since the person last spoke, as comparable keys."""
+    made: set[str] = set()
+    for message in reversed(messages):
+        if message.role == "user":
+            break
+        for call in message.tool_calls:
+            function = call.get("function") or {}
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except ValueError:
+                    continue
+            made.add(_call_key(str(function.get("name", "")), arguments))
+    return made
+
+
+def _call_key(name: str, arguments: Any) -> str:
+    return json.dumps([_bare_name(name), arguments], sort_keys=True, default=str)
 
 
 def _declared_arguments(tool: dict[str, Any]) -> frozenset[str] | None:
@@ -177,31 +255,70 @@ async def run_chat(
     generation on the worker thread.
     """
     request = generation_request(chat, default_system, max_new_tokens)
+    if _LOGGER.isEnabledFor(logging.DEBUG):
+        for message in chat.messages[1:]:
+            _LOGGER.debug("Chat message from %s: %.300s", message.role, message.content)
     reader = ReplyReader(chat)
+    call = await asyncio.to_thread(understood_call, list(chat.messages), chat.tools, language)
+    if call is not None:
+        yield ReplyPiece(tool_calls=[call], stats=GenerationStats())
+        return
+    words = state_answer(list(chat.messages), language) or words_for_tool_results(
+        chat.messages, language, every=True
+    )
+    if words is not None:
+        # Every call of the round was an action Home Assistant carried out: its own
+        # sentence says so, in milliseconds, and the model has nothing to add.
+        _LOGGER.info("Chat answered from its tool results: %s", words)
+        yield ReplyPiece(content=words, stats=GenerationStats())
+        return
     stream = worker.generate(request)
     said = False
     try:
         async for text in stream:
-            piece = reader.feed(text)
+            piece = await _checked(reader.feed(text), chat, language)
             said = said or bool(piece.content.strip() or piece.tool_calls)
             if piece.content or piece.thinking or piece.tool_calls:
                 yield piece
-        last = reader.finish()
+        last = await _checked(reader.finish(), chat, language)
         said = said or bool(last.content.strip() or last.tool_calls)
-        if not said:  # after a tool round trip, the answer is still words
-            last.content += words_for_tool_results(chat.messages, language) or ""
+        if not said:  # after a tool round trip, or calls not made, the answer is still words
+            last.content += words_for_tool_results(chat.messages, language) or sentence(
+                NO_ANSWER, language
+            )
         last.stats = stream.stats or GenerationStats()
+        _LOGGER.info(
+            "Chat done (%d messages, last from %s): %s",
+            len(chat.messages),
+            chat.messages[-1].role if chat.messages else "nobody",
+            last.stats.summary(),
+        )
         yield last
     finally:
         await stream.aclose()
 
 
-def words_for_tool_results(messages: Sequence[ChatMessage], language: str) -> str | None:
+async def _checked(piece: ReplyPiece, chat: ChatRequest, language: str) -> ReplyPiece:
+    """The piece with its calls held to Home Assistant's home (before the client runs them)."""
+    if piece.tool_calls:
+        piece.tool_calls, words = await asyncio.to_thread(
+            checked_calls, piece.tool_calls, list(chat.messages), chat.tools, language
+        )
+        if words:
+            piece.content += (" " if piece.content.strip() else "") + words
+    return piece
+
+
+def words_for_tool_results(
+    messages: Sequence[ChatMessage], language: str, every: bool = False
+) -> str | None:
     """Home Assistant's own sentence for what its tools just did, when the model said nothing.
 
     A small model often answers a tool result by reading the JSON back (which
     is never spoken) or with nothing at all; the voice user still hears what
-    happened, as Home Assistant's own agent would say it.
+    happened, as Home Assistant's own agent would say it. With ``every``,
+    None unless each result of the round has its sentence (then nothing is
+    left for the model to answer).
     """
     if not messages or messages[-1].role != "tool":
         return None
@@ -214,12 +331,41 @@ def words_for_tool_results(messages: Sequence[ChatMessage], language: str) -> st
         intent = _bare_name(str(call.get("function", {}).get("name", "")))
         outcome = _tool_outcome(result.content)
         if outcome is None:
+            if every:
+                return None
             continue
         if not outcome:
+            if every:
+                return None  # the model may say why it failed, or try otherwise
             sentences.append(sentence(FAILED_ACTION, language))
-        elif sentence_after := said_after(intent, outcome, language):
+        elif sentence_after := said_after(
+            intent, outcome, language, _placed(result.content), _arguments(call)
+        ):
             sentences.append(sentence_after)
+        elif every:
+            return None
+    if every and len(results) != len(asked.tool_calls):
+        return None
     return " ".join(dict.fromkeys(sentences)) or None
+
+
+_PLACES = ("area", "floor")
+
+
+def _arguments(call: Any) -> dict[str, Any]:
+    """A call's arguments as sent (OpenAI clients send them as JSON text)."""
+    arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return {}
+    return arguments if isinstance(arguments, dict) else {}
+
+
+def _placed(content: str) -> bool:
+    """Whether Home Assistant's result says it acted on an area or a floor."""
+    return any(f'"type":"{place}"' in content.replace(" ", "") for place in _PLACES)
 
 
 def _tool_outcome(content: str) -> list[Target] | None:
@@ -242,7 +388,7 @@ def _tool_outcome(content: str) -> list[Target] | None:
     targets = [
         Target(str(item.get("id", "")), str(item.get("name", "")))
         for item in success
-        if isinstance(item, dict) and item.get("name")
+        if isinstance(item, dict) and item.get("name") and item.get("type") not in _PLACES
     ]
     return targets or ([] if data.get("failed") else None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
 
 import llama_cpp
 import numpy as np
@@ -80,6 +81,45 @@ class TokenPicker:
         keep = int(np.searchsorted(np.cumsum(weights), self.top_p) + 1)
         weights = weights[:keep] / weights[:keep].sum()
         return int(order[self._random.choice(keep, p=weights)])
+
+
+class CallsGreedy:
+    """Speech sampled at the chat's temperature; a call, and the choice to call, greedy.
+
+    A temperature suits words, never actions: whether the answer is a call
+    at all is the most likely first token's choice, and every token of a
+    call is the most likely one, whatever the client asked for.
+    """
+
+    def __init__(self, sampler: TokenPicker, detokenize: Callable[[int], bytes]) -> None:
+        self._sampler = sampler
+        self._greedy = TokenPicker(0.0, sampler.top_k, sampler.top_p, 0)
+        self._detokenize = detokenize
+        self._written = ""
+        self.in_call = False
+
+    def pick(self, logits: np.ndarray) -> int:
+        if self.in_call:
+            return self._greedy.pick(logits)
+        if not self._written.strip():
+            first = self._greedy.pick(logits)
+            if _starts_call(self._detokenize(first)):
+                self.in_call = True
+                return first
+        return self._sampler.pick(logits)
+
+    def pick_again(self, masked: np.ndarray) -> int:
+        """A pick among what the grammar allows, after the first was refused."""
+        return (self._greedy if self.in_call else self._sampler).pick(masked)
+
+    def wrote(self, text: str) -> None:
+        self._written += text
+        self.in_call = self.in_call or _starts_call(self._written.encode("utf-8"))
+
+
+def _starts_call(text: bytes) -> bool:
+    """Whether an answer that begins so is a call (JSON or a tag), not speech."""
+    return text.lstrip()[:1] in (b"{", b"[", b"<")
 
 
 def last_logits(ctx: llama_cpp.llama_context_p, n_vocab: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from .base import (
     read_model_head,
 )
 from .chat_format import ChatRenderer
-from .grammar_sampling import GrammarGuard, TokenPicker, last_logits
+from .grammar_sampling import CallsGreedy, GrammarGuard, TokenPicker, last_logits
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
@@ -421,7 +421,10 @@ class LlamaCppRuntime(Runtime):
         llm = self._require_llm()
         vocab = llm._model.vocab
         guard = GrammarGuard(vocab, constraint.gbnf)
-        picker = TokenPicker(sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed)
+        picker = CallsGreedy(
+            TokenPicker(sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed),
+            lambda token: llm.detokenize([token], prev_tokens=tokens),
+        )
         follower: TextFollower | None = constraint.follower()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         started = time.perf_counter()
@@ -437,7 +440,7 @@ class LlamaCppRuntime(Runtime):
                 token = picker.pick(logits)
                 if not guard.allows(token):
                     refused += 1
-                    token = picker.pick(guard.mask(logits))
+                    token = picker.pick_again(guard.mask(logits))
                 if llama_cpp.llama_vocab_is_eog(vocab, token):
                     stats.stop_reason = "end"
                     break
@@ -463,6 +466,7 @@ class LlamaCppRuntime(Runtime):
                     guard.accept(accepted)
                 if text or forced:
                     emit(text + forced)
+                    picker.wrote(text + forced)
                 tokens = [*tokens, *batch]
                 if sampled + forced_count >= max_new:
                     stats.stop_reason = "length"

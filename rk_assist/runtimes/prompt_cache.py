@@ -62,7 +62,15 @@ def service_cache_name(system_prompt: str, tools_json: str | None) -> str:
 
 def client_cache_name(system_prompt: str, tools_json: str | None) -> str:
     """The cache file name for a system prompt and tools that a client sent."""
-    return CLIENT_CACHE_PREFIX + cache_key(system=system_prompt, tools=tools_json)[:16]
+    name = CLIENT_CACHE_PREFIX + cache_key(system=system_prompt, tools=tools_json)[:16]
+    if _LOGGER.isEnabledFor(logging.DEBUG):  # why a client's prompt is not reused
+        _LOGGER.debug(
+            "%s: system %s, tools %s",
+            name,
+            cache_key(system=system_prompt)[:16],
+            cache_key(tools=tools_json)[:16],
+        )
+    return name
 
 
 def forget_least_recent(directory: Path) -> None:

@@ -415,6 +415,13 @@ static char *compose_answer(FakeLLM *llm, const char *role, const char *prompt) 
                                      used ? "\n" : "", on ? "HassTurnOn" : "HassTurnOff", item);
             item = next;
         }
+    } else if (offers_tools(llm) && strncmp(lower, "pause ", 6) == 0) {
+        /* "pause the music" as the 0.5B Qwen writes it: whatever follows is the name. */
+        char target[200];
+        snprintf(target, sizeof(target), "%s", lower + 6 + (strncmp(lower + 6, "the ", 4) == 0 ? 4 : 0));
+        size_t len = strlen(target);
+        while (len && strchr(".?! ", target[len - 1])) target[--len] = '\0';
+        snprintf(answer, size, "<tool_call>\n{\"name\": \"HassMediaPause\", \"arguments\": {\"name\": \"%s\"}}\n</tool_call>", target);
     } else if (strstr(lower, "fail midway")) {
         /* A runtime fault after a few tokens: see run_thread. */
         snprintf(answer, size, "Sure, I will. Then the runtime breaks down here.");

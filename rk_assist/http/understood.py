@@ -1,0 +1,172 @@
+"""Home Assistant's requests on the HTTP doors, held to the home its prompt lists.
+
+Through the Ollama and OpenAI doors Home Assistant asks for tool calls with
+its own prompt (its devices) and tools. A request its own sentences match
+("turn off the lights in the living room") is answered with that call at
+once, shaped to the tool Home Assistant offered, in milliseconds instead of
+a model's seconds and without a small model's slips. Anything else, and
+anything sensitive the request does not name, goes to the model, whose
+calls get the Wyoming door's care: held to the request's words, and only
+on devices, areas and floors that exist; what cannot be done is said.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_media
+from ..home.intents import BY_NAME
+from ..home.model import Home
+from ..home.resolve import resolve_calls
+from ..home.responses import state_sentence
+from ..home.sentences import MEDIA_INTENTS, understand
+from ..home.tool_calls import ToolCall
+from .ha_prompt import home_from_prompt, state_in_live_context
+
+_LOGGER = logging.getLogger(__name__)
+LIVE_CONTEXT = "GetLiveContext"
+
+
+def understood_call(
+    messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    """The offered tool's call for a new request Home Assistant's sentences settle, or None."""
+    if not tools or not messages or messages[-1].role != "user":
+        return None
+    system = messages[0].content if messages[0].role == "system" else ""
+    home = home_from_prompt(system)
+    if home is None:
+        return None
+    understood = understand(messages[-1].content, language, home)
+    if understood is None:
+        return None
+    tool = _offered(tools, understood.intent)
+    if tool is None:
+        live = _offered(tools, LIVE_CONTEXT)
+        if understood.intent == "HassGetState" and understood.named and live is not None:
+            # Home Assistant answers state questions through its live context: ask it for
+            # the one device; its state then comes back and is said (see state_answer).
+            call = ToolCall(live["function"]["name"], _shaped(understood.slots, live))
+            _LOGGER.info("A state question, asked through the live context: %s", call)
+            return call
+        return None
+    if not _settled(understood.intent, understood.slots, understood.named, home):
+        _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
+        return None
+    call = ToolCall(tool["function"]["name"], _shaped(understood.slots, tool))
+    _LOGGER.info("Understood with Home Assistant's sentences: %s", call)
+    return call
+
+
+def _offered(tools: tuple[dict[str, Any], ...], intent: str) -> dict[str, Any] | None:
+    return next((t for t in tools if t["function"]["name"].rpartition("__")[2] == intent), None)
+
+
+def state_answer(messages: list[Any], language: str) -> str | None:
+    """Home Assistant's sentence for a state it just gave for a named device, or None.
+
+    The round must be a live-context call for one device by name, made for a
+    request Home Assistant's sentences read as a state question.
+    """
+    if not messages or messages[-1].role != "tool":
+        return None
+    asked = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    if asked is None or len(asked.tool_calls) != 1:
+        return None
+    function = asked.tool_calls[0].get("function") or {}
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    name = arguments.get("name") if isinstance(arguments, dict) else None
+    if str(function.get("name", "")).rpartition("__")[2] != LIVE_CONTEXT or not name:
+        return None
+    try:
+        result = json.loads(messages[-1].content)
+    except ValueError:
+        return None
+    while isinstance(result, dict) and isinstance(result.get("data"), dict):
+        result = result["data"]
+    text = result.get("result") if isinstance(result, dict) else None
+    state = state_in_live_context(text, str(name)) if isinstance(text, str) else None
+    return state_sentence(str(name), state, language) if state is not None else None
+
+
+def _settled(intent: str, slots: dict[str, Any], named: bool, home: Home) -> bool:
+    """Whether the call acts, asks nothing, and touches nothing sensitive unnamed."""
+    outcome = resolve_calls([ToolCall(intent, slots)], home)
+    if not outcome.actions or outcome.question or outcome.refusals:
+        return False
+    acted_on = [home.entities.get(action.entity_id or "") for action in outcome.actions]
+    return named or not any(entity is not None and entity.sensitive for entity in acted_on)
+
+
+def _shaped(slots: dict[str, Any], tool: dict[str, Any]) -> dict[str, Any]:
+    """The slots the tool declares, typed as its JSON schema says (Home Assistant's
+    domain and device_class are lists; a whole number is an integer)."""
+    parameters = tool["function"].get("parameters") or {}
+    properties = parameters.get("properties") or {}
+    arguments: dict[str, Any] = {}
+    for slot, value in slots.items():
+        schema = properties.get(slot)
+        if not isinstance(schema, dict):
+            continue
+        types = schema.get("type")
+        types = set(types) if isinstance(types, list) else {types}
+        if "array" in types and not isinstance(value, list):
+            value = [value]
+        elif isinstance(value, float) and value.is_integer() and "number" not in types:
+            value = int(value)
+        arguments[slot] = value
+    return arguments
+
+
+def checked_calls(
+    calls: list[ToolCall], messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
+) -> tuple[list[ToolCall], str]:
+    """The model's calls that may go to Home Assistant, and the words said for the rest.
+
+    Without Home Assistant's device list in the prompt (another client), the
+    calls go as they are. Milliseconds; run it off the event loop.
+    """
+    system = messages[0].content if messages and messages[0].role == "system" else ""
+    home = home_from_prompt(system)
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    offered = {tool["function"]["name"] for tool in tools}
+    if home is None or not calls:
+        return [call for call in calls if call.name in offered], ""
+    by_bare = {tool["function"]["name"].rpartition("__")[2]: tool for tool in tools}
+    bare = [ToolCall(call.name.rpartition("__")[2], _scalars(call.arguments)) for call in calls]
+    bare = untargeted_media(bare, request, language)
+    sent, words = [], []
+    for call in held_to_request(bare, request, home):
+        tool = by_bare.get(call.name)
+        if tool is None:
+            continue
+        targeted = any(key in call.arguments for key in ("name", "area", "floor"))
+        if call.name in BY_NAME and (targeted or call.name not in MEDIA_INTENTS):
+            # (A media call with no target is for the player in use: Home Assistant
+            # knows which one plays, its prompt does not say.)
+            outcome = sensitive_unnamed(resolve_calls([call], home), request, home)
+            if outcome.question or outcome.refusals:
+                words += [outcome.question] if outcome.question else outcome.refusals
+                continue
+            if not _settled(call.name, call.arguments, "name" in call.arguments, home):
+                words.append("Which one do you mean? Please say its name.")
+                continue
+        sent.append(ToolCall(tool["function"]["name"], _shaped(call.arguments, tool)))
+    if [c.name for c in sent] != [c.name for c in calls] or words:
+        _LOGGER.info("The model's calls %s, held to the home: %s; said: %s", calls, sent, words)
+    return sent, " ".join(dict.fromkeys(words))
+
+
+def _scalars(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Home Assistant's one-item lists (``"domain": ["light"]``) as the values they hold."""
+    return {
+        key: value[0] if isinstance(value, list) and len(value) == 1 else value
+        for key, value in arguments.items()
+    }

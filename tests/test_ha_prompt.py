@@ -1,0 +1,158 @@
+"""Home Assistant's HTTP requests held to the home its own prompt lists."""
+
+from __future__ import annotations
+
+import json
+
+from rk_assist.home.tool_calls import ToolCall
+from rk_assist.http.chat import words_for_tool_results
+from rk_assist.http.ha_prompt import home_from_prompt
+from rk_assist.http.understood import checked_calls, state_answer, understood_call
+from rk_assist.runtimes.base import ChatMessage
+
+# As Home Assistant 2026.11's Assist API writes it (homeassistant/llm.py: yaml_util.dump).
+HA_PROMPT = """You are a voice assistant for Home Assistant.
+Answer questions about the world truthfully.
+When controlling Home Assistant always call the intent tools.
+Static Context: An overview of the areas and the devices in this smart home:
+- names: Kitchen Lights
+  domain: light
+  areas: Kitchen
+- names: Ceiling Lights, big light
+  domain: light
+  areas: Living Room, Lounge
+- names: Living Room
+  domain: media_player
+- names: Front Door
+  domain: lock
+- names: Kitchen Door
+  domain: lock
+  areas: Kitchen
+- names: Garage Door
+  domain: cover
+  areas: Garage
+
+The current time is 10:00.
+"""
+
+
+def tool(tool_name: str, properties: dict | None = None) -> dict:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool_name,
+            "parameters": {"type": "object", "properties": properties or {}},
+        },
+    }
+
+
+TARGETS = {
+    "name": {"type": "string"},
+    "area": {"type": "string"},
+    "floor": {"type": "string"},
+    "domain": {"type": "array", "items": {"type": "string"}},
+    "device_class": {"type": "array", "items": {"type": "string"}},
+}
+TOOLS = (
+    tool("intent__HassTurnOn", TARGETS),
+    tool("intent__HassTurnOff", TARGETS),
+    tool("media_player__HassMediaPause", TARGETS),
+    tool("homeassistant__GetLiveContext", {"name": {"type": "string"}}),
+)
+
+
+def chat(text: str) -> list[ChatMessage]:
+    return [ChatMessage("system", HA_PROMPT), ChatMessage("user", text)]
+
+
+def test_the_prompts_devices_and_areas_are_read():
+    home = home_from_prompt(HA_PROMPT)
+    assert home is not None
+    lights = home.find_entities("big light")
+    assert [e.name for e in lights] == ["Ceiling Lights"]
+    assert home.area_of(lights[0]).aliases == ("Lounge",)
+    assert len(home.entities) == 6 and set(home.areas) == {"kitchen", "living_room", "garage"}
+    assert home_from_prompt("You are a helpful assistant.") is None
+
+
+def test_a_request_home_assistants_sentences_match_becomes_the_offered_call():
+    call = understood_call(chat("turn off the lights in the living room"), TOOLS, "en")
+    assert call == ToolCall("intent__HassTurnOff", {"area": "Living Room", "domain": ["light"]})
+    call = understood_call(chat("unlock the front door"), TOOLS, "en")
+    assert call == ToolCall("intent__HassTurnOff", {"name": "Front Door"})
+    assert understood_call(chat("tell me a joke"), TOOLS, "en") is None
+    # After a tool result the request is no longer new: the round is answered otherwise.
+    assert (
+        understood_call([*chat("unlock the front door"), ChatMessage("tool", "{}")], TOOLS, "en")
+        is None
+    )
+
+
+def test_the_models_calls_on_what_does_not_exist_are_not_made():
+    # Seen with Home Assistant's Ollama integration and the 0.5B Qwen.
+    made = [ToolCall("intent__HassTurnOn", {"name": "front_door", "area": "lock"})]
+    calls, words = checked_calls(made, chat("is the front door locked"), TOOLS, "en")
+    assert calls == []  # a question never changes the home
+    made = [ToolCall("intent__HassTurnOn", {"name": "Jacuzzi"})]
+    calls, words = checked_calls(made, chat("turn on the jacuzzi"), TOOLS, "en")
+    assert calls == [] and "Jacuzzi" in words
+
+
+def test_an_area_call_keeps_the_kind_of_device_and_sensitive_ones_need_their_name():
+    made = [ToolCall("intent__HassTurnOff", {"area": "Kitchen"})]
+    calls, _ = checked_calls(made, chat("turn off the lights in the kitchen"), TOOLS, "en")
+    assert calls == [ToolCall("intent__HassTurnOff", {"area": "Kitchen", "domain": ["light"]})]
+    made = [ToolCall("intent__HassTurnOff", {"area": "Kitchen", "domain": ["lock"]})]
+    calls, words = checked_calls(made, chat("unlock everything in the kitchen"), TOOLS, "en")
+    assert calls == [] and words
+
+
+def test_a_media_request_naming_no_player_goes_without_a_made_up_target():
+    made = [
+        ToolCall("media_player__HassMediaPause", {"area": "Living Room", "floor": "Living Room"})
+    ]
+    calls, words = checked_calls(made, chat("pause the music"), TOOLS, "en")
+    assert calls == [ToolCall("media_player__HassMediaPause", {})] and not words
+
+
+def test_a_state_question_is_asked_of_the_live_context_and_its_state_is_said():
+    call = understood_call(chat("is the front door locked"), TOOLS, "en")
+    assert call == ToolCall("homeassistant__GetLiveContext", {"name": "Front Door"})
+    live = (
+        "Live Context: An overview of the areas and the devices in this smart home:\n"
+        "- names: Front Door\n  domain: lock\n  state: unlocked\n"
+    )
+    asked = {"function": {"name": call.name, "arguments": call.arguments}}
+    messages = [
+        *chat("is the front door locked"),
+        ChatMessage("assistant", "", (asked,)),
+        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
+    ]
+    assert state_answer(messages, "en") == "Front door is unlocked"
+
+
+def test_a_value_set_is_in_home_assistants_sentence():
+    asked = {
+        "function": {
+            "name": "climate__HassClimateSetTemperature",
+            "arguments": {"name": "HeatPump", "temperature": 21.0},
+        }
+    }
+    done = {"data": {"success": [{"name": "HeatPump", "type": "entity", "id": "climate.heatpump"}]}}
+    messages = [
+        *chat("set the heatpump to 21 degrees"),
+        ChatMessage("assistant", "", (asked,)),
+        ChatMessage("tool", json.dumps(done)),
+    ]
+    assert words_for_tool_results(messages, "en", every=True) == "Temperature set to 21 degrees"
+
+
+def test_a_made_up_media_tool_becomes_the_one_the_request_names():
+    # Seen with Home Assistant's llama_cpp integration: "media_player__HassMediaResume".
+    tools = (*TOOLS, tool("media_player__HassMediaUnpause", TARGETS))
+    made = [ToolCall("HassMediaResume", {"name": "Living Room"})]
+    calls, _ = checked_calls(made, chat("resume playback in the living room"), tools, "en")
+    assert calls == [ToolCall("media_player__HassMediaUnpause", {"name": "Living Room"})]
+    calls, _ = checked_calls(made, chat("what is playing"), tools, "en")
+    assert calls == []
+    assert checked_calls(made, [ChatMessage("user", "resume")], tools, "en") == ([], "")
