@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, ServiceConfig, build_config
+from .config import DEFAULT_LANGUAGES, ConfigError, ServiceConfig, build_config
 from .core.library import LIBRARY_NAME, RkllmLibraryError, find_library
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,6 +81,11 @@ def options_to_values(options: Mapping[str, Any], root: Path) -> dict[str, Any]:
         if addon_name == "context_length" and value == 0:
             continue  # 0: chosen per model
         values[service_name] = value if isinstance(value, str | bool) else str(value)
+    given = [x.strip() for x in str(values.get("languages", "")).split(",") if x.strip()]
+    if given:
+        # The add-on's language answers when a request names none; the default ones
+        # stay advertised too, so a pipeline in any of them can pick rk-assist.
+        values["languages"] = ",".join([*given, *(x for x in DEFAULT_LANGUAGES if x not in given)])
     return values
 
 

@@ -102,6 +102,12 @@ def _http_uri(value: Any) -> str | None:
     return f"http://{host}:{int(port)}"
 
 
+#: Advertised unless told otherwise: the request's own language is answered in (Home
+#: Assistant's sentences and confirmations for it, the model told to reply in it), and
+#: these are the ones that is tested in (tests/test_sentences.py, tests/test_responses.py).
+DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+
+
 def _languages(value: Any) -> tuple[str, ...]:
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     languages = tuple(item.strip() for item in items if str(item).strip())
@@ -235,9 +241,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "languages",
-        "en",
+        ",".join(DEFAULT_LANGUAGES),
         _languages,
-        "comma-separated languages to advertise; the first is the default reply language",
+        "comma-separated languages to advertise (a pipeline in another language cannot pick "
+        "rk-assist); the first is the reply language when a request names none",
         metavar="LANG[,LANG...]",
     ),
     Option(

@@ -155,7 +155,8 @@ def test_every_option_reaches_the_service(tmp_path: Path):
     options.parent.mkdir(parents=True)
     options.write_text(json.dumps(changed))
     config = addon_config(options, tmp_path)
-    assert (config.model, config.runtime, config.languages) == ("qwen", "cpu", ("de", "en"))
+    assert (config.model, config.runtime) == ("qwen", "cpu")
+    assert config.languages == ("de", "en", "fr", "es", "it", "nl")  # the defaults stay advertised
     assert (config.context_length, config.temperature, config.max_tokens) == (2048, 0.7, 100)
     assert (config.history_turns, config.debug, config.home_control) == (3, True, "off")
     assert config.uri == "tcp://0.0.0.0:10500"

@@ -14,7 +14,7 @@ def test_defaults():
     assert config.model is None
     assert config.config_dir == Path("config")
     assert config.cache_dir == Path("cache")
-    assert config.languages == ("en",) and config.language == "en"
+    assert config.languages == ("en", "de", "fr", "es", "it", "nl") and config.language == "en"
     assert config.prompt_cache is True
     assert config.runtime == "auto" and config.rkllm_abi == "auto"
     assert config.context_length is None and config.explicit == frozenset()

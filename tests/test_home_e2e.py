@@ -53,7 +53,7 @@ async def test_describe_offers_home_control(npu_home_service):
     _service, uri = npu_home_service
     info, _ = await describe(uri)
     assert info.handle[0].supports_home_control is True
-    assert info.intent and info.intent[0].models[0].languages == ["en"]
+    assert info.intent and info.intent[0].models[0].languages[:2] == ["en", "de"]
 
 
 async def test_a_request_becomes_one_intent_event(npu_home_service):

@@ -18,10 +18,11 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from rk_assist.assistant.replies import NO_ANSWER, sentence
 from rk_assist.home.intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, TEXT
 from rk_assist.home.model import load_home
 from rk_assist.home.resolve import Action, resolve_calls
-from rk_assist.home.responses import confirmation
+from rk_assist.home.responses import confirmation, in_language
 from rk_assist.home.tool_calls import ToolCall
 from rk_assist.http.chat import ChatRequest, ReplyReader, words_for_tool_results
 from rk_assist.runtimes.base import ChatMessage
@@ -288,3 +289,34 @@ def test_a_sentence_that_names_a_tool_is_never_content():
     content = "".join(reader.feed(part).content for part in parts) + reader.finish().content
     assert "intent__" not in content and "unlock a lock" not in content
     assert content == "I can control your home. Ask me anything!"
+
+
+@pytest.mark.parametrize(
+    ("call", "language", "said"),
+    [
+        (ToolCall("HassTurnOn", {"name": "Jacuzzi"}), "de", "Jacuzzi existiert nicht"),
+        (
+            ToolCall("HassTurnOn", {"area": "Dachboden", "domain": "light"}),
+            "es",
+            "Lo siento, no conozco ningún área llamada Dachboden",
+        ),
+        (
+            ToolCall("HassTurnOn", {"name": "Jacuzzi"}),
+            "en",
+            "Sorry, I can't find a device called Jacuzzi.",
+        ),
+    ],
+)
+def test_a_refusal_is_said_in_the_requests_language(call, language, said):
+    assert in_language(resolve_calls([call], HOME), language).refusals == [said]
+
+
+def test_the_services_sentences_fall_back_on_home_assistants_in_other_languages():
+    assert sentence(NO_ANSWER, "de") == "Entschuldigung, das habe ich nicht verstanden"
+    assert sentence(NO_ANSWER, "xx") == sentence(NO_ANSWER, "en")  # no such language: English
+
+
+def test_a_result_that_names_no_device_id_is_left_to_the_model():
+    # Seen in CI: {"success": [{"name": "Kitchen Light"}]} became "Turned on None".
+    result = {"data": {"success": [{"name": "Kitchen Light"}]}}
+    assert words_for_tool_results(round_trip(result), "en", every=True) is None

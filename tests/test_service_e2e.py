@@ -20,7 +20,7 @@ async def test_describe_advertises_a_streaming_handle_program(service: Service, 
     assert program.supports_handled_streaming is True
     assert program.version and program.description
     assert program.models[0].name == "smollm2-135m"
-    assert program.models[0].languages == ["en"]
+    assert program.models[0].languages == ["en", "de", "fr", "es", "it", "nl"]
 
 
 async def test_transcript_streams_events_in_order_and_echoes_context(service: Service, uri: str):

@@ -62,3 +62,10 @@ def test_an_instruction_read_back_is_recognised():
     assert _echoes("Sure. Answer the person in a few plain words.", _TALK_NOTE)
     assert not _echoes("You're welcome!", _TALK_NOTE)
     assert not _echoes("Sorry, I can't find a device called door.", _TALK_NOTE)
+
+
+def test_a_clause_that_names_a_tool_is_never_spoken():
+    assert clean_for_speech("you can use HassTurnOn to switch things on,") == ""
+    assert clean_for_speech("Use intent__HassTurnOff to unlock a lock.") == ""
+    assert clean_for_speech("Turned on the kitchen light.") == "Turned on the kitchen light."
+    assert clean_for_speech("Hassle-free, it is on.") == "Hassle-free, it is on."

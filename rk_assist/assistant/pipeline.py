@@ -20,6 +20,7 @@ from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_medi
 from ..home.model import Home, normalize
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.resolve import Outcome, resolve_calls
+from ..home.responses import in_language
 from ..home.sentences import understand
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
@@ -132,7 +133,10 @@ class AnswerStream:
                     yield chunk
         if calls:
             self.outcome = (
-                sensitive_unnamed(resolve_calls(calls, home), self._user_text, home)
+                in_language(
+                    sensitive_unnamed(resolve_calls(calls, home), self._user_text, home),
+                    self._language,
+                )
                 if home is not None
                 else Outcome(
                     refusals=["I can't control devices: I am not connected to Home Assistant."]

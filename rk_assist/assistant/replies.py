@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..home.resolve import Action, Outcome, Reason
+from ..home.responses import error_sentence
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,28 @@ SENTENCES: dict[str, dict[str, str]] = {
 }
 
 
+#: Home Assistant's own error sentence (home-assistant-intents) that says the same,
+#: for the languages rk-assist has no sentences of its own in.
+_HOME_ASSISTANT_ERRORS = {
+    NO_ANSWER: "no_intent",
+    FAILED_ACTION: "handle_error",
+    FAILED: "handle_error",
+}
+
+
 def sentence(key: str, language: str | None = None) -> str:
-    """The service's sentence ``key`` in ``language`` (its base language), else English."""
+    """The service's sentence ``key`` in ``language`` (its base language).
+
+    Where rk-assist has none in that language, Home Assistant's own sentence
+    for the same failure in it; else English.
+    """
     base = (language or "en").replace("_", "-").split("-")[0].lower()
-    return SENTENCES.get(base, SENTENCES["en"]).get(key) or SENTENCES["en"][key]
+    own = SENTENCES.get(base, {}).get(key)
+    if own:
+        return own
+    error = _HOME_ASSISTANT_ERRORS.get(key)
+    if error and base != "en":
+        translated = error_sentence(error, language or base)
+        if translated:
+            return translated
+    return SENTENCES["en"][key]

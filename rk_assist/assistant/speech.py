@@ -173,8 +173,18 @@ TIMES_WORDS = {"en": "times", "de": "mal", "fr": "fois", "es": "por", "it": "per
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 
 
+#: A tool's name (Home Assistant's "intent__HassTurnOn", an intent "HassTurnOn"): never for
+#: the ear. A small model asked "what can you do" reads its instructions back.
+TOOL_NAME = re.compile(r"\b[A-Za-z]\w*__\w+|\bHass[A-Z]\w*|\bGetLiveContext\b")
+
+
 def clean_for_speech(text: str, language: str = "en") -> str:
-    """Plain, single-line text for TTS: no markdown, no emoji, no stray tags, math kept."""
+    """Plain, single-line text for TTS: no markdown, no emoji, no stray tags, math kept.
+
+    A clause that names a tool is dropped whole: read back, it is noise.
+    """
+    if TOOL_NAME.search(text):
+        return ""
     times = TIMES_WORDS.get(language.split("-")[0].split("_")[0].lower(), TIMES_WORDS["en"])
     text = _TIMES.sub(f" {times} ", text)
     text = _LINK.sub(r"\1", text)

@@ -63,6 +63,10 @@ class Refuse:
 
     reason: Reason
     text: str
+    #: Home Assistant's own error for it (``responses.errors`` of home-assistant-intents)
+    #: and that template's values, for the sentence in other languages.
+    error: str = ""
+    values: tuple[tuple[str, str], ...] = ()
 
 
 Resolved = list[Action] | Ask | Refuse
@@ -74,6 +78,8 @@ class Outcome:
     question: str | None = None  # to ask the user back, instead of acting
     refusals: list[str] = field(default_factory=list)  # spoken reasons nothing was done
     reasons: list[Reason] = field(default_factory=list)  # the same, typed, one per refusal
+    #: Home Assistant's error for each refusal, with its values ("" when it has none).
+    errors: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     executed: bool = False  # carried out by rk-assist itself (services mode)
 
 
@@ -92,6 +98,7 @@ def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
         elif isinstance(result, Refuse):
             outcome.refusals.append(result.text)
             outcome.reasons.append(result.reason)
+            outcome.errors.append((result.error, dict(result.values)))
         else:
             outcome.actions.extend(result)
     if outcome.question:
@@ -193,8 +200,17 @@ def _targets(
         return Ask(f"Which devices in {area_name or floor_name} do you mean?")
     if not in_place:
         where = area_name or floor_name or "the home"
+        only = spec.domains if spec.domains and len(spec.domains) == 1 else ()
+        kind = domain or next(iter(only), "")
+        error, values = "no_domain", (("domain", kind),)
+        if area_name or floor_name:
+            place = ("area", area_name) if area_name else ("floor", floor_name)
+            error, values = f"no_domain_in_{place[0]}", (*values, place)
         return Refuse(
-            Reason.NOTHING_THERE, f"Sorry, there is nothing I can control like that in {where}."
+            Reason.NOTHING_THERE,
+            f"Sorry, there is nothing I can control like that in {where}.",
+            error if kind else "",
+            values,
         )
     return in_place
 
@@ -219,13 +235,23 @@ def _in_place(
     if area_name:
         areas = home.find_area(area_name)
         if not areas:
-            return Refuse(Reason.AREA, f"I don't know an area called {area_name}.")
+            return Refuse(
+                Reason.AREA,
+                f"I don't know an area called {area_name}.",
+                "no_area",
+                (("area", area_name),),
+            )
         area_ids = {a.area_id for a in areas}
         pool = [e for e in pool if e.area_id in area_ids]
     if floor_name:
         floors = home.find_floor(floor_name)
         if not floors:
-            return Refuse(Reason.FLOOR, f"I don't know a floor called {floor_name}.")
+            return Refuse(
+                Reason.FLOOR,
+                f"I don't know a floor called {floor_name}.",
+                "no_floor",
+                (("floor", floor_name),),
+            )
         floor_ids = {f.floor_id for f in floors}
         pool = [
             e for e in pool if (area := home.area_of(e)) is not None and area.floor_id in floor_ids
@@ -245,7 +271,12 @@ def _by_name(
         # A model may write a name as an id: say it as words ("car charger").
         spoken = name.rpartition(".")[2] if re.fullmatch(r"[a-z_]+\.\w+", name) else name
         spoken = spoken.replace("_", " ")
-        return Refuse(Reason.NAME, f"Sorry, I can't find a device called {spoken}.")
+        return Refuse(
+            Reason.NAME,
+            f"Sorry, I can't find a device called {spoken}.",
+            "no_entity",
+            (("entity", spoken),),
+        )
     if len(matches) > 1 and not placed:
         places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
         return Ask(f"Which {name} do you mean: the one in {' or in '.join(places)}?")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from home_assistant_intents import get_intents
@@ -29,7 +29,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .model import Home
-from .resolve import Action
+from .resolve import Action, Outcome
 
 FALLBACK_LANGUAGE = "en"
 #: Intents whose sentence depends on which value was set.
@@ -155,6 +155,8 @@ def said_after(
         return None  # its sentence is the state, which the tool result does not carry
     first = targets[0] if targets else None
     domain = first.domain if first is not None else ""
+    if first is not None and not domain:
+        return None  # a result without entity ids: its sentence would read "Turned on None"
     action = Action(intent, {}, first.entity_id if first else None)
     # An area's or a floor's devices take the language's sentence for several ("the lights").
     count = max(len(targets), 2) if placed else len(targets)
@@ -191,3 +193,46 @@ def _render(
     except TemplateError:
         return None
     return " ".join(rendered.split()) or None
+
+
+def _errors(language: str) -> dict[str, str]:
+    """Home Assistant's error templates in the language itself (never another one's)."""
+    for candidate in _candidates(language)[:-1]:
+        data = get_intents(candidate)
+        if data is not None:
+            return data.get("responses", {}).get("errors", {})
+    return {}
+
+
+def in_language(outcome: Outcome, language: str) -> Outcome:
+    """The outcome's refusals in the request's language, as Home Assistant words them.
+
+    English keeps rk-assist's own sentences; another language gets Home
+    Assistant's error template for the same failure ("Kein Bereich mit dem
+    Namen Dachboden vorhanden"), where it has one.
+    """
+    if not outcome.refusals or _candidates(language)[0].split("-")[0] == FALLBACK_LANGUAGE:
+        return outcome
+    errors = _errors(language)
+    said = []
+    for text, (error, values) in zip(outcome.refusals, outcome.errors, strict=False):
+        template = errors.get(error) if error else None
+        rendered = _render_values(template, values) if template else None
+        said.append(rendered or text)
+    return replace(outcome, refusals=said)
+
+
+def _render_values(template: str, values: dict[str, str]) -> str | None:
+    try:
+        rendered = _ENVIRONMENT.from_string(template).render(**values)
+    except TemplateError:
+        return None
+    return " ".join(rendered.split()) or None
+
+
+def error_sentence(error: str, language: str) -> str | None:
+    """Home Assistant's error sentence ``error`` in ``language``, where it has that language."""
+    if _candidates(language)[0].split("-")[0] == FALLBACK_LANGUAGE:
+        return None
+    template = _errors(language).get(error)
+    return _render_values(template, {}) if template else None

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..assistant.replies import FAILED_ACTION, NO_ANSWER, sentence
-from ..assistant.speech import JSON_VALUE, THINK_BLOCK, TOOL_CALL_BLOCKS, BlockStripper
+from ..assistant.speech import (
+    JSON_VALUE,
+    THINK_BLOCK,
+    TOOL_CALL_BLOCKS,
+    TOOL_NAME,
+    BlockStripper,
+)
 from ..home.responses import Target, said_after
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
@@ -187,7 +193,6 @@ class ToolNameGate(PassGate):
     """
 
     _END = re.compile(r"(?<=[.!?:;,\n])\s")
-    _TOOL_NAME = re.compile(r"\b\w+__\w+|\bHass[A-Z]\w*|\bGetLiveContext\b")
 
     def __init__(self) -> None:
         self._held = ""
@@ -202,7 +207,7 @@ class ToolNameGate(PassGate):
         return self._spoken(held)
 
     def _spoken(self, sentence: str) -> str:
-        if self._TOOL_NAME.search(sentence):
+        if TOOL_NAME.search(sentence):
             _LOGGER.info("Not speaking a sentence that names a tool: %.120s", sentence)
             return ""
         return sentence

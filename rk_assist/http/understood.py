@@ -20,7 +20,7 @@ from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_medi
 from ..home.intents import BY_NAME
 from ..home.model import Home
 from ..home.resolve import resolve_calls
-from ..home.responses import state_sentence
+from ..home.responses import in_language, state_sentence
 from ..home.sentences import MEDIA_INTENTS, understand
 from ..home.tool_calls import ToolCall
 from .ha_prompt import home_from_prompt, state_in_live_context
@@ -151,7 +151,9 @@ def checked_calls(
         if call.name in BY_NAME and (targeted or call.name not in MEDIA_INTENTS):
             # (A media call with no target is for the player in use: Home Assistant
             # knows which one plays, its prompt does not say.)
-            outcome = sensitive_unnamed(resolve_calls([call], home), request, home)
+            outcome = in_language(
+                sensitive_unnamed(resolve_calls([call], home), request, home), language
+            )
             if outcome.question or outcome.refusals:
                 words += [outcome.question] if outcome.question else outcome.refusals
                 continue
