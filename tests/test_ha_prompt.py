@@ -156,3 +156,19 @@ def test_a_made_up_media_tool_becomes_the_one_the_request_names():
     calls, _ = checked_calls(made, chat("what is playing"), tools, "en")
     assert calls == []
     assert checked_calls(made, [ChatMessage("user", "resume")], tools, "en") == ([], "")
+
+
+def test_the_live_context_fetched_for_another_question_is_left_to_the_model():
+    asked = {
+        "function": {"name": "homeassistant__GetLiveContext", "arguments": '{"name": "Front Door"}'}
+    }
+    live = {
+        "result": "Live Context: An overview of the areas and the devices in this smart home:\n"
+        "- names: Front Door\n  domain: lock\n  state: locked\n"
+    }
+    messages = [
+        *chat("when was the front door last opened"),
+        ChatMessage("assistant", "", (asked,)),
+        ChatMessage("tool", json.dumps(live)),
+    ]
+    assert state_answer(messages, "en") is None

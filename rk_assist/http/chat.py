@@ -30,7 +30,13 @@ from ..home.responses import Target, said_after
 from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
 from ..runtimes.worker import ModelWorker
-from .understood import checked_calls, state_answer, understood_call
+from .understood import (
+    call_arguments,
+    call_name,
+    checked_calls,
+    state_answer,
+    understood_call,
+)
 
 _LOGGER = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool")
@@ -220,14 +226,7 @@ def calls_made_this_turn(messages: Sequence[ChatMessage]) -> set[str]:
         if message.role == "user":
             break
         for call in message.tool_calls:
-            function = call.get("function") or {}
-            arguments = function.get("arguments")
-            if isinstance(arguments, str):
-                try:
-                    arguments = json.loads(arguments)
-                except ValueError:
-                    continue
-            made.add(_call_key(str(function.get("name", "")), arguments))
+            made.add(_call_key(call_name(call), call_arguments(call)))
     return made
 
 
@@ -268,9 +267,7 @@ async def run_chat(
     if call is not None:
         yield ReplyPiece(tool_calls=[call], stats=GenerationStats())
         return
-    words = state_answer(list(chat.messages), language) or words_for_tool_results(
-        chat.messages, language, every=True
-    )
+    words = await asyncio.to_thread(_answered_by_results, list(chat.messages), language)
     if words is not None:
         # Every call of the round was an action Home Assistant carried out: its own
         # sentence says so, in milliseconds, and the model has nothing to add.
@@ -301,6 +298,13 @@ async def run_chat(
         yield last
     finally:
         await stream.aclose()
+
+
+def _answered_by_results(messages: list[ChatMessage], language: str) -> str | None:
+    """The whole answer to a round of tool results, when Home Assistant's words are enough."""
+    return state_answer(messages, language) or words_for_tool_results(
+        messages, language, every=True
+    )
 
 
 async def _checked(piece: ReplyPiece, chat: ChatRequest, language: str) -> ReplyPiece:
@@ -344,7 +348,7 @@ def words_for_tool_results(
                 return None  # the model may say why it failed, or try otherwise
             sentences.append(sentence(FAILED_ACTION, language))
         elif sentence_after := said_after(
-            intent, outcome, language, _placed(result.content), _arguments(call)
+            intent, outcome, language, _placed(result.content), call_arguments(call)
         ):
             sentences.append(sentence_after)
         elif every:
@@ -355,17 +359,6 @@ def words_for_tool_results(
 
 
 _PLACES = ("area", "floor")
-
-
-def _arguments(call: Any) -> dict[str, Any]:
-    """A call's arguments as sent (OpenAI clients send them as JSON text)."""
-    arguments = (call.get("function") or {}).get("arguments") if isinstance(call, dict) else None
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return {}
-    return arguments if isinstance(arguments, dict) else {}
 
 
 def _placed(content: str) -> bool:

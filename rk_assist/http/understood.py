@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_media
@@ -75,16 +76,11 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     asked = next((m for m in reversed(messages) if m.role == "assistant"), None)
     if asked is None or len(asked.tool_calls) != 1:
         return None
-    function = asked.tool_calls[0].get("function") or {}
-    arguments = function.get("arguments")
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return None
-    name = arguments.get("name") if isinstance(arguments, dict) else None
-    if str(function.get("name", "")).rpartition("__")[2] != LIVE_CONTEXT or not name:
+    name = call_arguments(asked.tool_calls[0]).get("name")
+    if call_name(asked.tool_calls[0]).rpartition("__")[2] != LIVE_CONTEXT or not name:
         return None
+    if not _asks_state_of(messages, str(name), language):
+        return None  # the live context was wanted for something else: the model answers
     try:
         result = json.loads(messages[-1].content)
     except ValueError:
@@ -94,6 +90,36 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     text = result.get("result") if isinstance(result, dict) else None
     state = state_in_live_context(text, str(name)) if isinstance(text, str) else None
     return state_sentence(str(name), state, language) if state is not None else None
+
+
+def _asks_state_of(messages: list[Any], name: str, language: str) -> bool:
+    """Whether the person's request is a state question about the device ``name``."""
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    home = home_from_prompt(messages[0].content) if messages[0].role == "system" else None
+    understood = understand(request, language, home) if home is not None else None
+    return (
+        understood is not None
+        and understood.intent == "HassGetState"
+        and str(understood.slots.get("name", "")).casefold() == name.casefold()
+    )
+
+
+def call_name(call: Any) -> str:
+    """The function name of an OpenAI-shaped call a message carries."""
+    function = call.get("function") if isinstance(call, Mapping) else None
+    return str((function or {}).get("name", ""))
+
+
+def call_arguments(call: Any) -> dict[str, Any]:
+    """The arguments of an OpenAI-shaped call (OpenAI clients send them as JSON text)."""
+    function = call.get("function") if isinstance(call, Mapping) else None
+    arguments = (function or {}).get("arguments")
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return {}
+    return arguments if isinstance(arguments, dict) else {}
 
 
 def _settled(intent: str, slots: dict[str, Any], named: bool, home: Home) -> bool:
