@@ -100,8 +100,9 @@ class HomeAssistant:
             raise RuntimeError(f"{kind}: {reply['error']}")
         return reply["result"]
 
-    async def running(self, timeout: float = 180.0) -> None:
-        """Wait until start-up is over: the demo's devices appear after the API answers."""
+    async def running(self, timeout: float = 900.0) -> None:
+        """Wait until start-up is over: the demo's devices appear after the API answers
+        (the first start in a new root also installs what its integrations still need)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while (await self.ws("get_config"))["state"] != "RUNNING":
             if asyncio.get_running_loop().time() > deadline:

@@ -77,9 +77,13 @@ def home_assistant(root: Path, logs: Path) -> Iterator[str]:
     config_dir.mkdir(parents=True)
     (config_dir / "configuration.yaml").write_text(yaml.safe_dump(CONFIG))
     log = logs / "home-assistant.log"
+    # Home Assistant installs what its integrations still need on its first start, as it
+    # does anywhere (script/test-ha preinstalls the heavy ones); the root holds this
+    # machine's certificate authorities, for the package registry behind its proxy.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    env["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt"
     command = ["chroot", str(root), HA_PYTHON, "-m", "homeassistant"]
-    command += ["-c", f"/srv/{config_dir.name}", "--skip-pip"]
+    command += ["-c", f"/srv/{config_dir.name}"]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
