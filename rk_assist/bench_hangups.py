@@ -212,7 +212,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist bench-hangups", description=summary(__doc__))
     parser.add_argument("hangups", type=int, nargs="?", default=500, help="hang-ups in all (500)")
     parser.add_argument("--model", help="model name or file (default: the embedded one)")
-    parser.add_argument("--home", default="eval/home.yaml", help="the home file (eval/home.yaml)")
+    parser.add_argument(
+        "--home", default="eval/house-en/home.yaml", help="the home file (eval/house-en/home.yaml)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed for doors and moments")
     parser.add_argument(
         "--limit", type=float, default=30.0, help="seconds to wait for the model to be free (30)"

@@ -435,7 +435,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist bench-http", description=summary(__doc__))
     parser.add_argument("--model", required=True, help="a GGUF file both servers load")
     parser.add_argument(
-        "--home", default="eval/home.yaml", help="the home whose devices are listed"
+        "--home", default="eval/house-en/home.yaml", help="the home whose devices are listed"
     )
     parser.add_argument("--turns", type=int, default=5, help="turns per conversation (5)")
     parser.add_argument("--max-tokens", type=int, default=24, help="answer length (24)")

@@ -152,7 +152,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist bench-soak", description=summary(__doc__))
     parser.add_argument("turns", type=int, nargs="?", default=1000, help="turns in all (1000)")
     parser.add_argument("--model", help="model name or file (default: the embedded one)")
-    parser.add_argument("--home", default="eval/home.yaml", help="the home file (eval/home.yaml)")
+    parser.add_argument(
+        "--home", default="eval/house-en/home.yaml", help="the home file (eval/house-en/home.yaml)"
+    )
     parser.add_argument("--max-tokens", type=int, default=48, help="answer length (48)")
     parser.add_argument(
         "--fill",

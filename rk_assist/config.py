@@ -17,6 +17,8 @@ from typing import Any
 
 import voluptuous as vol
 
+from .home.phrases import LANGUAGES as PHRASE_LANGUAGES
+
 ENV_PREFIX = "RK_ASSIST_"
 RUNTIMES = ("auto", "cpu", "rkllm")
 RKLLM_ABIS = ("auto", "1.2", "1.3")
@@ -104,8 +106,8 @@ def _http_uri(value: Any) -> str | None:
 
 #: Advertised unless told otherwise: the request's own language is answered in (Home
 #: Assistant's sentences and confirmations for it, the model told to reply in it), and
-#: these are the ones that is tested in (tests/test_sentences.py, tests/test_responses.py).
-DEFAULT_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+#: these are the ones every sentence of rk-assist's own is written in (home/phrases.py).
+DEFAULT_LANGUAGES = PHRASE_LANGUAGES
 
 
 def _languages(value: Any) -> tuple[str, ...]:

@@ -1,12 +1,15 @@
 """``rk-assist eval``: how well a model turns requests into the right actions.
 
-Runs every utterance of a set through the real assistant pipeline (prompt,
-tools, model, tool-call parsing, validation against the home) and compares
-the resulting actions with the expected ones. It reports exact-match
-accuracy, the rate of wrong actions (acting when it should not, or on the
-wrong thing: the failure a household notices), whether tool-call text ever
-reached the speech, and the latency per turn. Whatever the model scores is
-what it prints.
+Runs every request of every set (a home, its language and its requests,
+``eval/<set>/``) through the real assistant pipeline (Home Assistant's own
+sentences, prompt, tools, model, tool-call parsing, validation against the
+home) and compares the resulting actions with the expected ones. It reports
+exact-match accuracy, wrong actions (acting when it should not, or on the
+wrong thing: the failure a household notices), whether call text reached the
+speech, whether what is said is in the request's language, and the latency
+per turn, per language and per kind of request. Whatever the model scores is
+what it prints. The sets other than ``house-en`` were written after the rules
+they test, so that the eval measures requests nobody tuned the code to.
 """
 
 from __future__ import annotations
@@ -31,28 +34,37 @@ from . import summary
 from .assistant.conversations import ConversationStore
 from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import default_system_prompt
+from .assistant.replies import words_of
 from .config import build_config
-from .home.model import load_home
+from .home.model import Home, load_home
+from .home.request_words import reads_as_other
 from .home.resolve import Action
+from .home.responses import heard
+from .home.services import STATE_INTENTS
 from .models.select import create_runtime, plan_model
 from .runtimes.base import RuntimeFailure
 from .runtimes.worker import ModelWorker
 
 CASE_SCHEMA = vol.Schema(
-    [
-        {
-            vol.Required("text"): str,
-            vol.Optional("kind", default="other"): str,
-            vol.Required("expect"): [
-                {
-                    vol.Required("intent"): str,
-                    vol.Optional("entity"): str,
-                    vol.Optional("slots", default={}): {str: vol.Any(str, int, float)},
-                }
-            ],
-        }
-    ]
+    {
+        vol.Optional("language", default="en"): str,
+        vol.Required("requests"): [
+            {
+                vol.Required("text"): str,
+                vol.Optional("kind", default="other"): str,
+                vol.Required("expect"): [
+                    {
+                        vol.Required("intent"): str,
+                        vol.Optional("entity"): str,
+                        vol.Optional("slots", default={}): {str: vol.Any(str, int, float)},
+                    }
+                ],
+            }
+        ],
+    }
 )
+#: The kinds of request issue 19 reports apart: where a wrong action hides.
+CLASSES = ("sensitive", "look_alike", "ignore_instructions", "remark", "number_words", "several")
 
 Key = tuple[str, str | None, tuple[tuple[str, str], ...]]
 _DURATION = {"hours": 3600, "minutes": 60, "seconds": 1}
@@ -94,6 +106,7 @@ def expected_keys(expect: list[dict[str, Any]]) -> set[Key]:
 class CaseResult:
     text: str
     kind: str
+    language: str
     expected: set[Key]
     got: set[Key]
     spoken: str
@@ -108,7 +121,16 @@ class CaseResult:
 
     @property
     def wrong_action(self) -> bool:
-        return bool(self.got - self.expected)
+        """Something changed that nobody asked for. Reading a state changes nothing:
+        a state read of another device is a wrong answer (``wrong_read``), not this."""
+        return any(key[0] not in STATE_INTENTS for key in self.got - self.expected)
+
+    @property
+    def wrong_read(self) -> bool:
+        return any(key[0] in STATE_INTENTS for key in self.got - self.expected)
+
+    #: The language the speech reads as, where that is not the request's.
+    other_language: str = ""
 
     @property
     def leaked_markup(self) -> bool:
@@ -116,18 +138,46 @@ class CaseResult:
         return bool(_CALL_TEXT.search(self.spoken))
 
 
-def load_cases(path: Path) -> list[dict[str, Any]]:
+@dataclass
+class EvalSet:
+    """A home, the language its people speak, and what they ask of it."""
+
+    name: str
+    home: Home
+    language: str
+    cases: list[dict[str, Any]]
+
+
+def load_set(folder: Path) -> EvalSet:
+    requests = folder / "requests.yaml"
     try:
-        return CASE_SCHEMA(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as err:
-        raise SystemExit(f"rk-assist eval: cannot read {path}: {err}") from err
+        raw = CASE_SCHEMA(yaml.safe_load(requests.read_text(encoding="utf-8")))
+        home = load_home(folder / "home.yaml")
+    except (OSError, yaml.YAMLError, ValueError) as err:
+        raise SystemExit(f"rk-assist eval: cannot read the set {folder}: {err}") from err
     except vol.Invalid as err:
-        raise SystemExit(f"rk-assist eval: {path}: {err}") from err
+        raise SystemExit(f"rk-assist eval: {requests}: {err}") from err
+    return EvalSet(folder.name, home, raw["language"], raw["requests"])
+
+
+def set_folders(named: list[str] | None, root: Path = Path("eval")) -> list[Path]:
+    """The sets named, else every set under ``eval/``."""
+    if named:
+        return [Path(name) if Path(name).is_dir() else root / name for name in named]
+    return sorted(path.parent for path in root.glob("*/requests.yaml"))
+
+
+def other_language(text: str, language: str, home: Home) -> str:
+    """The language ``text`` reads as, where that is clearly not ``language`` ("" if it is)."""
+    names = [n for entity in home.entities.values() for n in entity.names]
+    return reads_as_other(text, language, [*names, *(a.name for a in home.areas.values())])
 
 
 async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
-    home = load_home(Path(args.home))
-    cases = load_cases(Path(args.cases))[: args.limit or None]
+    sets = [load_set(folder) for folder in set_folders(args.set)]
+    if not sets:
+        raise SystemExit("rk-assist eval: no sets (eval/<set>/requests.yaml and home.yaml)")
+    current: dict[str, Home] = {"home": sets[0].home}
     with tempfile.TemporaryDirectory(prefix="rk-assist-eval-") as tmp:
         config = build_config(
             {
@@ -144,10 +194,9 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
         )
         plan = plan_model(config)
         worker = ModelWorker(create_runtime(plan, config), max_waiting=1)
-        system_prompt = default_system_prompt().strip()
         assistant = Assistant(
             worker,
-            system_prompt,
+            default_system_prompt().strip(),
             ConversationStore(max_turns=0),
             AssistantSettings(
                 max_new_tokens=args.max_tokens,
@@ -155,50 +204,90 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                 free_names=args.grammar_names == "free",
                 home_sentences=not args.model_only,
             ),
-            home=lambda: home,
+            home=lambda: current["home"],
         )
-        system_prompt, tools = assistant.prompt_and_tools()
-        await worker.load(system_prompt, tools)
-        constrained = assistant.constraint() is not None and worker.runtime.can_constrain
-        print(
-            f"Evaluating {plan.entry.name} on {worker.runtime.name}: {len(cases)} utterances, "
-            f"{len(home.entities)} exposed entities, call grammar "
-            f"{'on' if constrained else 'off'}, cached prefix {worker.runtime.prefix_tokens} "
-            "tokens",
-            file=sys.stderr,
-        )
+        await worker.load(*assistant.prompt_and_tools())
         results = []
         try:
-            for number, case in enumerate(cases, 1):
-                started = time.perf_counter()
-                stream = assistant.answer(case["text"])
-                async for _chunk in stream:
-                    pass
-                seconds = time.perf_counter() - started
-                got = action_keys(stream.outcome.actions) if stream.outcome else set()
-                stats = stream.stats
-                result = CaseResult(
-                    case["text"],
-                    case["kind"],
-                    expected_keys(case["expect"]),
-                    got,
-                    stream.text,
-                    seconds,
-                    prefill_tokens=stats.prefill_tokens if stats else 0,
-                    generated_tokens=stats.generated_tokens if stats else 0,
-                    forced_tokens=int(stats.extra.get("forced_tokens", 0)) if stats else 0,
-                )
-                results.append(result)
-                if args.verbose:
-                    mark = "ok " if result.exact else ("BAD" if result.wrong_action else "-- ")
-                    print(
-                        f"{mark} {number:3d} {case['text']!r}: {sorted(got)} "
-                        f"{stream.text[:60]!r} ({seconds:.2f} s)",
-                        file=sys.stderr,
-                    )
+            for eval_set in sets:
+                current["home"] = eval_set.home
+                await worker.prepare(*assistant.prompt_and_tools(eval_set.home))
+                assistant.prompt_prepared_for(eval_set.home)
+                results += await _run_set(args, assistant, plan.entry.name, eval_set)
         finally:
             await worker.close()
     return results
+
+
+async def _run_set(
+    args: argparse.Namespace, assistant: Assistant, model: str, eval_set: EvalSet
+) -> list[CaseResult]:
+    cases = [c for c in eval_set.cases if not args.kind or c["kind"] in args.kind]
+    cases = cases[: args.limit or None]
+    runtime = assistant.worker.runtime
+    constrained = assistant.constraint() is not None and runtime.can_constrain
+    print(
+        f"Evaluating {model} on {runtime.name}, set {eval_set.name} ({eval_set.language}): "
+        f"{len(cases)} requests, {len(eval_set.home.entities)} exposed entities, call grammar "
+        f"{'on' if constrained else 'off'}, cached prefix {runtime.prefix_tokens} tokens",
+        file=sys.stderr,
+    )
+    results = []
+    for number, case in enumerate(cases, 1):
+        started = time.perf_counter()
+        stream = assistant.answer(case["text"], language=eval_set.language)
+        async for _chunk in stream:
+            pass
+        seconds = time.perf_counter() - started
+        got = action_keys(stream.outcome.actions) if stream.outcome else set()
+        actions = stream.outcome.actions if stream.outcome else []
+        spoken = heard(
+            words_of(stream.reply, eval_set.language, eval_set.home), actions, eval_set.home
+        )
+        stats = stream.stats
+        result = CaseResult(
+            case["text"],
+            case["kind"],
+            eval_set.language,
+            expected_keys(case["expect"]),
+            got,
+            spoken,
+            seconds,
+            prefill_tokens=stats.prefill_tokens if stats else 0,
+            generated_tokens=stats.generated_tokens if stats else 0,
+            forced_tokens=int(stats.extra.get("forced_tokens", 0)) if stats else 0,
+            other_language=other_language(spoken, eval_set.language, eval_set.home),
+        )
+        results.append(result)
+        if args.verbose:
+            mark = "ok " if result.exact else ("BAD" if result.wrong_action else "-- ")
+            if result.other_language:
+                mark += f" [{result.other_language}]"
+            print(
+                f"{mark} {eval_set.name} {number:3d} {case['text']!r}: {sorted(got)} "
+                f"{spoken[:70]!r} ({seconds:.2f} s)",
+                file=sys.stderr,
+            )
+    return results
+
+
+def _row(label: str, group: list[CaseResult]) -> str:
+    exact = sum(r.exact for r in group)
+    return (
+        f"| {label} | {exact}/{len(group)} ({exact / len(group):.1%}) "
+        f"| {sum(r.wrong_action for r in group)} | {sum(r.leaked_markup for r in group)} "
+        f"| {sum(bool(r.other_language) for r in group)} |"
+    )
+
+
+def _table(title: str, groups: dict[str, list[CaseResult]]) -> list[str]:
+    lines = [
+        "",
+        f"| {title} | exact | wrong actions | call text spoken | speech in another language |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [_row(label, group) for label, group in groups.items()]
+    return lines
 
 
 def report(results: list[CaseResult]) -> str:
@@ -211,13 +300,16 @@ def report(results: list[CaseResult]) -> str:
     times = sorted(r.seconds for r in results)
     p90 = times[min(len(times) - 1, int(len(times) * 0.9))] if times else 0.0
     lines = [
-        f"utterances: {total}",
+        f"requests: {total}",
         f"exact-match accuracy: {exact / total:.1%} ({exact}/{total})",
         f"  where an action was expected: {sum(r.exact for r in act_cases)}/{len(act_cases)}",
         f"  where nothing must happen: {sum(r.exact for r in still_cases)}/{len(still_cases)}",
         f"wrong-action rate: {wrong / total:.1%} ({wrong}/{total} turns acted on something "
         f"not asked for)",
+        f"states read that were not asked about: {sum(r.wrong_read for r in results)}",
         f"tool-call text in speech: {leaked}",
+        f"speech in another language than the request's: "
+        f"{sum(bool(r.other_language) for r in results)}",
         f"latency per turn: median {statistics.median(times):.2f} s, p90 {p90:.2f} s",
     ]
     if act_cases:
@@ -227,33 +319,33 @@ def report(results: list[CaseResult]) -> str:
             f"{statistics.median(r.generated_tokens for r in act_cases):.0f} generated, "
             f"{statistics.median(r.forced_tokens for r in act_cases):.0f} appended unsampled"
         )
-    lines += [
-        "by kind:",
-    ]
+    languages: dict[str, list[CaseResult]] = defaultdict(list)
     kinds: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
+        languages[result.language].append(result)
         kinds[result.kind].append(result)
-    for kind, group in sorted(kinds.items()):
-        lines.append(
-            f"  {kind:<12} {sum(r.exact for r in group):3d}/{len(group):<3d}"
-            f" wrong actions {sum(r.wrong_action for r in group)}"
-        )
+    lines += _table("language", dict(sorted(languages.items())))
+    ordered = [k for k in CLASSES if k in kinds] + sorted(k for k in kinds if k not in CLASSES)
+    lines += _table("kind", {kind: kinds[kind] for kind in ordered})
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist eval", description=summary(__doc__))
-    parser.add_argument("--home", default="eval/home.yaml", help="the home (eval/home.yaml)")
     parser.add_argument(
-        "--cases", default="eval/utterances.yaml", help="the utterances (eval/utterances.yaml)"
+        "--set",
+        action="append",
+        help="a set to run: a folder with home.yaml and requests.yaml, or its name under "
+        "eval/ (repeatable; default: every set under eval/)",
     )
+    parser.add_argument("--kind", action="append", help="only requests of this kind (repeatable)")
     parser.add_argument("--model", help="model name or file (default: the service's, see --model)")
     parser.add_argument("--models-dir", default="models")
     parser.add_argument("--runtime", default="auto", choices=("auto", "cpu", "rkllm"))
     parser.add_argument("--rkllm-library")
     parser.add_argument("--context-length")
     parser.add_argument("--max-tokens", type=int, default=96)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N utterances")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N requests of a set")
     parser.add_argument("--verbose", action="store_true", help="print every turn")
     parser.add_argument(
         "--no-grammar",
@@ -280,7 +372,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"rk-assist eval: {err}", file=sys.stderr)
         return 1
     if not results:
-        print("rk-assist eval: no utterances", file=sys.stderr)
+        print("rk-assist eval: no requests", file=sys.stderr)
         return 1
     print(report(results))
     return 0

@@ -18,6 +18,7 @@ from .assistant.pipeline import Assistant, AssistantSettings
 from .assistant.prompt import load_system_prompt
 from .config import STOP_LIMIT_S, ServiceConfig
 from .connection_budget import ConnectionBudget
+from .home.request_words import load_words
 from .home.sentences import load_sentences
 from .home.services import execute
 from .home.source import HomeSource, home_source
@@ -96,7 +97,7 @@ class Service:
             # Home Assistant's sentences load in a fraction of a second per language:
             # off the loop, before the first request needs them.
             self._warming = asyncio.create_task(
-                asyncio.to_thread(load_sentences, self.config.languages)
+                asyncio.to_thread(_learn_languages, self.config.languages)
             )
             await self.home.start()
         if self.http is not None:
@@ -220,6 +221,11 @@ class Service:
             home_control=self.assistant.home_ready,
         )
         self.info_event = info.event()
+
+
+def _learn_languages(languages: tuple[str, ...]) -> None:
+    load_sentences(languages)
+    load_words(languages)
 
 
 async def create_service(config: ServiceConfig) -> Service:

@@ -115,7 +115,9 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="model name or file (default: the embedded one)")
-    parser.add_argument("--home", default="eval/home.yaml", help="the home Home Assistant serves")
+    parser.add_argument(
+        "--home", default="eval/house-en/home.yaml", help="the home Home Assistant serves"
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     asyncio.run(run(parser.parse_args()))
 

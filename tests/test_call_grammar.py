@@ -12,7 +12,7 @@ from rk_assist.home.model import load_home
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.grammar_sampling import GrammarGuard
 
-HOME = load_home(Path(__file__).parent.parent / "eval" / "home.yaml")
+HOME = load_home(Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml")
 
 GOOD = [
     '{"name": "HassTurnOn", "arguments": {"name": "Kitchen Light"}}',

@@ -16,7 +16,7 @@ from rk_assist.service import create_service
 from .conftest import EMBEDDED
 from .ha_standin import StandInHomeAssistant
 
-HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
 
 
 @pytest.fixture

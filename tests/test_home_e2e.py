@@ -16,7 +16,7 @@ from rk_assist.service import create_service
 from .conftest import EMBEDDED
 from .test_cli import run_command
 
-HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
 HOME = load_home(HOME_FILE)
 
 
@@ -143,6 +143,8 @@ async def test_eval_command_scores_the_scripted_npu_model(rkllm_doubles, rkllm_m
         str(rkllm_model),
         "--rkllm-library",
         str(rkllm_doubles["1.2"]),
+        "--set",
+        "house-en",
         "--limit",
         "12",
     )

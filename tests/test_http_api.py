@@ -158,25 +158,37 @@ async def test_ollama_chat_whole_answer_and_a_tool_round_trip(service):
     assert response.prompt_eval_count > 100
 
 
-async def test_a_round_of_actions_done_is_answered_with_home_assistants_sentence(service):
-    """Every call carried out: Home Assistant's own words, and the model is not asked."""
+async def _after_turning_on_the_kitchen_light(service: Service, said: str) -> ollama.ChatResponse:
+    """Home Assistant's next request once it has carried the model's call out."""
     await wait_idle(service)
     client = ollama.AsyncClient(host=base_url(service))
     call = {"function": {"name": "intent__HassTurnOn", "arguments": {"name": "Kitchen Light"}}}
     done = {"data": {"success": [{"name": "Kitchen Light", "id": "light.kitchen"}]}}
-    response = await client.chat(
+    return await client.chat(
         model=model_name(service),
         messages=[
             {"role": "system", "content": HA_SYSTEM},
-            {"role": "user", "content": "turn on the kitchen light"},
+            {"role": "user", "content": said},
             {"role": "assistant", "content": "", "tool_calls": [call]},
             {"role": "tool", "content": json.dumps(done)},
         ],
         tools=HA_TOOLS,
         stream=False,
     )
+
+
+async def test_a_round_of_actions_done_is_answered_with_home_assistants_sentence(service):
+    """Every call carried out: Home Assistant's own words, and the model is not asked."""
+    response = await _after_turning_on_the_kitchen_light(service, "turn on the kitchen light")
     assert response.message.content == "Turned on the light"
     assert not response.message.tool_calls and response.prompt_eval_count == 0
+
+
+async def test_a_request_in_another_served_language_is_answered_in_it(service):
+    """HTTP requests carry no language: the person's own words tell it (German here)."""
+    said = "Schalte bitte das Licht in der Küche ein"
+    response = await _after_turning_on_the_kitchen_light(service, said)
+    assert "eingeschaltet" in response.message.content.lower()
 
 
 async def test_openai_client_streams_and_lists(service):

@@ -24,8 +24,9 @@ from rk_assist.service import create_service
 from .test_home_e2e import intents
 
 ROOT = Path(__file__).parent.parent
-HOME_FILE = ROOT / "eval" / "home.yaml"
-COMMAND_KINDS = {"on_off", "cover", "lock", "media", "vacuum", "timer", "list"}
+SET = ROOT / "eval" / "house-en"
+HOME_FILE = SET / "home.yaml"
+COMMAND_KINDS = {"on_off", "cover", "sensitive", "media", "vacuum", "timer", "list"}
 # (model, least share of commands done exactly, most commands acting on something else)
 FLOORS = [("qwen2.5-0.5b", 0.85, 2), ("qwen2.5-1.5b", 0.9, 1)]
 
@@ -40,8 +41,8 @@ def installed(name: str) -> Path:
 
 
 def commands(count: int) -> list[dict]:
-    cases = yaml.safe_load((ROOT / "eval" / "utterances.yaml").read_text())
-    return [case for case in cases if case["kind"] in COMMAND_KINDS][:count]
+    cases = yaml.safe_load((SET / "requests.yaml").read_text())["requests"]
+    return [case for case in cases if case["kind"] in COMMAND_KINDS and case["expect"]][:count]
 
 
 def expected(case: dict) -> set[tuple[str, str | None]]:

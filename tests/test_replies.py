@@ -1,8 +1,10 @@
 """Every turn ends in one typed reply, and the service's sentences follow the language."""
 
+import re
+
 from rk_assist.assistant.replies import (
     BUSY,
-    SENTENCES,
+    NO_ANSWER,
     Act,
     AskBack,
     Decline,
@@ -11,7 +13,9 @@ from rk_assist.assistant.replies import (
     remembered,
     reply_for,
     sentence,
+    words_of,
 )
+from rk_assist.home.phrases import LANGUAGES, PHRASES
 from rk_assist.home.resolve import Action, Outcome, Reason
 
 LIGHT = Action("HassTurnOn", {"name": "light.kitchen"}, "light.kitchen")
@@ -40,6 +44,29 @@ def test_what_the_conversation_remembers():
 
 
 def test_sentences_fall_back_to_english():
-    assert sentence(BUSY, "en-GB") == SENTENCES["en"][BUSY]
-    assert sentence(BUSY, "xx") == SENTENCES["en"][BUSY]
-    assert sentence(BUSY) == SENTENCES["en"][BUSY]
+    assert sentence(BUSY, "en-GB") == PHRASES["en"][BUSY]
+    assert sentence(BUSY, "xx") == PHRASES["en"][BUSY]
+    assert sentence(BUSY) == PHRASES["en"][BUSY]
+
+
+def test_every_phrase_is_written_in_every_language_with_the_same_values():
+    assert set(LANGUAGES) >= {"en", "de", "fr", "es", "it", "nl"}
+    for language in LANGUAGES:
+        assert PHRASES[language].keys() == PHRASES["en"].keys(), language
+        for key, english in PHRASES["en"].items():
+            said = PHRASES[language][key]
+            # A value the sentence names must be one English has (none made up).
+            assert set(re.findall(r"{(\w+)}", said)) <= set(re.findall(r"{(\w+)}", english))
+    assert sentence(BUSY, "de-CH").startswith("Ich bin gerade")
+    # Another language with no phrases of its own: Home Assistant's sentence for it.
+    assert sentence(NO_ANSWER, "pl") != PHRASES["en"][NO_ANSWER]
+
+
+def test_what_a_turn_says_aloud():
+    assert words_of(NoAnswer(), "fr", None) == sentence(NO_ANSWER, "fr")
+    assert words_of(NoAnswer(), "it", None) != PHRASES["en"][NO_ANSWER]
+    assert words_of(AskBack("Welches meinst du?", ""), "de", None) == "Welches meinst du?"
+    assert words_of(Decline("Nein.", (Reason.AREA,)), "de", None) == "Nein."
+    assert words_of(Spoken("Hallo!"), "de", None) == "Hallo!"
+    # An action is confirmed with Home Assistant's template in the request's language.
+    assert "eingeschaltet" in words_of(Act((LIGHT,), ""), "de", None).lower()

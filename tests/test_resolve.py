@@ -11,7 +11,7 @@ from rk_assist.home.prompt import home_prompt
 from rk_assist.home.resolve import resolve_calls
 from rk_assist.home.tool_calls import ToolCall
 
-HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
 HOME = load_home(HOME_FILE)
 
 
@@ -94,7 +94,7 @@ def test_ambiguous_name_becomes_a_question(tmp_path: Path):
     home = load_home(twin)
     outcome = resolve_calls([ToolCall("HassTurnOn", {"name": "lamp"})], home)
     assert outcome.actions == [] and outcome.question == (
-        "Which lamp do you mean: the one in Kitchen or in Office?"
+        "Which lamp do you mean: the one in Kitchen or Office?"
     )
     narrowed = resolve_calls([ToolCall("HassTurnOn", {"name": "lamp", "area": "Office"})], home)
     assert [a.entity_id for a in narrowed.actions] == ["light.two"]
@@ -106,11 +106,11 @@ def test_slot_values_are_checked():
         "brightness": 30,
     }
     assert resolve("HassLightSet", name="Floor Lamp", brightness=250).refusals == [
-        "Brightness must be between 0 and 100."
+        "That value must be between 0 and 100."
     ]
     assert resolve("HassSetVolume", name="TV", volume_level="loud").refusals
     assert resolve("HassStartTimer", minutes=5).actions[0].slots == {"minutes": 5}
-    assert resolve("HassSelfDestruct", name="TV").refusals == ["I can't do HassSelfDestruct here."]
+    assert resolve("HassSelfDestruct", name="TV").refusals == ["I can't do that here."]
 
 
 def test_a_question_holds_back_every_action():
@@ -387,3 +387,9 @@ def test_refusals_carry_a_typed_reason():
     assert resolve("HassSelfDestruct", name="TV").reasons == [Reason.UNKNOWN_INTENT]
     asked = resolve("HassTurnOn")
     assert asked.question and asked.reasons == []  # a question is not a refusal
+
+
+def test_a_name_read_back_from_the_prompt_is_said_without_its_notation():
+    # Seen (0.5B, German): "Wohnzimmer Heizung (also: Heizung) [climate] existiert nicht".
+    outcome = resolve("HassTurnOn", name="Attic Heater (also: Heater) [climate]")
+    assert outcome.refusals == ["Sorry, I can't find a device called Attic Heater."]

@@ -27,7 +27,7 @@ from rk_assist.home.tool_calls import ToolCall
 from rk_assist.http.chat import ChatRequest, ReplyReader, words_for_tool_results
 from rk_assist.runtimes.base import ChatMessage
 
-HOME = load_home(Path(__file__).parent.parent / "eval" / "home.yaml")
+HOME = load_home(Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml")
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 
 
@@ -139,7 +139,7 @@ def test_every_offered_intent_with_a_sentence_renders_in_english():
 
 def test_a_media_request_naming_no_player_is_for_the_one_playing():
     playing = [e for e, state in HOME.states.items() if e.startswith("media_player.")]
-    home = load_home(Path(__file__).parent.parent / "eval" / "home.yaml")
+    home = load_home(Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml")
     players = [e for e in home.entities if e.startswith("media_player.")]
     assert len(players) >= 2, playing
     for player in players:
@@ -320,3 +320,14 @@ def test_a_result_that_names_no_device_id_is_left_to_the_model():
     # Seen in CI: {"success": [{"name": "Kitchen Light"}]} became "Turned on None".
     result = {"data": {"success": [{"name": "Kitchen Light"}]}}
     assert words_for_tool_results(round_trip(result), "en", every=True) is None
+
+
+def test_numbers_reach_the_templates_as_text_as_home_assistant_fills_them():
+    from rk_assist.home.responses import heard
+
+    # Home Assistant's German timer sentence looks for "Stunde" in the minutes: a number
+    # there raised, and the turn said nothing. Its English one says "1 minute" for "1".
+    german = confirmation([Action("HassStartTimer", {"minutes": 5})], "de", None)
+    assert heard(german, [], None) == "Timer für 5 Minuten gestartet"
+    english = confirmation([Action("HassStartTimer", {"minutes": 1})], "en", None)
+    assert heard(english, [], None) == "Timer set for 1 minute"

@@ -17,7 +17,7 @@ from rk_assist.service import create_service
 from .ha_standin import StandInHomeAssistant
 from .test_ha_client import wait_for
 
-HOME_FILE = Path(__file__).parent.parent / "eval" / "home.yaml"
+HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
 
 
 @pytest.mark.parametrize(

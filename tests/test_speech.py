@@ -69,3 +69,10 @@ def test_a_clause_that_names_a_tool_is_never_spoken():
     assert clean_for_speech("Use intent__HassTurnOff to unlock a lock.") == ""
     assert clean_for_speech("Turned on the kitchen light.") == "Turned on the kitchen light."
     assert clean_for_speech("Hassle-free, it is on.") == "Hassle-free, it is on."
+
+
+def test_the_prompts_notation_for_a_device_is_not_read_back():
+    # Seen (0.5B, German): "Wohnzimmer Heizung (also: Heizung) [climate] existiert nicht".
+    said = clean_for_speech("Wohnzimmer Heizung (also: Heizung) [climate] existiert nicht", "de")
+    assert said == "Wohnzimmer Heizung existiert nicht"
+    assert clean_for_speech("Garage Door [cover, garage] is closed.") == "Garage Door is closed."

@@ -16,9 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..home.call_grammar import answer_constraint, speech_constraint
-from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_media
+from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
 from ..home.model import Home, normalize
+from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
+from ..home.request_words import reads_as_other, with_digits
 from ..home.resolve import Outcome, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
@@ -70,9 +72,11 @@ class AnswerStream:
         self, assistant: Assistant, text: str, conversation_id: str | None, language: str | None
     ) -> None:
         self._assistant = assistant
-        self._user_text = text
         self._conversation_id = conversation_id
         self._language = language or assistant.settings.language
+        # Numbers as digits, for the model and for Home Assistant's sentences alike:
+        # "auf zweiundzwanzig Grad" is 22 degrees for both.
+        self._user_text = with_digits(text, self._language)
         self.chunks: list[str] = []
         self.stats: GenerationStats | None = None
         #: What the model's tool calls came to, checked against the home (None: no calls).
@@ -126,21 +130,16 @@ class AnswerStream:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
         if calls and home is not None:
             calls = await self._targets_said(calls)
-            calls = self._calls_asked_for(calls, home)
+            calls = await self._calls_asked_for(calls, home)
             if not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
                 async for chunk in self._talk_instead(request, started):
                     yield chunk
         if calls:
             self.outcome = (
-                in_language(
-                    sensitive_unnamed(resolve_calls(calls, home), self._user_text, home),
-                    self._language,
-                )
+                await asyncio.to_thread(self._outcome_of, calls, home)
                 if home is not None
-                else Outcome(
-                    refusals=["I can't control devices: I am not connected to Home Assistant."]
-                )
+                else Outcome(refusals=[phrase(NOT_CONNECTED, self._language)])
             )
             _LOGGER.info("Tool calls %s -> %s", calls, self.outcome)
         executor = assistant.executor
@@ -150,6 +149,18 @@ class AnswerStream:
         self._remember(turn)
         if self.stats is not None:
             _LOGGER.info("Turn done: %s", self.stats.summary())
+
+    def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
+        """What the calls come to, said in the request's language (milliseconds, in a thread)."""
+        outcome = resolve_calls(calls, home, self._language)
+        outcome = sensitive_as_said(outcome, self._user_text, home, self._language)
+        return in_language(outcome, self._language)
+
+    def _names(self) -> list[str]:
+        home = self._assistant.current_home()
+        if home is None:
+            return []
+        return [name for entity in home.entities.values() for name in entity.names]
 
     def _remember(self, turn: tuple[ChatMessage, ...]) -> None:
         said = remembered(self.reply)
@@ -172,7 +183,8 @@ class AnswerStream:
         understood = await asyncio.to_thread(understand, self._user_text, self._language, home)
         if understood is None:
             return False
-        outcome = resolve_calls([ToolCall(understood.intent, understood.slots)], home)
+        call = ToolCall(understood.intent, understood.slots)
+        outcome = resolve_calls([call], home, self._language)
         acted_on = [home.entities.get(action.entity_id or "") for action in outcome.actions]
         if (
             not outcome.actions
@@ -194,8 +206,12 @@ class AnswerStream:
     async def _targets_said(self, calls: list[ToolCall]) -> list[ToolCall]:
         return await asyncio.to_thread(untargeted_media, calls, self._user_text, self._language)
 
-    def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
-        return held_to_request(calls, self._user_text, home)
+    async def _calls_asked_for(self, calls: list[ToolCall], home: Home) -> list[ToolCall]:
+        """The calls held to the request's words: Home Assistant's sentences read them
+        (milliseconds, more for a language's first request), so off the event loop."""
+        return await asyncio.to_thread(
+            held_to_request, calls, self._user_text, home, self._language
+        )
 
     async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
         words_only = replace(
@@ -216,6 +232,12 @@ class AnswerStream:
             await generation.aclose()
         if _echoes(said, _TALK_NOTE):
             _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
+            said = sentence(NO_ANSWER, self._language)
+        elif other := reads_as_other(said, self._language, self._names()):
+            # Seen: a French request answered '"turn on the ventilation"'.
+            _LOGGER.info(
+                "Not speaking an answer in %s to a %s request: %r", other, self._language, said
+            )
             said = sentence(NO_ANSWER, self._language)
         if chunk := self._speakable(said, started):
             yield chunk

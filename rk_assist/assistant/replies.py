@@ -2,16 +2,19 @@
 
 The pipeline ends every answer with one of these; a protocol adapter (the
 Wyoming handler) only translates it into events. The sentences the service
-says itself (not the model) are looked up by reply language, falling back to
-English, so a translation is one more entry in ``SENTENCES``.
+says itself (not the model) are looked up by reply language in
+``home/phrases.py``, falling back to Home Assistant's own error sentences, then
+English.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..home import phrases
+from ..home.model import Home
 from ..home.resolve import Action, Outcome, Reason
-from ..home.responses import error_sentence
+from ..home.responses import confirmation, error_sentence
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,23 @@ def reply_for(text: str, outcome: Outcome | None) -> Reply:
     return Spoken(text) if text else NoAnswer()
 
 
+def words_of(reply: Reply, language: str, home: Home | None) -> str:
+    """All the turn says aloud, as a door speaks it: the eval hears what a user hears.
+
+    Actions are confirmed with Home Assistant's own sentence in the request's
+    language; the model's words stand only where it has none for the intent.
+    """
+    if isinstance(reply, Act):
+        return confirmation(list(reply.actions), language, home) or reply.text
+    if isinstance(reply, AskBack):
+        return f"{reply.text} {reply.question}".strip()
+    if isinstance(reply, Decline):
+        return reply.sentence
+    if isinstance(reply, NoAnswer):
+        return sentence(NO_ANSWER, language)
+    return reply.text
+
+
 def remembered(reply: Reply) -> str:
     """What the conversation memory keeps as the assistant's side of the turn."""
     if isinstance(reply, Act):
@@ -80,29 +100,16 @@ def remembered(reply: Reply) -> str:
     return ""
 
 
-# The service's own sentences, by reply language.
-NOTHING_HEARD = "nothing_heard"
-TOO_LONG = "too_long"
-BUSY = "busy"
-STILL_ANSWERING = "still_answering"
-FAILED = "failed"
-NO_ANSWER = "no_answer"
-NO_TEXT = "no_text"
-STOPPING = "stopping"
-FAILED_ACTION = "failed_action"
-SENTENCES: dict[str, dict[str, str]] = {
-    "en": {
-        NOTHING_HEARD: "Sorry, I didn't catch that. Please say it again.",
-        TOO_LONG: "Sorry, that was too long for me. Please ask again more briefly.",
-        BUSY: "I'm busy with other requests right now. Please try again in a moment.",
-        STILL_ANSWERING: "I'm still answering your previous request.",
-        FAILED: "Sorry, something went wrong while I was thinking. Please try again.",
-        NO_ANSWER: "Sorry, I have no answer to that.",
-        NO_TEXT: "Sorry, the request had no text for me to answer.",
-        STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
-        FAILED_ACTION: "Sorry, that did not work.",
-    },
-}
+# The service's own sentences (home/phrases.py has them in every language).
+NOTHING_HEARD = phrases.NOTHING_HEARD
+TOO_LONG = phrases.TOO_LONG
+BUSY = phrases.BUSY
+STILL_ANSWERING = phrases.STILL_ANSWERING
+FAILED = phrases.FAILED
+NO_ANSWER = phrases.NO_ANSWER
+NO_TEXT = phrases.NO_TEXT
+STOPPING = phrases.STOPPING
+FAILED_ACTION = phrases.FAILED_ACTION
 
 
 #: Home Assistant's own error sentence (home-assistant-intents) that says the same,
@@ -117,16 +124,11 @@ _HOME_ASSISTANT_ERRORS = {
 def sentence(key: str, language: str | None = None) -> str:
     """The service's sentence ``key`` in ``language`` (its base language).
 
-    Where rk-assist has none in that language, Home Assistant's own sentence
-    for the same failure in it; else English.
+    Home Assistant's own sentence for the same failure where it has one (what
+    its own agent would say), else rk-assist's phrase in that language, else
+    English.
     """
-    base = (language or "en").replace("_", "-").split("-")[0].lower()
-    own = SENTENCES.get(base, {}).get(key)
-    if own:
-        return own
     error = _HOME_ASSISTANT_ERRORS.get(key)
-    if error and base != "en":
-        translated = error_sentence(error, language or base)
-        if translated:
-            return translated
-    return SENTENCES["en"][key]
+    base = phrases.base_language(language)
+    translated = error_sentence(error, language or base) if error and base != "en" else None
+    return translated or phrases.phrase(key, language)

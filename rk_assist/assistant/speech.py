@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ..home.model import without_notation
+
 # Blocks whose content must never be spoken: reasoning, tool calls in Qwen's
 # JSON form and in the XML-like form of RKLLM 1.3's demos, the <tools> wrapper
 # small models copy from their prompt, and code fences.
@@ -181,10 +183,12 @@ TOOL_NAME = re.compile(r"\b[A-Za-z]\w*__\w+|\bHass[A-Z]\w*|\bGetLiveContext\b")
 def clean_for_speech(text: str, language: str = "en") -> str:
     """Plain, single-line text for TTS: no markdown, no emoji, no stray tags, math kept.
 
-    A clause that names a tool is dropped whole: read back, it is noise.
+    A clause that names a tool is dropped whole: read back, it is noise. The
+    prompt's notation for a device ("(also: ...)", "[climate]") is left out.
     """
     if TOOL_NAME.search(text):
         return ""
+    text = without_notation(text)
     times = TIMES_WORDS.get(language.split("-")[0].split("_")[0].lower(), TIMES_WORDS["en"])
     text = _TIMES.sub(f" {times} ", text)
     text = _LINK.sub(r"\1", text)

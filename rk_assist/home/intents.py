@@ -142,6 +142,8 @@ INTENTS: tuple[IntentSpec, ...] = (
         None,
         targets=(),
         slots={"hours": INTEGER, "minutes": INTEGER, "seconds": INTEGER},
+        # A timer with no duration is a slip ("start the tower fan"), never a request.
+        required_any=("hours", "minutes", "seconds"),
     ),
     IntentSpec("HassCancelTimer", "Cancel the timer", None, targets=()),
     IntentSpec(

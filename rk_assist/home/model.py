@@ -18,9 +18,28 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-_ARTICLES = {"the", "a", "an", "my", "our"}
+# Leading articles and possessives of the languages rk-assist speaks: a model writes
+# "la ventilation" for the device called "Ventilation" (names and requests alike lose them).
+_ARTICLES = {
+    "the", "a", "an", "my", "our",  # en
+    "der", "die", "das", "den", "dem", "des", "mein", "meine", "unser", "unsere",  # de
+    "le", "la", "les", "l", "un", "une", "du", "mon", "ma", "mes",  # fr
+    "el", "los", "las", "mi", "mis",  # es
+    "il", "lo", "gli", "i", "mio", "mia",  # it
+    "het", "de", "een", "mijn", "ons", "onze",  # nl
+}  # fmt: skip
 _SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
 _SENSITIVE_COVERS = frozenset({"door", "garage", "gate", None})
+
+
+# The prompt's notation for a device beside its name (see ``Home.describe_for_prompt``).
+_PROMPT_NOTATION = re.compile(r"\s*\(also: [^)]*\)|\s*\[[a-z_]+(?:, [a-z_]+)?\]")
+
+
+def without_notation(text: str) -> str:
+    """Text with the prompt's notation for a device left out: a small model reads it back
+    ("Wohnzimmer Heizung (also: Heizung) [climate]"), and it is never to be spoken."""
+    return _PROMPT_NOTATION.sub("", text)
 
 
 def normalize(text: str) -> str:

@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from . import phrases
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, IntentSpec
-from .model import Entity, Home, normalize
+from .model import Entity, Home, normalize, without_notation
+from .phrases import phrase
+from .request_words import color_value
 from .tool_calls import ToolCall
 
 _LOGGER = logging.getLogger(__name__)
 
 _QUESTIONS = {
-    "temperature": "What temperature should I set?",
-    "position": "How far should I open it, in percent?",
-    "percentage": "What speed should I set, in percent?",
-    "volume_level": "What volume should I set, in percent?",
-    "volume_step": "Should I turn it up or down?",
-    "item": "What should I add to the list?",
+    "temperature": phrases.ASK_TEMPERATURE,
+    "position": phrases.ASK_POSITION,
+    "percentage": phrases.ASK_PERCENTAGE,
+    "volume_level": phrases.ASK_VOLUME,
+    "volume_step": phrases.ASK_VOLUME_STEP,
+    "item": phrases.ASK_ITEM,
 }
 
 
@@ -83,16 +86,18 @@ class Outcome:
     executed: bool = False  # carried out by rk-assist itself (services mode)
 
 
-def resolve_calls(calls: list[ToolCall], home: Home) -> Outcome:
+def resolve_calls(calls: list[ToolCall], home: Home, language: str = "en") -> Outcome:
+    """What the calls come to in ``home``; questions and refusals in ``language``."""
     outcome = Outcome()
     for call in calls:
         spec = BY_NAME.get(call.name)
         if spec is None:
-            outcome.refusals.append(f"I can't do {call.name} here.")
+            _LOGGER.info("No intent %s here", call.name)
+            outcome.refusals.append(phrase(phrases.CANNOT_DO, language))
             outcome.reasons.append(Reason.UNKNOWN_INTENT)
             continue
         spec, arguments = _repaired(spec, call.arguments, home)
-        result = _resolve_one(spec, arguments, home)
+        result = _resolve_one(spec, arguments, home, language)
         if isinstance(result, Ask):
             outcome.question = outcome.question or result.text
         elif isinstance(result, Refuse):
@@ -150,33 +155,41 @@ def _repaired(
 
 
 class _UnusableSlot(ValueError):
-    """A slot value that cannot be used; the message is said to the user."""
+    """A slot value that cannot be used; its phrase is said to the user."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.values = values
 
 
-def _resolve_one(spec: IntentSpec, arguments: dict[str, Any], home: Home) -> Resolved:
+def _resolve_one(
+    spec: IntentSpec, arguments: dict[str, Any], home: Home, language: str
+) -> Resolved:
     extra: dict[str, Any] = {}
     for slot, kind in spec.slots.items():
         if slot in arguments and arguments[slot] not in (None, ""):
             try:
                 extra[slot] = _check_slot(slot, kind, arguments[slot])
+                if slot == "color" and isinstance(extra[slot], str):
+                    extra[slot] = color_value(extra[slot], language)
             except _UnusableSlot as err:
-                return Refuse(Reason.INVALID_SLOT, str(err))
+                return Refuse(Reason.INVALID_SLOT, phrase(*err.args, language, **err.values))
     missing = [slot for slot in spec.required if slot not in extra]
     if spec.required_any and not any(slot in extra for slot in spec.required_any):
-        wanted = " or ".join(s.replace("_", " ") for s in spec.required_any)
-        return Ask(f"What {wanted} should I set?")
+        asked = phrases.ASK_DURATION if "minutes" in spec.required_any else phrases.ASK_SETTING
+        return Ask(phrase(asked, language))
     if missing:
-        return Ask(_QUESTIONS.get(missing[0], f"What {missing[0].replace('_', ' ')} do you mean?"))
+        return Ask(phrase(_QUESTIONS.get(missing[0], phrases.ASK_VALUE), language))
     if not spec.targets:
         return [Action(spec.name, extra)]
-    entities = _targets(spec, arguments, home)
+    entities = _targets(spec, arguments, home, language)
     if isinstance(entities, Ask | Refuse):
         return entities
     return [Action(spec.name, {"name": e.entity_id, **extra}, e.entity_id) for e in entities]
 
 
 def _targets(
-    spec: IntentSpec, arguments: dict[str, Any], home: Home
+    spec: IntentSpec, arguments: dict[str, Any], home: Home, language: str
 ) -> list[Entity] | Ask | Refuse:
     name = _text(arguments.get("name"))
     area_name, floor_name = _text(arguments.get("area")), _text(arguments.get("floor"))
@@ -187,17 +200,20 @@ def _targets(
         pool = [e for e in pool if e.domain == normalize(domain).replace(" ", "_")]
     if device_class:
         pool = [e for e in pool if e.device_class == device_class]
-    in_place = _in_place(home, pool, area_name, floor_name)
+    in_place = _in_place(home, pool, area_name, floor_name, language)
     if isinstance(in_place, Refuse):
         return in_place
     if name and normalize(name) != "all":
-        return _by_name(home, name, pool, in_place, placed=bool(area_name or floor_name))
+        return _by_name(home, name, pool, in_place, bool(area_name or floor_name), language)
     if not (area_name or floor_name or domain):
-        return _player_in_use(spec, pool, home) or Ask("Which device do you mean?")
-    if not (domain or device_class or normalize(name) == "all"):
+        return _player_in_use(spec, pool, home) or Ask(phrase(phrases.WHICH_DEVICE, language))
+    one_kind = spec.domains is not None and len(spec.domains) == 1
+    if not (domain or device_class or one_kind or normalize(name) == "all"):
         # An area alone would act on everything in it: the kettle with the lights.
-        # Home Assistant's convention for "everything" is the name "all".
-        return Ask(f"Which devices in {area_name or floor_name} do you mean?")
+        # Home Assistant's convention for "everything" is the name "all". An intent
+        # for one kind of device ("the temperature in the living room") says the kind.
+        place = area_name or floor_name
+        return Ask(phrase(phrases.WHICH_DEVICES_IN, language, place=place))
     if not in_place:
         where = area_name or floor_name or "the home"
         only = spec.domains if spec.domains and len(spec.domains) == 1 else ()
@@ -208,7 +224,7 @@ def _targets(
             error, values = f"no_domain_in_{place[0]}", (*values, place)
         return Refuse(
             Reason.NOTHING_THERE,
-            f"Sorry, there is nothing I can control like that in {where}.",
+            phrase(phrases.NOTHING_THERE, language, where=where),
             error if kind else "",
             values,
         )
@@ -229,7 +245,7 @@ def _player_in_use(spec: IntentSpec, pool: list[Entity], home: Home) -> list[Ent
 
 
 def _in_place(
-    home: Home, pool: list[Entity], area_name: str, floor_name: str
+    home: Home, pool: list[Entity], area_name: str, floor_name: str, language: str
 ) -> list[Entity] | Refuse:
     """The entities of the pool in the named area and on the named floor (either may be "")."""
     if area_name:
@@ -237,7 +253,7 @@ def _in_place(
         if not areas:
             return Refuse(
                 Reason.AREA,
-                f"I don't know an area called {area_name}.",
+                phrase(phrases.NO_AREA, language, area=area_name),
                 "no_area",
                 (("area", area_name),),
             )
@@ -248,7 +264,7 @@ def _in_place(
         if not floors:
             return Refuse(
                 Reason.FLOOR,
-                f"I don't know a floor called {floor_name}.",
+                phrase(phrases.NO_FLOOR, language, floor=floor_name),
                 "no_floor",
                 (("floor", floor_name),),
             )
@@ -260,7 +276,7 @@ def _in_place(
 
 
 def _by_name(
-    home: Home, name: str, pool: list[Entity], in_place: list[Entity], placed: bool
+    home: Home, name: str, pool: list[Entity], in_place: list[Entity], placed: bool, language: str
 ) -> list[Entity] | Ask | Refuse:
     """The devices called ``name``: in the place said, else anywhere; one, or a question."""
     matches = home.find_entities(name, in_place)
@@ -270,16 +286,17 @@ def _by_name(
     if not matches:
         # A model may write a name as an id: say it as words ("car charger").
         spoken = name.rpartition(".")[2] if re.fullmatch(r"[a-z_]+\.\w+", name) else name
-        spoken = spoken.replace("_", " ")
+        spoken = without_notation(spoken.replace("_", " "))
         return Refuse(
             Reason.NAME,
-            f"Sorry, I can't find a device called {spoken}.",
+            phrase(phrases.NO_DEVICE, language, name=spoken),
             "no_entity",
             (("entity", spoken),),
         )
     if len(matches) > 1 and not placed:
         places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
-        return Ask(f"Which {name} do you mean: the one in {' or in '.join(places)}?")
+        joined = f" {phrase(phrases.OR, language)} ".join(places)
+        return Ask(phrase(phrases.WHICH_OF_NAME, language, name=name, places=joined))
     return matches
 
 
@@ -297,13 +314,9 @@ def _check_slot(slot: str, kind: str, value: Any) -> Any:
         try:
             number = float(str(value).strip().rstrip("%"))
         except ValueError:
-            raise _UnusableSlot(
-                f"That is not a number I can use for {slot.replace('_', ' ')}."
-            ) from None
+            raise _UnusableSlot(phrases.NOT_A_NUMBER) from None
         low, high = _RANGES.get(kind, (None, None))
         if (low is not None and number < low) or (high is not None and number > high):
-            raise _UnusableSlot(
-                f"{slot.replace('_', ' ').capitalize()} must be between {low} and {high}."
-            )
+            raise _UnusableSlot(phrases.OUT_OF_RANGE, low=low, high=high)
         return int(number) if kind != NUMBER or number.is_integer() else number
     return str(value)

@@ -75,8 +75,12 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
     template = _template(first, len(actions), domain, device_class, language)
     if template is None:
         return None
+    # As Home Assistant's agent fills them: the words matched, numbers as text (its German
+    # timer sentence looks for "Stunde" in the minutes and raises on a number).
     slots = {
-        key: value for key, value in first.slots.items() if isinstance(value, str | int | float)
+        key: value if isinstance(value, str) else _as_text(value)
+        for key, value in first.slots.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
     }
     if entity is not None:
         slots["name"] = entity.name
@@ -90,6 +94,10 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
         f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in slots.items()
     )
     return f"{{% set slots = {{{literal}}} %}}{template}"
+
+
+def _as_text(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def _template(
@@ -174,6 +182,25 @@ def said_after(
     return _render(template, slots, first, list(targets))
 
 
+def heard(text: str, actions: Sequence[Action], home: Home | None) -> str:
+    """A confirmation as Home Assistant's Wyoming agent renders it: what the user hears.
+
+    It renders an intent's text as a template with the first matched
+    device's state; the slots come from the text's own ``set``. "" where it
+    cannot be rendered without Home Assistant's states.
+    """
+    if "{" not in text:
+        return text
+    targets = [
+        Target(a.entity_id, home.entities[a.entity_id].name, home.states.get(a.entity_id, ""))
+        for a in actions
+        if home is not None and a.entity_id in home.entities
+    ]
+    # A sentence that needs a state the home file does not hold ("22 degrees") cannot
+    # be rendered here; Home Assistant renders it with its own.
+    return _render(text, {}, targets[0] if targets else None, targets) or ""
+
+
 def state_sentence(name: str, state: str, language: str) -> str | None:
     """Home Assistant's answer to "is the <device> <state>": "Front door is locked"."""
     templates = _templates(language).get("HassGetState") or {}
@@ -190,7 +217,7 @@ def _render(
         rendered = _ENVIRONMENT.from_string(template).render(
             slots=slots, state=state, query={"matched": matched, "unmatched": []}
         )
-    except TemplateError:
+    except (TemplateError, TypeError, ValueError, AttributeError):  # its template, our values
         return None
     return " ".join(rendered.split()) or None
 

@@ -58,7 +58,8 @@ def language_data(language: str) -> tuple[str, dict] | None:
 
 
 @functools.cache
-def _media_sentences(language: str) -> Intents | None:
+def sentences_of(language: str, names: tuple[str, ...]) -> Intents | None:
+    """Home Assistant's sentences of these intents in a language, judged by their words alone."""
     found = language_data(language)
     if found is None:
         return None
@@ -76,7 +77,7 @@ def _media_sentences(language: str) -> Intents | None:
                 for block in data["intents"][name]["data"]
             ]
         }
-        for name in MEDIA_INTENTS
+        for name in names
         if name in data["intents"]
     }
     return Intents.from_dict(
@@ -96,7 +97,7 @@ def media_request_without_target(text: str, language: str) -> str | None:
     None when Home Assistant's sentences for the language do not read it so.
     Takes milliseconds once the language is loaded (up to ~0.1 s the first time).
     """
-    intents = _media_sentences(language)
+    intents = sentences_of(language, tuple(sorted(MEDIA_INTENTS)))
     if intents is None:
         return None
     result = recognize_best(text, intents, slot_lists=_NO_TARGETS, language=intents.language)

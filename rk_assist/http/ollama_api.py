@@ -123,7 +123,7 @@ class OllamaApi:
             self.front.worker,
             chat,
             *self.front.chat_defaults(),
-            language=self.front.reply_language,
+            language=await self.front.reply_language(chat),
         )
         first = await anext(pieces)  # a full line (BusyError) fails here, before any header
         if not chat.stream:

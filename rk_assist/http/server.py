@@ -26,12 +26,13 @@ from aiohttp import web
 
 from ..config import STOP_GRACE_S
 from ..connection_budget import ConnectionBudget
+from ..home.request_words import reads_as_other
 from ..models.library import ModelLibrary
 from ..models.select import embedded_entry
 from ..runtimes.base import PromptTooLongError, RuntimeFailure
 from ..runtimes.worker import BusyError, ModelWorker
 from . import health, management, ollama_api, openai_api
-from .chat import RequestError
+from .chat import ChatRequest, RequestError
 from .connections import listen, quiet_parse_errors
 from .errors import HttpError, ModelNotFoundError
 
@@ -203,10 +204,18 @@ class HttpFront:
             await self.service.use_model(info.name)
         return info.name
 
-    @property
-    def reply_language(self) -> str:
-        """The language of the service's own sentences (HTTP requests carry none)."""
-        return self.service.config.language
+    async def reply_language(self, chat: ChatRequest) -> str:
+        """The language of the request, for the service's own sentences.
+
+        HTTP requests carry none (Home Assistant's Ollama and llama_cpp doors
+        send the transcript alone): the service's language, unless the person's
+        words read clearly as another language it serves ("Schalte das Licht
+        aus" to an English-first service is answered in German).
+        """
+        configured = self.service.config.language
+        said = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
+        other = await asyncio.to_thread(reads_as_other, said, configured)
+        return other if other and other in self.service.config.languages else configured
 
     def chat_defaults(self) -> tuple[str, int]:
         """The system prompt for clients that send none, and the longest answer."""

@@ -17,9 +17,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..home.grounding import held_to_request, sensitive_unnamed, untargeted_media
+from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
 from ..home.intents import BY_NAME
 from ..home.model import Home
+from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.resolve import resolve_calls
 from ..home.responses import in_language, state_sentence
 from ..home.sentences import MEDIA_INTENTS, understand
@@ -169,7 +170,7 @@ def checked_calls(
     bare = [ToolCall(call.name.rpartition("__")[2], _scalars(call.arguments)) for call in calls]
     bare = untargeted_media(bare, request, language)
     sent, words = [], []
-    for call in held_to_request(bare, request, home):
+    for call in held_to_request(bare, request, home, language):
         tool = by_bare.get(call.name)
         if tool is None:
             continue
@@ -178,13 +179,14 @@ def checked_calls(
             # (A media call with no target is for the player in use: Home Assistant
             # knows which one plays, its prompt does not say.)
             outcome = in_language(
-                sensitive_unnamed(resolve_calls([call], home), request, home), language
+                sensitive_as_said(resolve_calls([call], home, language), request, home, language),
+                language,
             )
             if outcome.question or outcome.refusals:
                 words += [outcome.question] if outcome.question else outcome.refusals
                 continue
             if not _settled(call.name, call.arguments, "name" in call.arguments, home):
-                words.append("Which one do you mean? Please say its name.")
+                words.append(phrase(SAY_ITS_NAME, language))
                 continue
         sent.append(ToolCall(tool["function"]["name"], _shaped(call.arguments, tool)))
     if [c.name for c in sent] != [c.name for c in calls] or words:

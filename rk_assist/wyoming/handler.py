@@ -29,11 +29,10 @@ from wyoming.server import AsyncEventHandler
 from ..assistant import replies
 from ..assistant.pipeline import Assistant
 from ..assistant.prompt import PromptFileError
-from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence
+from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence, words_of
 from ..config import STOP_GRACE_S
 from ..connection_budget import ConnectionBudget, peer_host
 from ..home.resolve import Action
-from ..home.responses import confirmation
 from ..runtimes.base import PromptTooLongError, RuntimeFailure, encodable
 from ..runtimes.worker import BusyError
 from .events import ProtocolError, read_event, wait_for_event
@@ -308,19 +307,14 @@ class AssistEventHandler(AsyncEventHandler):
 
     async def _finish(self, reply: Reply, context: Any, started: bool, language: str) -> None:
         """The turn's one reply as Wyoming events: intents, a question, a refusal or words."""
+        said = words_of(reply, language, self._assistant.current_home())
         if isinstance(reply, Act):
-            actions = list(reply.actions)
-            # Home Assistant's own sentence in the request's language; the model's words
-            # only where Home Assistant has none for the intent.
-            home = self._assistant.current_home()
-            text = confirmation(actions, language, home) or reply.text
-            await self._send_intents(actions, text, context, started)
+            await self._send_intents(list(reply.actions), said, context, started)
             return
         if isinstance(reply, Decline):  # nothing could be done: a failure to report
-            await self._fail(reply.sentence, context, started)
+            await self._fail(said, context, started)
             return
         if isinstance(reply, NoAnswer):
-            said = sentence(replies.NO_ANSWER, language)
             await self._send(NotHandled(text=said, context=context).event())
             return
         text = reply.text

@@ -1,0 +1,352 @@
+"""What a request's words say in its own language: numbers, on or off, a question.
+
+The rules that hold a model's calls to the request (``grounding``) need to
+know whether "zweiundzwanzig" is 22, whether "éteins" means off, and whether
+"läuft der Fernseher" asks or tells. Home Assistant's data answers that for
+every language it speaks: hassil's number spelling (``unicode-rbnf``, the
+same rules Home Assistant's agent reads numbers with) and the sentence
+templates of its on, off and state intents, matched with any words standing
+for the device. Nothing here is a word list of rk-assist's own.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import re
+from dataclasses import dataclass
+
+from hassil import Intents, recognize_all
+from hassil.expression import Sentence
+from hassil.intents import WildcardSlotList
+from hassil.sample import sample_sentence
+from unicode_rbnf import RbnfEngine
+
+from .model import normalize
+from .phrases import LANGUAGES
+from .sentences import TRANSPORT_INTENTS, language_data, sentences_of
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Numbers spelled out are read from 2 to 100: "one" and "ein" are also articles and
+#: particles ("schalte das Licht ein").
+_SPELLED = range(2, 101)
+_ON, _OFF, _STATE = "HassTurnOn", "HassTurnOff", "HassGetState"
+_ANY_TARGET = {name: WildcardSlotList(name=name) for name in ("name", "area", "floor")}
+#: A word is a verb of on or off when it is in this share of that intent's sentences
+#: and in at most a third as many, in proportion, of the other's.
+_VERB_SHARE = 0.05
+_SAMPLES = 300
+
+
+def _base(language: str) -> str:
+    return language.replace("_", "-").split("-")[0].lower()
+
+
+@functools.cache
+def _spelled_numbers(language: str) -> dict[str, int]:
+    """Every spelling of 2..100 in the language ("zweiundzwanzig", "vingt-deux")."""
+    try:
+        engine = RbnfEngine.for_language(_base(language))
+    except Exception:  # unicode-rbnf has no rules for the language: no number words
+        return {}
+    spelled: dict[str, int] = {}
+    for number in _SPELLED:
+        result = engine.format_number(number)
+        for text in {result.text, *result.text_by_ruleset.values()}:
+            spelled.setdefault(text.lower(), number)
+    return spelled
+
+
+def with_digits(text: str, language: str) -> str:
+    """The request with its spelled-out numbers as digits ("auf zweiundzwanzig Grad": 22).
+
+    Longest spellings first, whole words only, so "vingt-deux" is 22, not 20 and 2.
+    """
+    spelled = _spelled_numbers(language)
+    if not spelled:
+        return text
+    pattern = _number_pattern(language)
+    return pattern.sub(lambda match: str(spelled[match.group(0).lower()]), text)
+
+
+@functools.cache
+def _number_pattern(language: str) -> re.Pattern[str]:
+    words = sorted(_spelled_numbers(language), key=len, reverse=True)
+    return re.compile(
+        r"(?<![\w-])(" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
+    )
+
+
+def numbers_in(text: str, language: str) -> set[float]:
+    """The numbers a request says, in digits or in words (the 3 of "3D printer" is a name's)."""
+    digits = with_digits(text, language).replace(",", ".")
+    return {float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w)", digits)}
+
+
+_ON_OFF_STATE = (_ON, _OFF, _STATE)
+
+
+@functools.cache
+def _verbs(language: str) -> dict[str, frozenset[str]]:
+    """The words that say on, and those that say off, in Home Assistant's sentences.
+
+    Each template is written out (hassil's own sampler, up to a few hundred
+    ways each) so that "(an|aus)schalten" gives "anschalten" and "ausschalten";
+    a word is a verb of its side when it is in a twentieth of that side's
+    templates and at most a third as often, in proportion, in the other's.
+    Built once per language, in about half a second.
+    """
+    found = language_data(language)
+    if found is None:
+        return {}
+    tag, data = found
+    intents = Intents.from_dict(
+        {
+            "language": tag,
+            "intents": {
+                name: data["intents"][name] for name in (_ON, _OFF) if name in data["intents"]
+            },
+            "lists": data.get("lists", {}),
+            # A rule that says where ("an {area}") is a target, not words of its own:
+            # its prepositions are in on and off sentences alike.
+            "expansion_rules": {
+                rule: "{area}" if re.search(r"\{(area|floor|name)\b", body) else body
+                for rule, body in data.get("expansion_rules", {}).items()
+            },
+            "skip_words": data.get("skip_words", []),
+        }
+    )
+    shares: dict[str, dict[str, float]] = {}
+    for name, intent in intents.intents.items():
+        counts: dict[str, int] = {}
+        templates = 0
+        for block in intent.data:
+            rules = {**intents.expansion_rules, **(block.expansion_rules or {})}
+            for sentence in block.sentences:
+                templates += 1
+                for word in _words_of(sentence, intents, rules, tag):
+                    counts[word] = counts.get(word, 0) + 1
+        shares[name] = {word: count / max(templates, 1) for word, count in counts.items()}
+    if len(shares) < 2:
+        return {}
+    verbs = {}
+    for name, other in ((_ON, _OFF), (_OFF, _ON)):
+        verbs[name] = frozenset(
+            word
+            for word, share in shares[name].items()
+            if len(word) > 1 and share >= _VERB_SHARE and share >= 3 * shares[other].get(word, 0)
+        )
+    return verbs
+
+
+def _words_of(sentence: Sentence, intents: Intents, rules: dict, language: str) -> set[str]:
+    words: set[str] = set()
+    try:
+        samples = sample_sentence(
+            sentence, intents.slot_lists, rules, language=language, expand_lists=False
+        )
+        for text in itertools.islice(samples, _SAMPLES):
+            words |= set(re.findall(r"[^\W\d_]+", re.sub(r"\{[^}]*\}", " ", text.lower())))
+    except Exception:  # hassil is not ours: a template it cannot write out adds nothing
+        pass
+    return words
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How Home Assistant's sentences read a request, any words standing for its target."""
+
+    intent: str
+    #: The words no wildcard took: the verb and the particles ("schalte ... aus").
+    own: frozenset[str]
+    #: The kind of device the sentence itself names ("the lights in ...": light).
+    domain: str | None
+
+
+@functools.lru_cache(maxsize=256)
+def _matches(text: str, language: str, names: tuple[str, ...] = _ON_OFF_STATE) -> list[_Reading]:
+    """Each reading of the request by the sentences of these intents."""
+    intents = sentences_of(language, names)
+    if intents is None:
+        return []
+    try:
+        results = recognize_all(text, intents, slot_lists=_ANY_TARGET, language=intents.language)
+        readings = []
+        for result in results:
+            taken = " ".join(str(e.value) for e in result.entities.values()).lower()
+            own = set(re.split(r"[^\w']+", text.lower())) - set(re.split(r"[^\w']+", taken))
+            domain = result.entities.get("domain")
+            readings.append(
+                _Reading(
+                    result.intent.name,
+                    frozenset(own - {""}),
+                    str(domain.value) if domain is not None else None,
+                )
+            )
+        return readings
+    except Exception as err:  # hassil is not ours: a failure means "no reading"
+        _LOGGER.warning("Home Assistant's sentences could not be matched: %s", err)
+        return []
+
+
+def polarity(text: str, language: str) -> str | None:
+    """HassTurnOn or HassTurnOff, where Home Assistant's sentences read the request so.
+
+    Only a reading whose own words hold a verb of that side counts ("éteins le
+    lampadaire et la lumière du salon": "éteins"), and none of the other side:
+    a remark ("ich mag die Stehlampe") has no verb; a question none either.
+    """
+    verbs = _verbs(language)
+    sides = set()
+    for reading in _matches(text, language):
+        if reading.intent == _STATE:
+            return None
+        if reading.intent in verbs and reading.own & verbs[reading.intent]:
+            sides.add(reading.intent)
+    return sides.pop() if len(sides) == 1 else None
+
+
+def asks(text: str, language: str) -> bool:
+    """Whether Home Assistant's state sentences read the request as a question."""
+    return text.rstrip().endswith("?") or any(
+        reading.intent == _STATE and reading.own for reading in _matches(text, language)
+    )
+
+
+#: Media intents told apart by their verbs alone: the transports, mute and unmute.
+MEDIA_VERBS = (*TRANSPORT_INTENTS, "HassMediaPlayerMute", "HassMediaPlayerUnmute")
+
+
+def media_verbs_read(text: str, language: str) -> set[str]:
+    """The media verbs (pause, next, mute...) Home Assistant's sentences read the request as.
+
+    Only readings with words of their own ("skip", "reprends"): a remark about
+    the television ("la télé était trop forte") is read as none.
+    """
+    return {reading.intent for reading in _matches(text, language, MEDIA_VERBS) if reading.own}
+
+
+def says_on_or_off(text: str, language: str) -> bool:
+    """Whether the request holds a verb of on or off as Home Assistant's sentences use it.
+
+    The own words of a reading, never the device's ("I'm freezing in the
+    bedroom" has none, however a sentence with any words for a device reads it).
+    """
+    verbs = _verbs(language)
+    said = frozenset().union(*verbs.values()) if verbs else frozenset()
+    return any(
+        reading.intent in (_ON, _OFF) and reading.own & said for reading in _matches(text, language)
+    )
+
+
+def kinds_read(text: str, language: str) -> set[str]:
+    """The kinds of device (domains) Home Assistant's on, off and state sentences read.
+
+    "Mach das Licht im Bad an" names lights; "ouvre la fenêtre du garage" names
+    no light, whatever a model makes of the garage's lights.
+    """
+    verbs = _verbs(language)
+    said = frozenset().union(*verbs.values()) if verbs else frozenset()
+    return {
+        reading.domain
+        for reading in _matches(text, language)
+        if reading.domain is not None and any(_kind_like(w, said) for w in reading.own)
+    }
+
+
+def _kind_like(word: str, verbs: frozenset[str]) -> bool:
+    """A word of the sentence's own that may name a kind ("Licht", "lights"), not a verb
+    of on or off, an article or a particle (a reading whose own words are "ouvre la"
+    names no kind, whatever domain its template sets)."""
+    return len(word) > 3 and word not in verbs and normalize(word) == word
+
+
+def load_words(languages: tuple[str, ...]) -> None:
+    """Learn these languages' verbs and words now (about half a second each)."""
+    for language in languages:
+        _verbs(language)
+    for language in _TOLD_APART:
+        _vocabulary(language)
+
+
+#: The languages told apart by ``reads_as_other``: those rk-assist writes its own phrases in.
+_TOLD_APART = LANGUAGES
+
+
+@functools.cache
+def _vocabulary(language: str) -> frozenset[str]:
+    """The words of Home Assistant's sentences and responses in ``language``."""
+    found = language_data(language)
+    data = found[1] if found is not None else {}
+    words: set[str] = set()
+
+    def collect(value: object) -> None:
+        if isinstance(value, str):
+            text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{[^}]*\}|<[^>]*>", " ", value)
+            words.update(w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) > 1)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for part in ("intents", "responses", "expansion_rules"):
+        collect(data.get(part, {}))
+    return frozenset(words)
+
+
+def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] = ()) -> str:
+    """The language ``text`` reads as, where Home Assistant's words say it is not ``language``.
+
+    Each word counts for the languages whose sentences use it, shared words
+    less; names count for none (a German name in an English sentence is still
+    English). "" when the text reads as ``language``, says too little to
+    tell, or ``language`` is not one told apart here. A small model asked in
+    French sometimes answers in English: that answer is not spoken.
+    """
+    base = _base(language)
+    if base not in _TOLD_APART:
+        return ""
+    named = {word for name in names for word in normalize(name).split()}
+    scores = dict.fromkeys(_TOLD_APART, 0.0)
+    for word in re.findall(r"[^\W\d_]+", text.lower()):
+        if len(word) < 2 or normalize(word) in named:
+            continue
+        using = [code for code in _TOLD_APART if word in _vocabulary(code)]
+        for code in using:
+            scores[code] += 1 / len(using)
+    best = max(scores, key=lambda code: scores[code])
+    if best == base or scores[best] < 1.5 or scores[best] <= scores[base] * 1.5:
+        return ""
+    return best
+
+
+@functools.cache
+def _colors(language: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Home Assistant's colour names in the language, as patterns, with the value it sets."""
+    found = language_data(language)
+    if found is None:
+        return ()
+    values = found[1].get("lists", {}).get("color", {}).get("values", [])
+    colors = []
+    for value in values:
+        if not isinstance(value, dict) or "in" not in value or "out" not in value:
+            continue
+        pattern = re.escape(str(value["in"]).lower())
+        pattern = pattern.replace(r"\(", "(?:").replace(r"\)", ")").replace(r"\|", "|")
+        pattern = pattern.replace(r"\[", "(?:").replace(r"\]", ")?")
+        colors.append((re.compile(pattern), str(value["out"])))
+    return tuple(colors)
+
+
+def color_value(word: str, language: str) -> str:
+    """The colour Home Assistant sets for a colour word of the language ("rot": "red").
+
+    Its light intent takes English colour names; a model asked in German
+    writes "rot". A word the language's list does not hold is left as it is.
+    """
+    said = word.strip().lower()
+    return next((out for pattern, out in _colors(language) if pattern.fullmatch(said)), word)
