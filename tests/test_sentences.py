@@ -8,9 +8,9 @@ import pytest
 
 from rk_assist.home.grounding import untargeted_media, without_target
 from rk_assist.home.model import load_home
+from rk_assist.home.request_words import media_verbs_read
 from rk_assist.home.sentences import (
     media_request_without_target,
-    transport_intent_said,
     understand,
 )
 from rk_assist.home.tool_calls import ToolCall
@@ -97,7 +97,6 @@ def test_sensitive_devices():
     [
         ("en", "resume playback in the bedroom", "HassMediaUnpause"),
         ("en", "skip to the next one", "HassMediaNext"),
-        ("en", "stop the music in the kitchen", "HassMediaPause"),
         ("de", "Musik im Wohnzimmer fortsetzen", "HassMediaUnpause"),
         ("it", "torna alla canzone precedente", "HassMediaPrevious"),
         ("en", "go to the next song", None),  # "go" is a word of going back: two verbs, no call
@@ -105,7 +104,7 @@ def test_sensitive_devices():
     ],
 )
 def test_the_transport_a_request_names_in_its_own_words(language, text, intent):
-    assert transport_intent_said(text, language) == intent
+    assert media_verbs_read(text, language) == ({intent} if intent else set())
 
 
 def test_a_media_call_takes_the_transport_the_request_says():

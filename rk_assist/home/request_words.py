@@ -24,7 +24,7 @@ from hassil.sample import sample_sentence
 from unicode_rbnf import RbnfEngine
 
 from .model import normalize
-from .phrases import LANGUAGES
+from .phrases import LANGUAGES, base_language
 from .sentences import TRANSPORT_INTENTS, language_data, sentences_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -40,15 +40,11 @@ _VERB_SHARE = 0.05
 _SAMPLES = 300
 
 
-def _base(language: str) -> str:
-    return language.replace("_", "-").split("-")[0].lower()
-
-
 @functools.cache
 def _spelled_numbers(language: str) -> dict[str, int]:
     """Every spelling of 2..100 in the language ("zweiundzwanzig", "vingt-deux")."""
     try:
-        engine = RbnfEngine.for_language(_base(language))
+        engine = RbnfEngine.for_language(base_language(language))
     except Exception:  # unicode-rbnf has no rules for the language: no number words
         return {}
     spelled: dict[str, int] = {}
@@ -307,7 +303,7 @@ def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] 
     tell, or ``language`` is not one told apart here. A small model asked in
     French sometimes answers in English: that answer is not spoken.
     """
-    base = _base(language)
+    base = base_language(language)
     if base not in _TOLD_APART:
         return ""
     named = {word for name in names for word in normalize(name).split()}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -197,31 +196,3 @@ def understand(text: str, language: str, home: Home) -> Understood | None:
         return None
     slots = {name: entity.value for name, entity in result.entities.items()}
     return Understood(result.intent.name, slots, named="name" in slots)
-
-
-@functools.cache
-def _transport_words(language: str) -> dict[str, frozenset[str]]:
-    """Words that only one transport intent's sentences use ("resume": unpause, "skip": next)."""
-    found = language_data(language)
-    if found is None:
-        return {}
-    _tag, data = found
-    used: dict[str, set[str]] = {}
-    for name in TRANSPORT_INTENTS:
-        words: set[str] = set()
-        for block in data["intents"].get(name, {}).get("data", []):
-            for template in block["sentences"]:
-                literal = re.sub(r"\{[^}]*\}|<[^>]*>", " ", template.lower())
-                words |= {w for w in re.split(r"[^\w']+", literal) if w}
-        used[name] = words
-    return {
-        name: frozenset(w for w in words if not any(w in used[o] for o in used if o != name))
-        for name, words in used.items()
-    }
-
-
-def transport_intent_said(text: str, language: str) -> str | None:
-    """The one transport intent whose own words the request uses, or None (none or several)."""
-    said = set(re.split(r"[^\w']+", text.lower()))
-    intents = [name for name, words in _transport_words(language).items() if words & said]
-    return intents[0] if len(intents) == 1 else None
