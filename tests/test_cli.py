@@ -9,8 +9,8 @@ import socket
 import sys
 from pathlib import Path
 
-from rk_assist.client import ask, describe
 from rk_assist.service import Service
+from rk_assist.tools.client import ask, describe
 
 from .conftest import EMBEDDED, wait_idle
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.config import ConfigError, build_config
+from rk_assist.config import build_config
+from rk_assist.errors import ConfigError
 
 
 def test_defaults():

@@ -10,12 +10,8 @@ from pathlib import Path
 import pytest
 
 from rk_assist.assistant.prompt import default_system_prompt
-from rk_assist.runtimes.base import (
-    ChatMessage,
-    GenerationRequest,
-    ModelFileError,
-    PromptTooLongError,
-)
+from rk_assist.errors import ModelFileError, PromptTooLongError
+from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
 from rk_assist.runtimes.prompt_cache import service_cache_name

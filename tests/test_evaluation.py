@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rk_assist.evaluation import CLASSES, load_set, other_language, set_folders
 from rk_assist.home.intents import BY_NAME
+from rk_assist.tools.evaluation import CLASSES, load_set, other_language, set_folders
 
 EVAL = Path(__file__).parent.parent / "eval"
 

@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from rk_assist.wyoming.events import MAX_DATA_BYTES, ProtocolError, read_event
+from rk_assist.errors import ProtocolError
+from rk_assist.wyoming.events import MAX_DATA_BYTES, read_event
 
 
 async def read_from(raw: bytes):

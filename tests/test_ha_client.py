@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.client import ask, describe
 from rk_assist.config import build_config
 from rk_assist.home.ha_client import HomeAssistantConnection
 from rk_assist.service import create_service
+from rk_assist.tools.client import ask, describe
 
 from .conftest import EMBEDDED
 from .ha_standin import StandInHomeAssistant

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from rk_assist.home.tool_calls import ToolCall
 from rk_assist.http.chat import words_for_tool_results
 from rk_assist.http.ha_prompt import home_from_prompt
 from rk_assist.http.understood import checked_calls, state_answer, understood_call
+from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
 
 # As Home Assistant 2026.11's Assist API writes it (homeassistant/llm.py: yaml_util.dump).

@@ -23,8 +23,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+import rk_assist.http.front as http_front
 import rk_assist.http.server as http_server
-from rk_assist.client import describe
 from rk_assist.connection_budget import ConnectionBudget
 from rk_assist.http.server import HttpFront
 from rk_assist.models.library import ModelLibrary
@@ -36,6 +36,7 @@ from rk_assist.runtimes.base import (
 )
 from rk_assist.runtimes.rkllm import RkllmRuntime, RkllmSettings
 from rk_assist.service import Service, create_service
+from rk_assist.tools.client import describe
 
 from .conftest import EMBEDDED, LONG_ANSWER_PROMPT, RawConnection, wait_idle
 from .test_cli import free_port
@@ -265,7 +266,7 @@ async def test_http_connections_are_capped_per_address_with_room_for_newcomers(
     service: Service, monkeypatch
 ):
     monkeypatch.setattr(http_server, "HEADER_TIMEOUT_S", 1.0)
-    monkeypatch.setattr(http_server, "BODY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(http_front, "BODY_TIMEOUT_S", 1.0)
     budget = ConnectionBudget(limit=8, per_peer=4, door="HTTP")  # 2 kept for newcomers
     front = HttpFront(service, "127.0.0.1", 0, None, budget)
     await front.start()

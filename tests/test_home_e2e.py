@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.client import ask, describe
 from rk_assist.config import build_config
 from rk_assist.home.intents import BY_NAME
 from rk_assist.home.model import load_home
 from rk_assist.service import create_service
+from rk_assist.tools.client import ask, describe
 
 from .conftest import EMBEDDED
 from .test_cli import run_command

@@ -16,10 +16,10 @@ import ollama
 import openai
 import pytest
 
-from rk_assist.client import describe
 from rk_assist.connection_budget import ConnectionBudget
 from rk_assist.http.server import HttpFront
 from rk_assist.service import Service
+from rk_assist.tools.client import describe
 
 from .conftest import LONG_ANSWER_PROMPT, wait_idle
 

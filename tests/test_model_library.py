@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rk_assist.errors import ModelFileError
 from rk_assist.models.context import choose_context, memory_allows
 from rk_assist.models.library import ModelLibrary, resolve_model
-from rk_assist.runtimes.base import ModelFileError
 
 
 def touch(path: Path, data: bytes = b"GGUF" + b"\0" * 60) -> Path:

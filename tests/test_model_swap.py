@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.client import ask, describe
 from rk_assist.config import build_config
-from rk_assist.models.cli import use_model
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.service import create_service
-from rk_assist.wyoming.handler import _is_local
+from rk_assist.tools.client import ask, describe
+from rk_assist.tools.models_cli import use_model
+from rk_assist.wyoming.handler import is_local_peer
 
 from .rkllm_double import write_model
 from .test_cli import run_command
@@ -92,5 +92,9 @@ async def test_requests_during_a_switch_wait_and_are_answered(swap_service):
 
 
 def test_only_local_peers_may_switch():
-    assert _is_local(("127.0.0.1", 5000)) and _is_local(("::1", 5000, 0, 0)) and _is_local(None)
-    assert not _is_local(("192.168.1.20", 5000))
+    assert (
+        is_local_peer(("127.0.0.1", 5000))
+        and is_local_peer(("::1", 5000, 0, 0))
+        and is_local_peer(None)
+    )
+    assert not is_local_peer(("192.168.1.20", 5000))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from rk_assist.errors import PackagedModelError
 from rk_assist.models.packaged import (
     PACKAGED_MODELS,
     PackagedModel,
-    PackagedModelError,
     is_installed,
     join_slices,
     model_path,

@@ -2,12 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from rk_assist.assistant.prompt import (
-    PromptFileError,
-    default_system_prompt,
-    load_system_prompt,
-    request_note,
-)
+from rk_assist.assistant.prompt import default_system_prompt, load_system_prompt, request_note
+from rk_assist.errors import PromptFileError
 
 
 def test_default_prompt_is_written_on_first_start_and_edits_are_used(tmp_path):

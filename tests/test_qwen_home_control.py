@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rk_assist.client import ask, describe
 from rk_assist.config import build_config
 from rk_assist.models.packaged import PACKAGED_MODELS, model_path
 from rk_assist.service import create_service
+from rk_assist.tools.client import ask, describe
 
 from .test_home_e2e import intents
 

@@ -15,7 +15,7 @@ from rk_assist.home.grounding import held_to_request, sensitive_as_said, untarge
 from rk_assist.home.model import load_home, normalize
 from rk_assist.home.request_words import asks, media_verbs_read, numbers_in, polarity, with_digits
 from rk_assist.home.resolve import resolve_calls
-from rk_assist.home.tool_calls import ToolCall
+from rk_assist.output.calls import ToolCall
 
 EVAL = Path(__file__).parent.parent / "eval"
 GERMAN = load_home(EVAL / "wohnung-de" / "home.yaml")

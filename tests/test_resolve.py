@@ -9,7 +9,7 @@ from rk_assist.home.intents import available_intents, build_tools, tool_signatur
 from rk_assist.home.model import Home, load_home, unexposed_entities
 from rk_assist.home.prompt import home_prompt
 from rk_assist.home.resolve import resolve_calls
-from rk_assist.home.tool_calls import ToolCall
+from rk_assist.output.calls import ToolCall
 
 HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
 HOME = load_home(HOME_FILE)

@@ -23,8 +23,8 @@ from rk_assist.home.intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, TEXT
 from rk_assist.home.model import load_home
 from rk_assist.home.resolve import Action, resolve_calls
 from rk_assist.home.responses import confirmation, in_language
-from rk_assist.home.tool_calls import ToolCall
 from rk_assist.http.chat import ChatRequest, ReplyReader, words_for_tool_results
+from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
 
 HOME = load_home(Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml")

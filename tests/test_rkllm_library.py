@@ -8,11 +8,11 @@ import pytest
 from rk_assist.core.library import (
     LIBRARY_ENV,
     RkllmLibrary,
-    RkllmLibraryError,
     abi_for_version,
     detect_abi,
     find_library,
 )
+from rk_assist.errors import RkllmLibraryError
 
 from .rkllm_double import build_double
 

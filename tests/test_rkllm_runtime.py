@@ -11,13 +11,8 @@ import pytest
 
 from rk_assist.core.library import RkllmLibrary
 from rk_assist.core.structs import LLMHandle, LLMResultCallback
-from rk_assist.runtimes.base import (
-    ChatMessage,
-    GenerationRequest,
-    ModelFileError,
-    PromptTooLongError,
-    RuntimeFailure,
-)
+from rk_assist.errors import ModelFileError, PromptTooLongError, RuntimeFailure
+from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.rkllm import RkllmRuntime, RkllmSettings
 
 from .rkllm_double import write_model

@@ -9,9 +9,9 @@ from pathlib import Path
 from wyoming.asr import Transcript
 from wyoming.client import AsyncClient
 
-from rk_assist.client import ask, describe
 from rk_assist.config import build_config
 from rk_assist.service import create_service
+from rk_assist.tools.client import ask, describe
 from rk_assist.wyoming.handler import SAY_FAILED
 
 from .test_cli import run_command

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 
 from rk_assist.__main__ import main
-from rk_assist.bench_scale import LocalCluster, ask
-from rk_assist.client import ask as ask_wyoming
-from rk_assist.scale_out import Board, haproxy_config
+from rk_assist.tools.bench_scale import LocalCluster, ask
+from rk_assist.tools.client import ask as ask_wyoming
+from rk_assist.tools.scale_out import Board, haproxy_config
 
 from .conftest import LONG_ANSWER_PROMPT
 

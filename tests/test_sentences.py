@@ -13,7 +13,7 @@ from rk_assist.home.sentences import (
     media_request_without_target,
     understand,
 )
-from rk_assist.home.tool_calls import ToolCall
+from rk_assist.output.calls import ToolCall
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import time
 from wyoming.client import AsyncClient
 from wyoming.info import Describe, Info
 
-from rk_assist.client import ask, describe
 from rk_assist.service import Service
+from rk_assist.tools.client import ask, describe
 
 from .conftest import LONG_ANSWER_PROMPT, wait_idle
 

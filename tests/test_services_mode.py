@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.client import ask
 from rk_assist.config import build_config
 from rk_assist.home.model import load_home
 from rk_assist.home.resolve import Action
 from rk_assist.home.services import execute, service_for
 from rk_assist.service import create_service
+from rk_assist.tools.client import ask
 
 from .ha_standin import StandInHomeAssistant
 from .test_ha_client import wait_for

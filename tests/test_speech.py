@@ -1,6 +1,6 @@
 import pytest
 
-from rk_assist.assistant.speech import BlockStripper, clean_for_speech
+from rk_assist.output.speech import BlockStripper, clean_for_speech
 
 
 def strip_stream(pieces: list[str]) -> str:
@@ -56,12 +56,12 @@ def test_times_follows_the_reply_language():
 
 def test_an_instruction_read_back_is_recognised():
     # Seen with a real Home Assistant: the 0.5B answered "No device was asked for."
-    from rk_assist.assistant.pipeline import _TALK_NOTE, _echoes
+    from rk_assist.assistant.pipeline import TALK_NOTE, echoes
 
-    assert _echoes("No device was asked for.", _TALK_NOTE)
-    assert _echoes("Sure. Answer the person in a few plain words.", _TALK_NOTE)
-    assert not _echoes("You're welcome!", _TALK_NOTE)
-    assert not _echoes("Sorry, I can't find a device called door.", _TALK_NOTE)
+    assert echoes("No device was asked for.", TALK_NOTE)
+    assert echoes("Sure. Answer the person in a few plain words.", TALK_NOTE)
+    assert not echoes("You're welcome!", TALK_NOTE)
+    assert not echoes("Sorry, I can't find a device called door.", TALK_NOTE)
 
 
 def test_a_clause_that_names_a_tool_is_never_spoken():

@@ -8,8 +8,9 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
+from rk_assist.errors import ModelFileError
 from rk_assist.models.tokenizer import HfChatTokenizer
-from rk_assist.runtimes.base import ChatMessage, GenerationRequest, ModelFileError
+from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.rkllm import RkllmRuntime, RkllmSettings
 

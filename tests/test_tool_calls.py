@@ -2,8 +2,8 @@
 
 import pytest
 
-from rk_assist.assistant.speech import BlockStripper
-from rk_assist.home.tool_calls import ToolCall, parse_tool_calls
+from rk_assist.output.calls import ToolCall, parse_tool_calls
+from rk_assist.output.speech import BlockStripper
 
 
 def calls_in(text: str, piece_size: int = 3) -> tuple[str, list[ToolCall], list[str]]:

@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from .. import defaults
 from ..runtimes.base import ChatMessage
 
 Turn = tuple[ChatMessage, ...]
@@ -26,8 +27,8 @@ class _Conversation:
 class ConversationStore:
     def __init__(
         self,
-        max_turns: int = 8,
-        idle_seconds: float = 300.0,
+        max_turns: int = defaults.HISTORY_TURNS,
+        idle_seconds: float = defaults.HISTORY_IDLE_S,
         max_conversations: int = 256,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -11,33 +11,36 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
 from ..home.model import Home, normalize
 from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt
 from ..home.request_words import reads_as_other, with_digits
-from ..home.resolve import Outcome, resolve_calls
+from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
-from ..home.tool_calls import ToolCall, parse_tool_calls
+from ..output.calls import ToolCall, parse_tool_calls
+from ..output.speech import BlockStripper, clean_for_speech
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
 from .replies import NO_ANSWER, Reply, remembered, reply_for, sentence
-from .speech import BlockStripper, clean_for_speech
 
 _LOGGER = logging.getLogger(__name__)
-_TALK_NOTE = "No device was asked for. Answer the person in a few plain words."
+#: Carries actions out itself (the "services" mode): the actions, the home -> their results.
+Executor = Callable[[list[Action], Home], Awaitable[list[dict]]]
+TALK_NOTE = "No device was asked for. Answer the person in a few plain words."
 
 
-def _echoes(said: str, instruction: str, run: int = 4) -> bool:
+def echoes(said: str, instruction: str, run: int = 4) -> bool:
     """Whether an answer repeats words of an instruction the model was given (4 in a row)."""
 
     def runs(text: str) -> set[tuple[str, ...]]:
@@ -50,7 +53,7 @@ def _echoes(said: str, instruction: str, run: int = 4) -> bool:
 @dataclass(frozen=True)
 class AssistantSettings:
     language: str = "en"
-    max_new_tokens: int = 256
+    max_new_tokens: int = defaults.MAX_NEW_TOKENS
     #: Hold answers to speech or well-formed calls where the runtime can (the CPU).
     call_grammar: bool = True
     #: Let the grammar take any device name (the home is checked afterwards)
@@ -61,70 +64,99 @@ class AssistantSettings:
     home_sentences: bool = True
 
 
-class AnswerStream:
-    """Speakable chunks of one answer; ``text`` and ``stats`` are complete once iterated.
+@dataclass(frozen=True)
+class TurnResult:
+    """How one turn ended: what the turn returns once its chunks have been said."""
 
-    The chunks concatenate to ``text`` exactly: each chunk after the first
-    carries the single space that separates it from the previous one.
+    reply: Reply  # words, actions, a question or a refusal
+    text: str  # every chunk said, joined
+    outcome: Outcome | None  # what the model's calls came to (None: no calls)
+    stats: GenerationStats | None  # the model's figures (None: it was not asked)
+    first_chunk_s: float | None  # seconds to the first chunk said
+
+
+#: Where a turn's speakable chunks go as they come (the Wyoming door streams them).
+Say = Callable[[str], Awaitable[None]]
+
+
+async def _say_nothing(_chunk: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class TurnParts:
+    """What one turn works with, taken from the assistant when it starts."""
+
+    worker: ModelWorker
+    settings: AssistantSettings
+    conversations: ConversationStore
+    clock: Callable[[], datetime]
+    home: Home | None  # as it is now; None in chat-only mode
+    prompt: tuple[str, str | None]  # the system prompt and tools the model's state holds
+    constraint: OutputConstraint | None
+    executor: Executor | None
+
+
+class Turn:
+    """One answer: its chunks said through ``say`` as they come; :meth:`run` returns the rest.
+
+    The chunks concatenate to the result's ``text`` exactly: each chunk after
+    the first carries the single space that separates it from the previous one.
     """
 
     def __init__(
-        self, assistant: Assistant, text: str, conversation_id: str | None, language: str | None
+        self,
+        parts: TurnParts,
+        text: str,
+        conversation_id: str | None,
+        language: str,
+        say: Say = _say_nothing,
     ) -> None:
-        self._assistant = assistant
+        self._parts = parts
         self._conversation_id = conversation_id
-        self._language = language or assistant.settings.language
+        self._language = language
+        self._say = say
         # Numbers as digits, for the model and for Home Assistant's sentences alike:
         # "auf zweiundzwanzig Grad" is 22 degrees for both.
         self._user_text = with_digits(text, self._language)
-        self.chunks: list[str] = []
-        self.stats: GenerationStats | None = None
-        #: What the model's tool calls came to, checked against the home (None: no calls).
-        self.outcome: Outcome | None = None
-        self.first_chunk_s: float | None = None
-        self._iterator = self._run()
+        self._chunks: list[str] = []
+        self._stats: GenerationStats | None = None
+        self._outcome: Outcome | None = None
+        self._first_chunk_s: float | None = None
 
-    @property
-    def text(self) -> str:
-        return "".join(self.chunks)
+    def _result(self) -> TurnResult:
+        text = "".join(self._chunks)
+        return TurnResult(
+            reply_for(text, self._outcome),
+            text,
+            self._outcome,
+            self._stats,
+            self._first_chunk_s,
+        )
 
-    @property
-    def reply(self) -> Reply:
-        """How the turn ends (complete once iterated): words, actions, a question or a refusal."""
-        return reply_for(self.text, self.outcome)
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._iterator
-
-    async def aclose(self) -> None:
-        await self._iterator.aclose()
-
-    async def _run(self) -> AsyncIterator[str]:
-        assistant = self._assistant
-        note = ChatMessage("system", request_note(assistant.clock(), self._language))
+    async def run(self) -> TurnResult:
+        parts = self._parts
+        note = ChatMessage("system", request_note(parts.clock(), self._language))
         turn = (note, ChatMessage("user", self._user_text))
         # The prompt describes the home as it was when its state was last prepared;
         # calls are checked against the home as it is now.
-        await assistant.wait_for_home_prompt()
-        home = assistant.current_home()
+        home = parts.home
         if home is not None and await self._understood_without_model(home):
-            self._remember(turn)
-            return
-        system_prompt, tools = assistant.prompt_and_tools()
+            return self._remember(turn)
+        system_prompt, tools = parts.prompt
         request = GenerationRequest(
             system_prompt=system_prompt,
-            history=assistant.conversations.history(self._conversation_id),
+            history=parts.conversations.history(self._conversation_id),
             turn=turn,
-            max_new_tokens=assistant.settings.max_new_tokens,
+            max_new_tokens=parts.settings.max_new_tokens,
             tools_json=tools,
-            constraint=assistant.constraint(),
+            constraint=parts.constraint,
         )
         stripper = BlockStripper()
         started = time.perf_counter()
-        generation = assistant.worker.generate(request)
-        async for chunk in self._speak(generation, stripper, started):
-            yield chunk
-        self.stats = generation.stats
+        generation = parts.worker.generate(request)
+        await self._speak(generation, stripper, started)
+        self._stats = generation.stats
         calls, problems = parse_tool_calls(stripper.captured)
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
@@ -133,22 +165,20 @@ class AnswerStream:
             calls = await self._calls_asked_for(calls, home)
             if not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
-                async for chunk in self._talk_instead(request, started):
-                    yield chunk
+                await self._talk_instead(request, started)
         if calls:
-            self.outcome = (
+            self._outcome = (
                 await asyncio.to_thread(self._outcome_of, calls, home)
                 if home is not None
                 else Outcome(refusals=[phrase(NOT_CONNECTED, self._language)])
             )
-            _LOGGER.info("Tool calls %s -> %s", calls, self.outcome)
-        executor = assistant.executor
-        if self.outcome and self.outcome.actions and executor is not None and home is not None:
-            async for chunk in self._carry_out(request, calls, executor, home, started):
-                yield chunk
-        self._remember(turn)
-        if self.stats is not None:
-            _LOGGER.info("Turn done: %s", self.stats.summary())
+            _LOGGER.info("Tool calls %s -> %s", calls, self._outcome)
+        executor = parts.executor
+        if self._outcome and self._outcome.actions and executor is not None and home is not None:
+            await self._carry_out(request, calls, executor, home, started)
+        if self._stats is not None:
+            _LOGGER.info("Turn done: %s", self._stats.summary())
+        return self._remember(turn)
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""
@@ -157,17 +187,19 @@ class AnswerStream:
         return in_language(outcome, self._language)
 
     def _names(self) -> list[str]:
-        home = self._assistant.current_home()
+        home = self._parts.home
         if home is None:
             return []
         return [name for entity in home.entities.values() for name in entity.names]
 
-    def _remember(self, turn: tuple[ChatMessage, ...]) -> None:
-        said = remembered(self.reply)
+    def _remember(self, turn: tuple[ChatMessage, ...]) -> TurnResult:
+        result = self._result()
+        said = remembered(result.reply)
         if said:
-            self._assistant.conversations.add_turn(
+            self._parts.conversations.add_turn(
                 self._conversation_id, (*turn, ChatMessage("assistant", said))
             )
+        return result
 
     async def _understood_without_model(self, home: Home) -> bool:
         """Whether Home Assistant's own sentences settle the request; sets the outcome.
@@ -176,8 +208,7 @@ class AnswerStream:
         and never to a sensitive device (a lock, a garage door) the request
         does not name itself: anything less goes to the model and its checks.
         """
-        settings = self._assistant.settings
-        if not settings.home_sentences or self._assistant.executor is not None:
+        if not self._parts.settings.home_sentences or self._parts.executor is not None:
             return False
         started = time.perf_counter()
         understood = await asyncio.to_thread(understand, self._user_text, self._language, home)
@@ -194,7 +225,7 @@ class AnswerStream:
         ):
             _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
             return False
-        self.outcome = outcome
+        self._outcome = outcome
         _LOGGER.info(
             "Understood with Home Assistant's sentences in %.0f ms: %s -> %s",
             (time.perf_counter() - started) * 1000,
@@ -213,15 +244,15 @@ class AnswerStream:
             held_to_request, calls, self._user_text, home, self._language
         )
 
-    async def _talk_instead(self, request: GenerationRequest, started: float) -> AsyncIterator[str]:
+    async def _talk_instead(self, request: GenerationRequest, started: float) -> None:
         words_only = replace(
             request,
-            turn=(*request.turn, ChatMessage("system", _TALK_NOTE)),
+            turn=(*request.turn, ChatMessage("system", TALK_NOTE)),
             constraint=speech_constraint(),
         )
         # Held back whole (a sentence or two): a small model sometimes reads this very
         # instruction back, which must never be spoken (seen with a real Home Assistant).
-        generation = self._assistant.worker.generate(words_only)
+        generation = self._parts.worker.generate(words_only)
         stripper = BlockStripper()
         try:
             said = ""
@@ -230,7 +261,7 @@ class AnswerStream:
             said += stripper.finish()
         finally:
             await generation.aclose()
-        if _echoes(said, _TALK_NOTE):
+        if echoes(said, TALK_NOTE):
             _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
             said = sentence(NO_ANSWER, self._language)
         elif other := reads_as_other(said, self._language, self._names()):
@@ -239,21 +270,20 @@ class AnswerStream:
                 "Not speaking an answer in %s to a %s request: %r", other, self._language, said
             )
             said = sentence(NO_ANSWER, self._language)
-        if chunk := self._speakable(said, started):
-            yield chunk
+        await self._speakable(said, started)
 
     async def _carry_out(
         self,
         request: GenerationRequest,
         calls: list[ToolCall],
-        executor,
+        executor: Executor,
         home: Home,
         started: float,
-    ) -> AsyncIterator[str]:
+    ) -> None:
         """The services mode: act, then let the model say how it went."""
-        assert self.outcome is not None
-        results = await executor(self.outcome.actions, home)
-        self.outcome.executed = True
+        assert self._outcome is not None
+        results = await executor(self._outcome.actions, home)
+        self._outcome.executed = True
         # The model reads back its calls in the form its prompt asks for: one JSON object a line.
         calls_text = "\n".join(
             json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False)
@@ -267,40 +297,36 @@ class AnswerStream:
             tools_json=request.tools_json,
             tool_results_json=json.dumps(results, ensure_ascii=False),
         )
-        generation = self._assistant.worker.generate(follow_up)
-        async for chunk in self._speak(generation, BlockStripper(), started):
-            yield chunk
-        if not self.chunks:  # the model said nothing: still confirm
+        generation = self._parts.worker.generate(follow_up)
+        await self._speak(generation, BlockStripper(), started)
+        if not self._chunks:  # the model said nothing: still confirm
             ok = all(result.get("success") for result in results)
-            if chunk := self._speakable("Done." if ok else "Sorry, that did not work.", started):
-                yield chunk
+            await self._speakable("Done." if ok else "Sorry, that did not work.", started)
 
     async def _speak(
         self, generation: GenerationStream, stripper: BlockStripper, started: float
-    ) -> AsyncIterator[str]:
-        """Speakable chunks of one generation; hidden blocks are left in ``stripper``."""
+    ) -> None:
+        """Say the speakable chunks of one generation; hidden blocks are left in ``stripper``."""
         chunker = ClauseChunker()
         try:
             async for piece in generation:
                 for raw in chunker.feed(stripper.feed(piece)):
-                    if chunk := self._speakable(raw, started):
-                        yield chunk
+                    await self._speakable(raw, started)
             for raw in chunker.feed(stripper.finish()) + chunker.finish():
-                if chunk := self._speakable(raw, started):
-                    yield chunk
+                await self._speakable(raw, started)
         finally:
             await generation.aclose()
 
-    def _speakable(self, raw: str, started: float) -> str:
+    async def _speakable(self, raw: str, started: float) -> None:
         cleaned = clean_for_speech(raw, self._language)
         if not cleaned:
-            return ""
-        if self.chunks:
+            return
+        if self._chunks:
             cleaned = " " + cleaned
         else:
-            self.first_chunk_s = time.perf_counter() - started
-        self.chunks.append(cleaned)
-        return cleaned
+            self._first_chunk_s = time.perf_counter() - started
+        self._chunks.append(cleaned)
+        await self._say(cleaned)
 
 
 class Assistant:
@@ -312,7 +338,7 @@ class Assistant:
         settings: AssistantSettings,
         clock: Callable[[], datetime] = datetime.now,
         home: Callable[[], Home | None] | None = None,
-        executor: Callable[[list, Home], Awaitable[list[dict]]] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.worker = worker
         self.system_prompt = system_prompt
@@ -389,7 +415,28 @@ class Assistant:
             )
         return self._constraint_memo[1]
 
-    def answer(
-        self, text: str, conversation_id: str | None = None, language: str | None = None
-    ) -> AnswerStream:
-        return AnswerStream(self, text, conversation_id, language)
+    async def answer(
+        self,
+        text: str,
+        conversation_id: str | None = None,
+        language: str | None = None,
+        say: Say = _say_nothing,
+    ) -> TurnResult:
+        """Answer one request: its chunks through ``say`` as they come, then how it ended.
+
+        Cancelling it (a client that leaves) stops the model at once.
+        """
+        await self.wait_for_home_prompt()
+        parts = TurnParts(
+            worker=self.worker,
+            settings=self.settings,
+            conversations=self.conversations,
+            clock=self.clock,
+            home=self.current_home(),
+            prompt=self.prompt_and_tools(),
+            constraint=self.constraint(),
+            executor=self.executor,
+        )
+        return await Turn(
+            parts, text, conversation_id, language or self.settings.language, say
+        ).run()

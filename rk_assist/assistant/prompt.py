@@ -13,6 +13,8 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+from ..errors import PromptFileError
+
 _LOGGER = logging.getLogger(__name__)
 
 SYSTEM_PROMPT_FILE = "system.txt"
@@ -39,10 +41,6 @@ _LANGUAGE_NAMES = {
     "ja": "Japanese",
     "ko": "Korean",
 }
-
-
-class PromptFileError(Exception):
-    """The system prompt file cannot be created or read."""
 
 
 def default_system_prompt() -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from ..runtimes.base import RuntimeFailure
+from ..errors import RkllmCallError, RkllmLibraryError
 from .structs import (
     ABIS,
     LLMHandle,
@@ -48,18 +48,6 @@ _VERSION_PATTERNS = (
     re.compile(rb"RKLLM[ _-]?(?:Runtime)?[ _-]?[Vv]ersion:? ?v?(\d+\.\d+\.\d+)(?:b\d+)?"),
 )
 _MAX_SCAN_BYTES = 256 << 20
-
-
-class RkllmLibraryError(Exception):
-    """The library is missing, unidentifiable or of an unsupported version."""
-
-
-class RkllmCallError(RuntimeFailure):
-    """A runtime function returned non-zero; a RuntimeFailure like any failed generation."""
-
-    def __init__(self, function: str, code: int) -> None:
-        super().__init__(f"{function} failed (code {code})")
-        self.function, self.code = function, code
 
 
 def abi_for_version(version: str) -> str | None:

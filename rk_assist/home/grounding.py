@@ -25,6 +25,7 @@ import logging
 import re
 from dataclasses import replace
 
+from ..output.calls import ToolCall
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP
 from .model import Entity, Home, normalize
 from .phrases import SAY_ITS_NAME, base_language, phrase
@@ -44,7 +45,6 @@ from .sentences import (
     understand,
 )
 from .services import STATE_INTENTS
-from .tool_calls import ToolCall
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from ..errors import AuthenticationError, HomeAssistantError
 from .model import Area, Entity, Floor, Home
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,14 +37,6 @@ REGISTRY_EVENTS = (
     "area_registry_updated",
     "floor_registry_updated",
 )
-
-
-class AuthenticationError(Exception):
-    """Home Assistant refused the token; retrying will not help."""
-
-
-class HomeAssistantError(Exception):
-    """A command failed or the connection broke."""
 
 
 class HomeAssistantConnection:

@@ -21,8 +21,6 @@ from typing import Any
 
 from .model import Home
 
-PREFIX = "intent__"  # Home Assistant 2026.9 prefixes LLM tool names with it
-
 # Slot kinds: how a value is written, shared by the tools' JSON schema and the grammar.
 PERCENT = "percent"  # an integer 0..100
 NUMBER = "number"
@@ -170,10 +168,6 @@ _TARGET_SCHEMA: dict[str, dict[str, Any]] = {
     "floor": {"type": "string"},
     "domain": {"type": "string", "description": "e.g. light"},
 }
-
-
-def canonical_intent(name: str) -> str:
-    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
 
 
 def targets_for(spec: IntentSpec, home: Home) -> tuple[str, ...]:

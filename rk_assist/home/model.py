@@ -7,6 +7,7 @@ does not check exposure for intents a Wyoming service sends.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -17,6 +18,8 @@ from typing import Any
 
 import voluptuous as vol
 import yaml
+
+from ..errors import HomeFileError
 
 # Leading articles and possessives of the languages rk-assist speaks: a model writes
 # "la ventilation" for the device called "Ventilation" (names and requests alike lose them).
@@ -32,18 +35,12 @@ _SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
 _SENSITIVE_COVERS = frozenset({"door", "garage", "gate", None})
 
 
-# The prompt's notation for a device beside its name (see ``Home.describe_for_prompt``).
-_PROMPT_NOTATION = re.compile(r"\s*\(also: [^)]*\)|\s*\[[a-z_]+(?:, [a-z_]+)?\]")
-
-
-def without_notation(text: str) -> str:
-    """Text with the prompt's notation for a device left out: a small model reads it back
-    ("Wohnzimmer Heizung (also: Heizung) [climate]"), and it is never to be spoken."""
-    return _PROMPT_NOTATION.sub("", text)
-
-
+@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
-    """Lower case, no accents or punctuation, single spaces, no leading article."""
+    """Lower case, no accents or punctuation, single spaces, no leading article.
+
+    Remembered: every grounding rule reads the same request, and every name of the
+    home is compared many times a turn."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = re.sub(r"[_\W]+", " ", text).strip()
@@ -203,10 +200,6 @@ HOME_SCHEMA = vol.Schema(
         ],
     }
 )
-
-
-class HomeFileError(Exception):
-    """The home file is missing or wrong; the message is one line naming where."""
 
 
 def load_home(path: Path) -> Home:

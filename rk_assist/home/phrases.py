@@ -269,10 +269,6 @@ def base_language(language: str | None) -> str:
     return (language or FALLBACK_LANGUAGE).replace("_", "-").split("-")[0].lower()
 
 
-def has_phrases(language: str | None) -> bool:
-    return base_language(language) in PHRASES
-
-
 def phrase(key: str, language: str | None = None, **values: Any) -> str:
     """The sentence ``key`` in ``language`` (else English), with its values filled in."""
     table = PHRASES.get(base_language(language), {})

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..output.calls import ToolCall
+from ..output.speech import without_notation
 from . import phrases
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, IntentSpec
-from .model import Entity, Home, normalize, without_notation
+from .model import Entity, Home, normalize
 from .phrases import phrase
 from .request_words import color_value
-from .tool_calls import ToolCall
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..assistant.replies import FAILED_ACTION, NO_ANSWER, sentence
-from ..assistant.speech import (
+from ..errors import RequestError
+from ..home.responses import Target, said_after
+from ..output.calls import ToolCall, parse_tool_calls
+from ..output.speech import (
     JSON_VALUE,
     THINK_BLOCK,
     TOOL_CALL_BLOCKS,
     TOOL_NAME,
     BlockStripper,
 )
-from ..home.responses import Target, said_after
-from ..home.tool_calls import ToolCall, parse_tool_calls
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
 from ..runtimes.worker import ModelWorker
 from .understood import (
@@ -40,13 +41,6 @@ from .understood import (
 
 _LOGGER = logging.getLogger(__name__)
 ROLES = ("system", "user", "assistant", "tool")
-
-
-class RequestError(ValueError):
-    """A request the service cannot take; the message names the field (an HTTP 400)."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}" if where else problem)
 
 
 @dataclass(frozen=True)

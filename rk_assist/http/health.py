@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .server import HttpFront
+    from .front import Front
 
 PATH = "/health"
 _CAN_TAKE_WORK = ("ready", "busy")
 
 
-def routes(front: HttpFront) -> list[web.RouteDef]:
+def routes(front: Front) -> list[web.RouteDef]:
     async def health(_request: web.Request) -> web.Response:
-        report = front.service.health()
+        report = front.health()
         status = 200 if report["status"] in _CAN_TAKE_WORK else 503
         return web.json_response(report, status=status)
 

@@ -6,19 +6,19 @@ they answer only peers on this machine; with a key, the key is the guard.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import voluptuous as vol
 from aiohttp import web
 
-from ..cache_cli import cache_files
+from ..errors import HttpError
 from ..runtimes.base import ChatMessage
+from ..runtimes.prompt_cache import delete_saved, describe_cache, saved_caches
 from .chat import ChatRequest, run_chat
-from .errors import HttpError
 from .schemas import MODEL_ONLY, validated
 
 if TYPE_CHECKING:
-    from .server import HttpFront
+    from .front import Front
 
 _BUILD = vol.Schema(
     {
@@ -29,7 +29,7 @@ _BUILD = vol.Schema(
 )
 
 
-def routes(front: HttpFront) -> list[web.RouteDef]:
+def routes(front: Front) -> list[web.RouteDef]:
     api = Management(front)
     return [
         web.get("/v1/cache", api.list_caches),
@@ -40,7 +40,7 @@ def routes(front: HttpFront) -> list[web.RouteDef]:
 
 
 class Management:
-    def __init__(self, front: HttpFront) -> None:
+    def __init__(self, front: Front) -> None:
         self.front = front
 
     def _guard(self, request: web.Request) -> None:
@@ -51,20 +51,7 @@ class Management:
 
     async def list_caches(self, request: web.Request) -> web.Response:
         self._guard(request)
-        caches: list[dict[str, Any]] = []
-        for cache in cache_files(self.front.service.config.cache_dir):
-            metadata = cache.read_metadata() or {}
-            caches.append(
-                {
-                    "model": cache.directory.name,
-                    "name": cache.name,
-                    "size": metadata.get("size", 0),
-                    "tokens": metadata.get("tokens"),
-                    "source": metadata.get("source"),
-                    "created": metadata.get("created"),
-                    "state": cache.integrity(),
-                }
-            )
+        caches = [describe_cache(cache) for cache in saved_caches(self.front.cache_dir)]
         return web.json_response({"caches": caches})
 
     async def build_cache(self, request: web.Request) -> web.Response:
@@ -74,7 +61,7 @@ class Management:
         system, _max = self.front.chat_defaults()
         messages = (ChatMessage("system", body["system"] or system), ChatMessage("user", "."))
         chat = ChatRequest(
-            model=self.front.service.plan.entry.name,
+            model=self.front.serving().entry.name,
             messages=messages,
             tools=tuple(body["tools"] or ()),
             max_tokens=1,
@@ -91,14 +78,7 @@ class Management:
     async def delete_cache(self, request: web.Request) -> web.Response:
         self._guard(request)
         model, name = request.match_info["model"], request.match_info["name"]
-        doomed = [
-            cache
-            for cache in cache_files(self.front.service.config.cache_dir)
-            if cache.directory.name == model and cache.name == name
-        ]
-        for cache in doomed:
-            cache.delete()
-        deleted = [str(cache.bin_path) for cache in doomed]
+        deleted = [str(cache.bin_path) for cache in delete_saved(self.front.cache_dir, model, name)]
         if not deleted:
             raise HttpError(404, f"no prompt cache {name!r} for model {model!r}")
         return web.json_response({"deleted": deleted})
@@ -107,7 +87,7 @@ class Management:
         self._guard(request)
         body = validated(MODEL_ONLY, await self.front.json_body(request))
         name = await self.front.serve_model(request, body.get("model") or body["name"])
-        plan = self.front.service.plan
+        plan = self.front.serving()
         return web.json_response(
             {"model": name, "runtime": self.front.worker.runtime.name}
             | {"context_length": plan.context.length}

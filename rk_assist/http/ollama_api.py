@@ -14,19 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..home.tool_calls import ToolCall
+from ..output.calls import ToolCall
 from ..runtimes.base import GenerationStats
 from .chat import ReplyPiece, run_chat, whole_reply
 from .schemas import MODEL_ONLY, ollama_chat, validated
 
 if TYPE_CHECKING:
-    from .server import HttpFront
+    from .front import Front
 
 #: The Ollama API version whose behaviour this follows (its clients may compare it).
 OLLAMA_API_VERSION = "0.12.0"
 
 
-def routes(front: HttpFront) -> list[web.RouteDef]:
+def routes(front: Front) -> list[web.RouteDef]:
     api = OllamaApi(front)
     return [
         web.get("/", api.root),
@@ -61,7 +61,7 @@ def _done(stats: GenerationStats, total_ns: int) -> dict[str, Any]:
 
 
 class OllamaApi:
-    def __init__(self, front: HttpFront) -> None:
+    def __init__(self, front: Front) -> None:
         self.front = front
 
     async def root(self, _request: web.Request) -> web.Response:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..home.tool_calls import ToolCall
+from ..output.calls import ToolCall
 from ..runtimes.base import GenerationStats
 from .chat import ReplyPiece, run_chat, whole_reply
 from .schemas import openai_chat
 
 if TYPE_CHECKING:
-    from .server import HttpFront
+    from .front import Front
 
 
-def routes(front: HttpFront) -> list[web.RouteDef]:
+def routes(front: Front) -> list[web.RouteDef]:
     api = OpenAiApi(front)
     return [
         web.get("/v1/models", api.models),
@@ -59,7 +59,7 @@ def _calls(calls: list[ToolCall], first_index: int = 0) -> list[dict[str, Any]]:
 
 
 class OpenAiApi:
-    def __init__(self, front: HttpFront) -> None:
+    def __init__(self, front: Front) -> None:
         self.front = front
 
     async def models(self, _request: web.Request) -> web.Response:

@@ -16,8 +16,9 @@ from typing import Any
 
 import voluptuous as vol
 
+from ..errors import RequestError
 from ..runtimes.base import ChatMessage, Sampling, encodable
-from .chat import ROLES, ChatRequest, RequestError, message_text
+from .chat import ROLES, ChatRequest, message_text
 
 _NUMBER = vol.Any(int, float)
 

@@ -24,7 +24,7 @@ from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.resolve import resolve_calls
 from ..home.responses import in_language, state_sentence
 from ..home.sentences import MEDIA_INTENTS, understand
-from ..home.tool_calls import ToolCall
+from ..output.calls import ToolCall
 from .ha_prompt import home_from_prompt, state_in_live_context
 
 _LOGGER = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RKLLM_LIMIT = 16384
-DEFAULT_CONTEXT = 4096  # what a voice assistant needs when nothing else says
+from ..defaults import CONTEXT_LENGTH, RKLLM_MAX_CONTEXT
+
 # Bytes of KV cache per token when the model's shape is unknown: generous, so
 # the memory rule errs towards a smaller context (a 1.5B model needs ~28 KB).
 UNKNOWN_KV_BYTES_PER_MODEL_BYTE = 1 / 16000
@@ -70,10 +70,10 @@ def choose_context(
     elif metadata:
         length, rule = metadata, "the model's trained context (GGUF metadata)"
     else:
-        length, rule = DEFAULT_CONTEXT, "default"
+        length, rule = CONTEXT_LENGTH, "default"
     caps: list[tuple[int, str]] = []
     if runtime == "rkllm":
-        caps.append((RKLLM_LIMIT, "the RKLLM limit"))
+        caps.append((RKLLM_MAX_CONTEXT, "the RKLLM limit"))
     limit = model_limit or (file_tag if runtime == "rkllm" else None)
     if limit:
         caps.append((limit, "the model's limit"))

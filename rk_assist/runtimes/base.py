@@ -15,19 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from .. import defaults
+from ..errors import ModelFileError
 from .prompt_cache import client_cache_name, service_cache_name
-
-
-class RuntimeFailure(Exception):
-    """A runtime could not load or generate; the message is meant for the log."""
-
-
-class ModelFileError(RuntimeFailure):
-    """The model file is missing, unreadable or not a model this runtime can use."""
-
-
-class PromptTooLongError(RuntimeFailure):
-    """Even with all history dropped, the prompt does not fit the context window."""
 
 
 def read_model_head(path: Path, size: int = 4) -> bytes:
@@ -111,7 +101,7 @@ class GenerationRequest:
     system_prompt: str
     turn: Sequence[ChatMessage]
     history: Sequence[Sequence[ChatMessage]] = ()
-    max_new_tokens: int = 256
+    max_new_tokens: int = defaults.MAX_NEW_TOKENS
     #: Function tools as an OpenAI-format JSON array, or None for plain chat.
     tools_json: str | None = None
     #: Results of the tool calls the previous generation made (a JSON array);

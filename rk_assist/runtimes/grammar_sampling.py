@@ -17,7 +17,7 @@ from collections.abc import Callable
 import llama_cpp
 import numpy as np
 
-from .base import RuntimeFailure
+from ..errors import RuntimeFailure
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)

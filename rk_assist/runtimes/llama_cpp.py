@@ -20,16 +20,14 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from ..errors import ModelFileError, PromptTooLongError, RuntimeFailure
 from .base import (
     MIN_ANSWER_TOKENS,
     ChatMessage,
     GenerationRequest,
     GenerationStats,
-    ModelFileError,
     OutputConstraint,
-    PromptTooLongError,
     Runtime,
-    RuntimeFailure,
     Sampling,
     TextFollower,
     TextSink,
@@ -58,7 +56,6 @@ RESTORE_MARGIN_TOKENS = 16
 
 @dataclass(frozen=True)
 class LlamaCppSettings(RuntimeSettings):
-    context_length: int = 2048
     threads: int | None = None  # None: every core but one (threads.py)
     batch_size: int = 512
     seed: int = 0
@@ -116,7 +113,6 @@ class LlamaCppRuntime(Runtime):
         self._prefix_state: bytes | None = None  # llama.cpp state after the system prompt
         self._states = StateCache(settings.state_cache_mb << 20)
         self._bos_text = ""
-        self._load_lock = threading.Lock()
         #: How the system prompt state was obtained at load: "built", "disk" or "off".
         self.prefix_source = "off"
         self._halt = AbortFlag()

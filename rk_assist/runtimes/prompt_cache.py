@@ -212,3 +212,40 @@ class PromptCacheFile:
         for path in (self.json_path, self.bin_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def saved_caches(cache_dir: Path) -> list[PromptCacheFile]:
+    """Every prompt cache under ``cache_dir`` (``<model>/<name>.json`` and its ``.bin``)."""
+    if not cache_dir.is_dir():
+        return []
+    return [
+        PromptCacheFile(folder, metadata.stem)
+        for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir())
+        for metadata in sorted(folder.glob("*.json"))
+    ]
+
+
+def describe_cache(cache: PromptCacheFile) -> dict[str, Any]:
+    """What the cache command and the HTTP API list of one cache."""
+    metadata = cache.read_metadata() or {}
+    return {
+        "model": cache.directory.name,
+        "name": cache.name,
+        "size": metadata.get("size", 0),
+        "tokens": metadata.get("tokens"),
+        "source": metadata.get("source"),
+        "created": metadata.get("created"),
+        "state": cache.integrity(),
+    }
+
+
+def delete_saved(cache_dir: Path, model: str | None, name: str | None) -> list[PromptCacheFile]:
+    """Delete the caches of ``model`` named ``name`` (None: any); the ones deleted."""
+    doomed = [
+        cache
+        for cache in saved_caches(cache_dir)
+        if (model is None or cache.directory.name == model) and (name is None or cache.name == name)
+    ]
+    for cache in doomed:
+        cache.delete()
+    return doomed

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.library import RkllmCallError, RkllmLibrary, RkllmLibraryError
+from ..core.library import RkllmLibrary
 from ..core.structs import (
     CallbackReturn,
     LLMCallState,
@@ -38,14 +38,19 @@ from ..core.structs import (
     RKLLMPromptCacheParam,
     RKLLMResult,
 )
+from ..defaults import RKLLM_MAX_CONTEXT
+from ..errors import (
+    ModelFileError,
+    PromptTooLongError,
+    RkllmCallError,
+    RkllmLibraryError,
+    RuntimeFailure,
+)
 from .base import (
     ChatMessage,
     GenerationRequest,
     GenerationStats,
-    ModelFileError,
-    PromptTooLongError,
     Runtime,
-    RuntimeFailure,
     TextSink,
     fit_history,
     read_model_head,
@@ -62,7 +67,6 @@ from .settings import RuntimeSettings
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_CONTEXT = 16384  # the RKLLM conversion limit; contexts are multiples of 32
 BIG_CORES_MASK = 0xF0  # CPUs 4 to 7: the Cortex-A76 cluster on RK3588 and RK3576
 NPU_DRIVER_HINT = (
     "check that the NPU driver is 0.9.8 (cat /sys/kernel/debug/rknpu/version), that the model "
@@ -93,9 +97,9 @@ def check_rkllm_file(path: Path) -> None:
 
 
 def check_context_length(value: int) -> None:
-    if value <= 0 or value > MAX_CONTEXT or value % 32:
+    if value <= 0 or value > RKLLM_MAX_CONTEXT or value % 32:
         raise RuntimeFailure(
-            f"RKLLM context length must be a multiple of 32 up to {MAX_CONTEXT}, not {value}"
+            f"RKLLM context length must be a multiple of 32 up to {RKLLM_MAX_CONTEXT}, not {value}"
         )
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import defaults
 from .chat_format import TemplateSource
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     model_path: Path
-    context_length: int = 4096
-    temperature: float = 0.3
-    top_p: float = 0.9
-    top_k: int = 40
+    context_length: int = defaults.CONTEXT_LENGTH
+    temperature: float = defaults.TEMPERATURE
+    top_p: float = defaults.TOP_P
+    top_k: int = defaults.TOP_K
     repeat_penalty: float = 1.1
     cache_dir: Path | None = None  # None: keep the system prompt state in memory only
     prefix_cache: bool = True  # False re-computes the whole prompt every turn (benchmarks)

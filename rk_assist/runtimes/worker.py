@@ -17,14 +17,12 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
+from .. import defaults
+from ..errors import BusyError
 from .base import GenerationRequest, GenerationStats, Runtime
 
 _LOGGER = logging.getLogger(__name__)
 _END = object()
-
-
-class BusyError(Exception):
-    """Too many requests are already waiting for the model."""
 
 
 class GenerationStream:
@@ -54,7 +52,7 @@ class GenerationStream:
 class ModelWorker:
     """Owns a runtime: loads it, serialises generations, bounds the waiting line."""
 
-    def __init__(self, runtime: Runtime, max_waiting: int = 4) -> None:
+    def __init__(self, runtime: Runtime, max_waiting: int = defaults.QUEUE_SIZE) -> None:
         self.runtime = runtime
         self.max_waiting = max_waiting
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rk-assist-model")

@@ -14,12 +14,10 @@ import json
 
 from wyoming.event import Event
 
+from ..errors import ProtocolError
+
 MAX_DATA_BYTES = 1 << 20  # the JSON data of one event
 MAX_PAYLOAD_BYTES = 1 << 20  # a handle service receives no audio
-
-
-class ProtocolError(Exception):
-    """The peer sent something that is not a valid Wyoming event."""
 
 
 async def read_event(

@@ -26,16 +26,22 @@ from wyoming.intent import Intent, IntentsStart, IntentsStop, Recognize
 from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler
 
+from .. import defaults
 from ..assistant import replies
 from ..assistant.pipeline import Assistant
-from ..assistant.prompt import PromptFileError
 from ..assistant.replies import Act, AskBack, Decline, NoAnswer, Reply, sentence, words_of
-from ..config import STOP_GRACE_S
 from ..connection_budget import ConnectionBudget, peer_host
+from ..errors import (
+    BusyError,
+    PromptFileError,
+    PromptTooLongError,
+    ProtocolError,
+    RkAssistError,
+    RuntimeFailure,
+)
 from ..home.resolve import Action
-from ..runtimes.base import PromptTooLongError, RuntimeFailure, encodable
-from ..runtimes.worker import BusyError
-from .events import ProtocolError, read_event, wait_for_event
+from ..runtimes.base import encodable
+from .events import read_event, wait_for_event
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,20 +58,20 @@ USE_MODEL_EVENT = "rk-assist-use-model"
 MODEL_READY_EVENT = "rk-assist-model"
 
 
-#: What is said when answering fails, by the first matching exception type, and how
-#: loudly it is logged; anything else is an unexpected failure, logged with its traceback.
-_FAILURES: tuple[tuple[type[Exception], str, int], ...] = (
-    (BusyError, replies.BUSY, logging.WARNING),
-    (PromptTooLongError, replies.TOO_LONG, logging.WARNING),
-    (RuntimeFailure, replies.FAILED, logging.ERROR),
+#: How loudly an error that ends a turn is logged, by the first matching type; what is
+#: said is the error's own ``said``. Anything else is unexpected: logged with its traceback.
+_LOG_LEVELS: tuple[tuple[type[RkAssistError], int], ...] = (
+    (BusyError, logging.WARNING),
+    (PromptTooLongError, logging.WARNING),
+    (RkAssistError, logging.ERROR),
 )
 
 
 def _said_for_failure(err: Exception, language: str) -> str:
-    for kind, key, level in _FAILURES:
-        if isinstance(err, kind):
-            _LOGGER.log(level, "Cannot answer: %s", err)
-            return sentence(key, language)
+    if isinstance(err, RkAssistError):
+        level = next(level for kind, level in _LOG_LEVELS if isinstance(err, kind))
+        _LOGGER.log(level, "Cannot answer: %s", err)
+        return sentence(err.said, language)
     _LOGGER.error("Unexpected failure while answering", exc_info=err)
     return sentence(replies.FAILED, language)
 
@@ -82,7 +88,7 @@ def action_target(intent: Intent) -> str:
     return ", ".join(f"{e.name}={e.value}" for e in intent.entities)
 
 
-def _is_local(peer: Any) -> bool:
+def is_local_peer(peer: Any) -> bool:
     host = peer_host(peer)
     if not host:  # unix sockets and stdio have no address
         return True
@@ -94,14 +100,14 @@ def _is_local(peer: Any) -> bool:
 
 @dataclass(frozen=True)
 class HandlerSettings:
-    max_text_chars: int = 2000
+    max_text_chars: int = defaults.MAX_TEXT_CHARS
     default_language: str = "en"
     #: Seconds a connection may stay with no event while it has no answer running.
-    idle_timeout: float | None = 120.0
+    idle_timeout: float | None = defaults.IDLE_TIMEOUT_S
     #: Seconds an event may take to arrive once it has begun.
-    read_timeout: float | None = 10.0
+    read_timeout: float | None = defaults.READ_TIMEOUT_S
     #: Seconds a turn under way may take to finish when the service stops.
-    stop_grace: float = STOP_GRACE_S
+    stop_grace: float = defaults.STOP_GRACE_S
 
 
 class AssistEventHandler(AsyncEventHandler):
@@ -192,7 +198,7 @@ class AssistEventHandler(AsyncEventHandler):
 
     async def _use_model(self, event: Event) -> None:
         """Switch models on request, from this machine only: it stops every satellite's answers."""
-        if not _is_local(self._peer):
+        if not is_local_peer(self._peer):
             _LOGGER.warning("Refusing a model switch from %s: only local clients may", self._peer)
             await self._send(
                 Error(
@@ -270,27 +276,27 @@ class AssistEventHandler(AsyncEventHandler):
             conversation_id = None
         _LOGGER.debug("Transcript (%s): %s", language, text)
 
-        stream = self._assistant.answer(text, conversation_id, language)
         started = False
+
+        async def say(chunk: str) -> None:
+            nonlocal started
+            if not started:
+                await self._send(HandledStart(context=context).event())
+                started = True
+            await self._send(HandledChunk(text=chunk).event())
+
         try:
-            async for chunk in stream:
-                if not started:
-                    await self._send(HandledStart(context=context).event())
-                    started = True
-                await self._send(HandledChunk(text=chunk).event())
+            result = await self._assistant.answer(text, conversation_id, language, say)
         except ConnectionError:
-            return  # the client is gone; the stream's cleanup aborted the model
+            return  # the client is gone; cancelling the turn aborted the model
         except asyncio.CancelledError:
             if self._stopping:  # the service stops: the turn still ends with not-handled
-                await stream.aclose()
                 await self._fail(sentence(replies.STOPPING, language), context, started)
             raise
         except Exception as err:  # every failure is said; the table says how
             await self._fail(_said_for_failure(err, language), context, started)
             return
-        finally:
-            await stream.aclose()
-        await self._finish(stream.reply, context, started, language)
+        await self._finish(result.reply, context, started, language)
 
     def _refusal_for(self, text: str) -> str | None:
         """Which sentence to say instead of answering a transcript that cannot be answered."""

@@ -22,7 +22,7 @@ from wyoming.event import Event
 from wyoming.handle import Handled, HandledChunk, NotHandled
 from wyoming.info import Describe, Info
 
-DEFAULT_URI = "tcp://127.0.0.1:10500"
+from ..defaults import LOCAL_WYOMING_URI
 
 
 @dataclass
@@ -107,7 +107,9 @@ def main(argv: Sequence[str]) -> int:
         prog="rk-assist ask", description="Ask a Wyoming handle service something."
     )
     parser.add_argument("text", nargs="?", help="what the user said")
-    parser.add_argument("--uri", default=DEFAULT_URI, help=f"service address ({DEFAULT_URI})")
+    parser.add_argument(
+        "--uri", default=LOCAL_WYOMING_URI, help=f"service address ({LOCAL_WYOMING_URI})"
+    )
     parser.add_argument("--describe", action="store_true", help="print the service's info")
     parser.add_argument("--conversation-id", help="continue a conversation")
     parser.add_argument("--language", help="language of the text, such as en")

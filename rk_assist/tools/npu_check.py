@@ -16,9 +16,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import summary
-from .runtimes.base import ChatMessage, GenerationRequest, GenerationStats, RuntimeFailure
-from .runtimes.rkllm import RkllmRuntime, RkllmSettings
+from .. import summary
+from ..defaults import CONTEXT_LENGTH
+from ..errors import RuntimeFailure
+from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats
+from ..runtimes.rkllm import RkllmRuntime, RkllmSettings
 
 DRIVER_VERSION_FILE = "/sys/kernel/debug/rknpu/version"
 REQUIRED_DRIVER = "0.9.8"
@@ -173,6 +175,6 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--model", required=True, help=".rkllm model file")
     parser.add_argument("--rkllm-library", help="librkllmrt.so (default: searched)")
     parser.add_argument("--rkllm-abi", default="auto", choices=("auto", "1.2", "1.3"))
-    parser.add_argument("--context-length", type=int, default=4096)
+    parser.add_argument("--context-length", type=int, default=CONTEXT_LENGTH)
     parser.add_argument("--driver-version-file", default=DRIVER_VERSION_FILE)
     return run_checks(parser.parse_args(argv))

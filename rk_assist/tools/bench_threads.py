@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import llama_cpp
 
+from ..runtimes.embedded import embedded_model_path
+from ..runtimes.threads import available_cores, default_threads
 from .bench_http import burner_processes
-from .runtimes.embedded import embedded_model_path
-from .runtimes.threads import available_cores, default_threads
 
 PROMPT = (
     "<|im_start|>system\nYou are a helpful voice assistant. Answer briefly.<|im_end|>\n"

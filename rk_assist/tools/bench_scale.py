@@ -24,9 +24,9 @@ from typing import Any
 
 import aiohttp
 
-from . import summary
+from .. import summary
+from ..models.select import embedded_entry
 from .bench_http import burner_processes, free_port
-from .models.select import embedded_entry
 from .scale_out import Board, haproxy_config
 
 QUESTIONS = (

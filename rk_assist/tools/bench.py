@@ -32,13 +32,14 @@ from pathlib import Path
 
 import llama_cpp
 
-from . import summary
-from .assistant.chunker import ClauseChunker
-from .assistant.prompt import default_system_prompt, request_note
+from .. import summary
+from ..assistant.chunker import ClauseChunker
+from ..assistant.prompt import default_system_prompt, request_note
+from ..config import build_config
+from ..defaults import CONTEXT_LENGTH
+from ..models.select import embedded_entry
+from ..service import Service, create_service
 from .client import ask
-from .config import build_config
-from .models.select import embedded_entry
-from .service import Service, create_service
 
 QUESTIONS = (
     "What is the capital of France?",
@@ -310,7 +311,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--runtime", default="auto", choices=("auto", "cpu", "rkllm"))
     parser.add_argument("--runs", type=int, default=3, help="questions per row (3)")
     parser.add_argument("--max-tokens", type=int, default=48, help="answer cap (48)")
-    parser.add_argument("--context-length", type=int, default=4096, help="context (4096)")
+    parser.add_argument(
+        "--context-length", type=int, default=CONTEXT_LENGTH, help=f"context ({CONTEXT_LENGTH})"
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (all)")
     parser.add_argument(
         "--sizes",

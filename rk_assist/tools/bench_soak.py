@@ -29,11 +29,12 @@ from pathlib import Path
 
 import aiohttp
 
-from . import summary
+from .. import summary
+from ..defaults import CONTEXT_LENGTH
+from ..models.select import embedded_entry
 from .bench_http import free_port, service_process, wait_ready
 from .bench_scale import ask as ask_http
 from .client import ask
-from .models.select import embedded_entry
 
 UTTERANCES = (
     "turn on the kitchen light",
@@ -47,7 +48,7 @@ UTTERANCES = (
 )
 CLIENTS = 4
 WARM_UP = 0.1
-CONTEXT = 4096
+CONTEXT = CONTEXT_LENGTH
 STATE_CACHE_MB = 256
 #: Long prompts sent first: each reaches ~3/4 into the context, and together their
 #: saved states are more than the state cache holds.

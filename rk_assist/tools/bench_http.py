@@ -30,8 +30,9 @@ from typing import Any
 
 import aiohttp
 
-from . import summary
-from .home.model import Home, load_home
+from .. import summary
+from ..defaults import CONTEXT_LENGTH
+from ..home.model import Home, load_home
 
 # Each turn: what was said, and the call Home Assistant ran for it (None: just an answer).
 CONVERSATIONS: tuple[tuple[tuple[str, tuple[str, str] | None], ...], ...] = (
@@ -439,7 +440,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--turns", type=int, default=5, help="turns per conversation (5)")
     parser.add_argument("--max-tokens", type=int, default=24, help="answer length (24)")
-    parser.add_argument("--context-length", type=int, default=4096)
+    parser.add_argument("--context-length", type=int, default=CONTEXT_LENGTH)
     parser.add_argument("--threads", type=int, help="CPU threads for both (default: all)")
     parser.add_argument("--load", type=int, default=0, help="competing CPU burners to run (0)")
     parser.add_argument("--start-timeout", type=float, default=300.0)

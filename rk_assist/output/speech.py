@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..home.model import without_notation
-
 # Blocks whose content must never be spoken: reasoning, tool calls in Qwen's
 # JSON form and in the XML-like form of RKLLM 1.3's demos, the <tools> wrapper
 # small models copy from their prompt, and code fences.
@@ -148,6 +146,16 @@ class BlockStripper:
                     longest = max(longest, size)
                     break
         return longest
+
+
+# The prompt's notation beside a device's name (see ``Home.describe_for_prompt``).
+_PROMPT_NOTATION = re.compile(r"\s*\(also: [^)]*\)|\s*\[[a-z_]+(?:, [a-z_]+)?\]")
+
+
+def without_notation(text: str) -> str:
+    """Text with the prompt's notation for a device left out: a small model reads it back
+    ("Wohnzimmer Heizung (also: Heizung) [climate]"), and it is never to be spoken."""
+    return _PROMPT_NOTATION.sub("", text)
 
 
 _EMOJI = re.compile(

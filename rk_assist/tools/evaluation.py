@@ -30,20 +30,18 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from . import summary
-from .assistant.conversations import ConversationStore
-from .assistant.pipeline import Assistant, AssistantSettings
-from .assistant.prompt import default_system_prompt
-from .assistant.replies import words_of
-from .config import build_config
-from .home.model import Home, load_home
-from .home.request_words import reads_as_other
-from .home.resolve import Action
-from .home.responses import heard
-from .home.services import STATE_INTENTS
-from .models.select import create_runtime, plan_model
-from .runtimes.base import RuntimeFailure
-from .runtimes.worker import ModelWorker
+from .. import summary
+from ..assistant.pipeline import Assistant
+from ..assistant.prompt import default_system_prompt
+from ..assistant.replies import words_of
+from ..config import build_config
+from ..errors import RuntimeFailure
+from ..home.model import Home, load_home
+from ..home.request_words import reads_as_other
+from ..home.resolve import Action
+from ..home.responses import heard
+from ..home.services import STATE_INTENTS
+from ..stack import build_stack
 
 CASE_SCHEMA = vol.Schema(
     {
@@ -189,24 +187,22 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                 "temperature": "0",
                 "max_tokens": str(args.max_tokens),
                 "cache_dir": str(Path(tmp) / "cache"),
+                # One request at a time, each on its own: no queue, no history.
+                "queue_size": "1",
+                "history_turns": "0",
             },
             environ={},
         )
-        plan = plan_model(config)
-        worker = ModelWorker(create_runtime(plan, config), max_waiting=1)
-        assistant = Assistant(
-            worker,
-            default_system_prompt().strip(),
-            ConversationStore(max_turns=0),
-            AssistantSettings(
-                max_new_tokens=args.max_tokens,
-                call_grammar=not args.no_grammar,
-                free_names=args.grammar_names == "free",
-                home_sentences=not args.model_only,
-            ),
+        stack = build_stack(
+            config,
             home=lambda: current["home"],
+            system_prompt=default_system_prompt().strip(),
+            call_grammar=not args.no_grammar,
+            free_names=args.grammar_names == "free",
+            home_sentences=not args.model_only,
         )
-        await worker.load(*assistant.prompt_and_tools())
+        await stack.load()
+        assistant, worker, plan = stack.assistant, stack.worker, stack.plan
         results = []
         try:
             for eval_set in sets:
@@ -235,16 +231,14 @@ async def _run_set(
     results = []
     for number, case in enumerate(cases, 1):
         started = time.perf_counter()
-        stream = assistant.answer(case["text"], language=eval_set.language)
-        async for _chunk in stream:
-            pass
+        turn = await assistant.answer(case["text"], language=eval_set.language)
         seconds = time.perf_counter() - started
-        got = action_keys(stream.outcome.actions) if stream.outcome else set()
-        actions = stream.outcome.actions if stream.outcome else []
+        actions = turn.outcome.actions if turn.outcome else []
+        got = action_keys(actions)
         spoken = heard(
-            words_of(stream.reply, eval_set.language, eval_set.home), actions, eval_set.home
+            words_of(turn.reply, eval_set.language, eval_set.home), actions, eval_set.home
         )
-        stats = stream.stats
+        stats = turn.stats
         result = CaseResult(
             case["text"],
             case["kind"],

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-HTTP_PORT = 11434
-WYOMING_PORT = 10500
+from ..defaults import HTTP_PORT, WYOMING_PORT
+
 _SERVER_LINE = re.compile(r"\s*server (board\d+) board\d+\.local:(\d+) check")
 
 

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import aiohttp
 
-from . import summary
+from .. import summary
+from ..models.select import embedded_entry
 from .bench_http import free_port, service_process, wait_ready
 from .client import ask
-from .models.select import embedded_entry
 
 #: When a client leaves; the last differs by door: Wyoming's device command ends in intents
 #: (its calls are grammar-held), the HTTP API's tool round trip in the answer to a result.

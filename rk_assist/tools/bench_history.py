@@ -15,11 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-from . import summary
-from .models.library import resolve_model
-from .models.select import embedded_entry
-from .runtimes.base import ChatMessage, GenerationRequest
-from .runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
+from .. import summary
+from ..models.library import resolve_model
+from ..models.select import embedded_entry
+from ..runtimes.base import ChatMessage, GenerationRequest
+from ..runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
 
 SIZES = (10, 100, 1_000, 10_000)
 

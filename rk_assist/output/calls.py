@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.speech import JSON_VALUE, BlockStripper
-from .intents import canonical_intent
+from .speech import JSON_VALUE, BlockStripper
 
+#: Home Assistant (2026.9 and later) prefixes the names of its LLM tools with this.
+TOOL_PREFIX = "intent__"
 _PARAMETER = re.compile(r"<parameter=([^>]+)>(.*?)(?:</parameter>|$)", re.S)
 
 
@@ -27,6 +28,11 @@ _PARAMETER = re.compile(r"<parameter=([^>]+)>(.*?)(?:</parameter>|$)", re.S)
 class ToolCall:
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_intent(name: str) -> str:
+    """The intent a tool name stands for: "intent__HassTurnOn" is HassTurnOn."""
+    return name.removeprefix(TOOL_PREFIX)
 
 
 def _loads_forgiving(text: str) -> Any:

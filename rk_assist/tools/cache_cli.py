@@ -12,39 +12,32 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .assistant.prompt import PromptFileError, load_system_prompt
-from .config import ConfigError, ServiceConfig, add_service_arguments, build_config
-from .home.model import HomeFileError, load_home
-from .home.prompt import HOME_TOOLS_JSON, home_prompt
-from .models.select import create_runtime, plan_model
-from .runtimes.base import RuntimeFailure
-from .runtimes.prompt_cache import PromptCacheFile, service_cache_name
-from .runtimes.worker import ModelWorker
-
-
-def cache_files(cache_dir: Path) -> list[PromptCacheFile]:
-    if not cache_dir.is_dir():
-        return []
-    return [
-        PromptCacheFile(folder, metadata.stem)
-        for folder in sorted(p for p in cache_dir.iterdir() if p.is_dir())
-        for metadata in sorted(folder.glob("*.json"))
-    ]
+from ..config import ServiceConfig, add_service_arguments, build_config
+from ..errors import ConfigError, HomeFileError, PromptFileError, RuntimeFailure
+from ..home.model import load_home
+from ..runtimes.prompt_cache import (
+    PromptCacheFile,
+    delete_saved,
+    describe_cache,
+    saved_caches,
+    service_cache_name,
+)
+from ..stack import build_stack
 
 
 def list_caches(cache_dir: Path) -> int:
-    files = cache_files(cache_dir)
-    if not files:
+    caches = [describe_cache(cache) for cache in saved_caches(cache_dir)]
+    if not caches:
         print(f"No prompt caches in {cache_dir}")
         return 0
     print(f"{'model':<24} {'name':<23} {'size':>9} {'tokens':>7}  {'created':<25} state")
-    for cache in files:
-        metadata = cache.read_metadata() or {}
-        size = metadata.get("size", 0)
+    for cache in caches:
+        tokens, created = (
+            "-" if cache[key] is None else str(cache[key]) for key in ("tokens", "created")
+        )
         print(
-            f"{cache.directory.name:<24} {cache.name:<23} {size / 1e6:>6.1f} MB "
-            f"{metadata.get('tokens', '-')!s:>7}  {metadata.get('created', '-'):<25} "
-            f"{cache.integrity()}"
+            f"{cache['model']:<24} {cache['name']:<23} {cache['size'] / 1e6:>6.1f} MB "
+            f"{tokens:>7}  {created:<25} {cache['state']}"
         )
     return 0
 
@@ -57,13 +50,8 @@ def delete_caches(cache_dir: Path, model: str | None, name: str | None, everythi
             file=sys.stderr,
         )
         return 2
-    doomed = [
-        cache
-        for cache in cache_files(cache_dir)
-        if (model is None or cache.directory.name == model) and (name is None or cache.name == name)
-    ]
+    doomed = delete_saved(cache_dir, model, name)
     for cache in doomed:
-        cache.delete()
         print(f"deleted {cache.bin_path}")
     if not doomed:
         print("nothing to delete")
@@ -74,18 +62,17 @@ async def build_cache(config: ServiceConfig) -> int:
     if not config.prompt_cache:
         print("rk-assist cache build: --no-prompt-cache leaves nothing to build", file=sys.stderr)
         return 2
-    plan = plan_model(config)
-    worker = ModelWorker(create_runtime(plan, config))
-    system_prompt, tools = load_system_prompt(config.config_dir), None
+    home = None
     if config.home_file is not None and config.home_control != "off":
         # The same prompt the service will use with this home, so its cache is ready.
         home = load_home(config.home_file)
-        system_prompt, tools = home_prompt(system_prompt, home), HOME_TOOLS_JSON
-    await worker.load(system_prompt, tools)
-    source = worker.runtime.prefix_source
-    await worker.close()
+    stack = build_stack(config, home=(lambda: home) if home is not None else None)
+    await stack.load()
+    source = stack.worker.runtime.prefix_source
+    system_prompt, tools = stack.assistant.prompt_and_tools()
+    await stack.worker.close()
     cache = PromptCacheFile(
-        config.cache_dir / plan.entry.name, service_cache_name(system_prompt, tools)
+        config.cache_dir / stack.plan.entry.name, service_cache_name(system_prompt, tools)
     )
     state = "was already up to date" if source == "disk" else "built"
     print(f"{cache.bin_path}: {state} ({cache.integrity()})")

