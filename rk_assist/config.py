@@ -37,6 +37,7 @@ class ServiceConfig:
     rkllm_cpu_mask: int
     rkllm_n_keep: int
     rkllm_embed_flash: bool
+    rkllm_grammar: bool
     config_dir: Path
     cache_dir: Path
     languages: tuple[str, ...]
@@ -218,6 +219,15 @@ OPTIONS: tuple[Option, ...] = (
         vol.Boolean(),
         "load the model's embedding table into memory instead of reading it from flash "
         "(faster, needs more memory)",
+        flag_only=True,
+    ),
+    Option(
+        "rkllm_grammar",
+        True,
+        vol.Boolean(),
+        "hold RKLLM answers to the call grammar through the runtime's logits, token by token "
+        "(needs the model's vocabulary: vocab.gguf beside the .rkllm; the GGUF itself when "
+        "emulated)",
         flag_only=True,
     ),
     Option(

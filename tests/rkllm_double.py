@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
+from rk_assist.core.emulated import compile_library
+
 SOURCE = Path(__file__).parent / "fake_rkllm" / "fake_rkllm.c"
+#: rkllm_abi.h: the struct layouts the double shares with the emulated runtime.
+ABI_HEADERS = Path(__file__).parent.parent / "rk_assist" / "core"
 MODEL_TEXT = "RKLLM-FAKE-MODEL\nmax_context_limit={limit}\n"
 
 
 def build_double(out_dir: Path, abi: str, version: str | None = None) -> Path:
     """Compile the double for ABI "1.2" or "1.3"; returns the .so path."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("the RKLLM tests need a C compiler (cc or gcc) to build their double")
     flag = {"1.2": "12", "1.3": "13"}[abi]
     name = f"librkllmrt-fake-{flag}" + (f"-{version}" if version else "") + ".so"
     output = out_dir / name
-    command = [
-        compiler,
-        "-std=c11",
-        "-O1",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-shared",
-        "-fPIC",
-        "-pthread",
-        f"-DFAKE_ABI={flag}",
-        "-o",
-        str(output),
-        str(SOURCE),
-    ]
-    if version:
-        command.insert(-3, f'-DFAKE_VERSION="{version}"')
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    defines = [f"FAKE_ABI={flag}"] + ([f'FAKE_VERSION="{version}"'] if version else [])
+    compile_library(SOURCE, output, defines, [ABI_HEADERS])
     return output
 
 

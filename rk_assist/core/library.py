@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..errors import RkllmCallError, RkllmLibraryError
+from . import emulated
 from .structs import (
     ABIS,
     LLMHandle,
@@ -152,7 +153,11 @@ class RkllmLibrary:
     def open(
         cls, path: str | os.PathLike[str] | None = None, abi: str | None = None
     ) -> RkllmLibrary:
-        library_path = find_library(path)
+        if emulated.is_emulated(path):
+            # Asked for by name only: the emulated runtime of the ABI asked for (else 1.3).
+            library_path = emulated.build(abi if abi in emulated.VERSIONS else "1.3")
+        else:
+            library_path = find_library(path)
         abi_name, version = detect_abi(library_path, abi)
         try:
             cdll = ctypes.CDLL(str(library_path))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ServiceConfig
+from ..core.emulated import is_emulated
 from ..errors import ModelFileError
 from ..runtimes.base import Runtime
 from ..runtimes.embedded import embedded_model_path
@@ -129,8 +130,9 @@ def plan_model(config: ServiceConfig, wanted: str | None = None) -> ModelPlan:
     entry, embedded = _resolve(wanted, config.models_dir)
     runtime = config.runtime if config.runtime != "auto" else entry.runtime
     if runtime == "rkllm":
-        check_rkllm_file(entry.path)
-        shape = GgufShape(None, None)
+        emulated = is_emulated(config.rkllm_library)
+        check_rkllm_file(entry.path, emulated)
+        shape = gguf_shape(entry.path) if emulated else GgufShape(None, None)
     else:
         check_gguf_file(entry.path)
         shape = gguf_shape(entry.path)
@@ -190,6 +192,7 @@ def create_runtime(plan: ModelPlan, config: ServiceConfig) -> Runtime:
                 n_keep=config.rkllm_n_keep,
                 cpu_mask=config.rkllm_cpu_mask,
                 embed_flash=config.rkllm_embed_flash,
+                constrain=config.rkllm_grammar,
                 **common,
             )
         )

@@ -10,14 +10,22 @@ llama.cpp's C API: the grammar stays authoritative, it is just asked less.
 
 from __future__ import annotations
 
+import codecs
 import ctypes
+import logging
 import math
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import llama_cpp
 import numpy as np
 
 from ..errors import RuntimeFailure
+from .base import OutputConstraint, Sampling, TextFollower, TextSink
+
+_LOGGER = logging.getLogger(__name__)
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -120,6 +128,112 @@ class CallsGreedy:
 def _starts_call(text: bytes) -> bool:
     """Whether an answer that begins so is a call (JSON or a tag), not speech."""
     return text.lstrip()[:1] in (b"{", b"[", b"<")
+
+
+class ConstrainedModel(Protocol):
+    """A model driven one step at a time: the logits after what it was last fed."""
+
+    def logits(self) -> np.ndarray: ...
+
+    def feed(self, tokens: list[int]) -> None: ...
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def detokenize(self, token: int) -> bytes: ...
+
+
+@dataclass
+class ConstrainedCounts:
+    """What one constrained answer took: the figures a board's time is predicted from."""
+
+    sampled: int = 0  # tokens the model chose
+    forced: int = 0  # tokens the grammar determined, fed with the chosen one, never chosen
+    refused: int = 0  # choices the grammar refused (the whole vocabulary masked then)
+    feeds: int = 0  # batches fed back to the model after its prompt
+    stop_reason: str = "aborted"
+
+
+def decode_constrained(
+    vocab: llama_cpp.llama_vocab_p,
+    constraint: OutputConstraint,
+    sampling: Sampling,
+    model: ConstrainedModel,
+    emit: TextSink,
+    stop: threading.Event,
+    max_new: int,
+) -> ConstrainedCounts:
+    """Sample under the grammar; append determined text without sampling.
+
+    Each token is sampled freely and checked against the grammar; only a
+    refused one makes the grammar mask the whole vocabulary. Text the
+    language determines (the rest of a tool name, ``", "arguments": {"``,
+    closing braces) is tokenized together with the sampled token's text, so
+    the model reads its call in the tokens it would have written, and fed in
+    one batch: one forward pass (one ``rkllm_run`` on the NPU) instead of one
+    a token.
+    """
+    guard = GrammarGuard(vocab, constraint.gbnf)
+    picker = CallsGreedy(
+        TokenPicker(
+            _given(sampling.temperature),
+            _given(sampling.top_k),
+            _given(sampling.top_p),
+            _given(sampling.seed),
+        ),
+        model.detokenize,
+    )
+    follower: TextFollower | None = constraint.follower()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    counts = ConstrainedCounts()
+    try:
+        while not stop.is_set():
+            logits = model.logits()
+            token = picker.pick(logits)
+            if not guard.allows(token):
+                counts.refused += 1
+                token = picker.pick_again(guard.mask(logits))
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                counts.stop_reason = "end"
+                break
+            counts.sampled += 1
+            piece = model.detokenize(token)
+            text = decoder.decode(piece)
+            forced = ""
+            if follower is not None and text:
+                if follower.feed(text):
+                    forced = follower.forced()
+                else:
+                    _LOGGER.warning("The call follower lost the grammar at %r", text)
+                    follower = None
+            batch = [token]
+            if forced:
+                whole = text.encode("utf-8") == piece
+                joined = (text if whole else "") + forced
+                batch = ([] if whole else [token]) + model.tokenize(joined)
+                counts.forced += len(batch) - 1
+            for accepted in batch:
+                guard.accept(accepted)
+            if text or forced:
+                emit(text + forced)
+                picker.wrote(text + forced)
+            if counts.sampled + counts.forced >= max_new:
+                counts.stop_reason = "length"
+                break
+            model.feed(batch)
+            counts.feeds += 1
+    finally:
+        guard.close()
+    tail = decoder.decode(b"", final=True)
+    if tail and counts.stop_reason != "aborted":
+        emit(tail)
+    return counts
+
+
+def _given(value):
+    """A sampling value the runtime has filled in (``Sampling``'s None means "the default")."""
+    if value is None:
+        raise RuntimeFailure("constrained decoding needs every sampling value")
+    return value
 
 
 def last_logits(ctx: llama_cpp.llama_context_p, n_vocab: int) -> np.ndarray:

@@ -29,13 +29,12 @@ from .base import (
     OutputConstraint,
     Runtime,
     Sampling,
-    TextFollower,
     TextSink,
     fit_history,
     read_model_head,
 )
 from .chat_format import ChatRenderer
-from .grammar_sampling import CallsGreedy, GrammarGuard, TokenPicker, last_logits
+from .grammar_sampling import decode_constrained, last_logits
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
@@ -405,79 +404,21 @@ class LlamaCppRuntime(Runtime):
         stats: GenerationStats,
         sampling: Sampling,
     ) -> None:
-        """Sample under the grammar; append determined text without sampling.
-
-        Each token is sampled freely and checked against the grammar; only a
-        refused one makes the grammar mask the whole vocabulary. Text the
-        language determines (the rest of a tool name, ``", "arguments": {"``,
-        closing braces) is tokenized together with the sampled token's text,
-        so the model reads its call in the tokens it would have written, and
-        evaluated in one batch: one forward pass instead of one a token.
-        """
+        """Sample under the grammar (``grammar_sampling.decode_constrained``), one batch a step."""
         llm = self._require_llm()
-        vocab = llm._model.vocab
-        guard = GrammarGuard(vocab, constraint.gbnf)
-        picker = CallsGreedy(
-            TokenPicker(sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed),
-            lambda token: llm.detokenize([token], prev_tokens=tokens),
-        )
-        follower: TextFollower | None = constraint.follower()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         started = time.perf_counter()
         reused = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
         llm.n_tokens = reused
         self._prefill(tokens[reused:])
         first_token_at = time.perf_counter()
         stats.prefill_ms = (first_token_at - started) * 1000
-        sampled = forced_count = refused = 0
-        try:
-            while not stop.is_set():
-                logits = last_logits(llm._ctx.ctx, llm.n_vocab())
-                token = picker.pick(logits)
-                if not guard.allows(token):
-                    refused += 1
-                    token = picker.pick_again(guard.mask(logits))
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    stats.stop_reason = "end"
-                    break
-                sampled += 1
-                piece = llm.detokenize([token], prev_tokens=tokens)
-                text = decoder.decode(piece)
-                forced = ""
-                if follower is not None and text:
-                    if follower.feed(text):
-                        forced = follower.forced()
-                    else:
-                        _LOGGER.warning("The call follower lost the grammar at %r", text)
-                        follower = None
-                batch = [token]
-                if forced:
-                    whole = text.encode("utf-8") == piece
-                    joined = (text if whole else "") + forced
-                    batch = ([] if whole else [token]) + llm.tokenize(
-                        joined.encode("utf-8"), add_bos=False
-                    )
-                    forced_count += len(batch) - 1
-                for accepted in batch:
-                    guard.accept(accepted)
-                if text or forced:
-                    emit(text + forced)
-                    picker.wrote(text + forced)
-                tokens = [*tokens, *batch]
-                if sampled + forced_count >= max_new:
-                    stats.stop_reason = "length"
-                    break
-                llm.eval(batch)
-            else:
-                stats.stop_reason = "aborted"
-        finally:
-            guard.close()
-        tail = decoder.decode(b"", final=True)
-        if tail and stats.stop_reason != "aborted":
-            emit(tail)
-        stats.generated_tokens = sampled
-        stats.extra["forced_tokens"] = forced_count
-        stats.extra["grammar_refusals"] = refused
+        counts = decode_constrained(
+            llm._model.vocab, constraint, sampling, _LlamaSteps(llm, tokens), emit, stop, max_new
+        )
+        stats.stop_reason = counts.stop_reason
+        stats.generated_tokens = counts.sampled
+        stats.extra["forced_tokens"] = counts.forced
+        stats.extra["grammar_refusals"] = counts.refused
         stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
 
     def clear_context(self, keep_system_prompt: bool = True) -> None:
@@ -613,3 +554,24 @@ def _token_text(llm: llama_cpp.Llama, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+
+class _LlamaSteps:
+    """llama.cpp's context as ``decode_constrained`` drives it: evaluate a batch, read logits."""
+
+    def __init__(self, llm: llama_cpp.Llama, tokens: list[int]) -> None:
+        self._llm = llm
+        self._tokens = list(tokens)
+
+    def logits(self) -> np.ndarray:
+        return last_logits(self._llm._ctx.ctx, self._llm.n_vocab())
+
+    def feed(self, tokens: list[int]) -> None:
+        self._tokens += tokens
+        self._llm.eval(tokens)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False)
+
+    def detokenize(self, token: int) -> bytes:
+        return self._llm.detokenize([token], prev_tokens=self._tokens)

@@ -27,6 +27,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..core.emulated import is_emulated
 from ..core.library import RkllmLibrary
 from ..core.structs import (
     CallbackReturn,
@@ -37,6 +40,7 @@ from ..core.structs import (
     RKLLMInputType,
     RKLLMPromptCacheParam,
     RKLLMResult,
+    RKLLMResultLogits,
 )
 from ..defaults import RKLLM_MAX_CONTEXT
 from ..errors import (
@@ -51,11 +55,13 @@ from .base import (
     GenerationRequest,
     GenerationStats,
     Runtime,
+    Sampling,
     TextSink,
     fit_history,
     read_model_head,
 )
 from .chat_format import ChatRenderer
+from .grammar_sampling import decode_constrained
 from .prompt_cache import (
     CLIENT_CACHE_PREFIX,
     PromptCacheFile,
@@ -63,6 +69,7 @@ from .prompt_cache import (
     fingerprint_file,
     forget_least_recent,
 )
+from .rkllm_logits import VOCAB_FILE, RkllmSteps, Vocabulary, vocab_for
 from .settings import RuntimeSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -86,10 +93,26 @@ class RkllmSettings(RuntimeSettings):
     n_keep: int = -1
     cpu_mask: int = BIG_CORES_MASK
     embed_flash: bool = True
+    #: Hold answers to the call grammar through the runtime's logits (GET_LOGITS), where the
+    #: runtime has them and the model's vocabulary is at hand (``vocab_path``).
+    constrain: bool = True
+    #: A GGUF with the model's vocabulary (the model itself when emulated; on a board, a
+    #: ``vocab.gguf`` beside the .rkllm), for the grammar and for token input.
+    vocab_path: Path | None = None
+
+    @property
+    def emulated(self) -> bool:
+        """The emulated runtime (llama.cpp under the RKLLM API), asked for by name."""
+        return is_emulated(self.library_path)
 
 
-def check_rkllm_file(path: Path) -> None:
+def check_rkllm_file(path: Path, emulated: bool = False) -> None:
+    """An .rkllm model for the NPU; a GGUF for the emulated runtime, which runs llama.cpp."""
     head = read_model_head(path)
+    if emulated:
+        if head != b"GGUF":
+            raise ModelFileError(f"the emulated RKLLM runtime runs GGUF models: {path} is not one")
+        return
     if head == b"GGUF":
         raise ModelFileError(f"{path} is a GGUF model: run it with --runtime cpu")
     if path.suffix.lower() != ".rkllm" or not head:
@@ -110,6 +133,9 @@ class _Run:
     emit: TextSink
     stop: threading.Event
     max_new_tokens: int
+    #: A GET_LOGITS run: the last token's logits are copied out (valid only in the callback).
+    wants_logits: bool = False
+    logits: np.ndarray | None = None
     decoder: codecs.IncrementalDecoder = field(
         default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
     )
@@ -139,7 +165,12 @@ class RkllmRuntime(Runtime):
             settings.chat_template, enable_thinking=settings.thinking, tokenizer=tokenizer
         )
         self._prefix_text = ""  # the rendered system part, the runtime's "system prompt"
-        self._seed_prompt = ""  # what the prompt-cache build run sends after it
+        #: What the prompt-cache build run sends: text after the system part, or (answers
+        #: held to the grammar) the system part's own tokens, as every request will start.
+        self._seed_prompt: str | list[int] = ""
+        #: The model's vocabulary, for answers held to the grammar (None: they are not).
+        self._vocab: Vocabulary | None = None
+        self._token_renderer: ChatRenderer | None = None
         #: How the system prompt state was obtained: "built", "disk" or "off".
         self.prefix_source = "off"
 
@@ -148,7 +179,7 @@ class RkllmRuntime(Runtime):
         return self.settings.model_name
 
     def load(self) -> None:
-        check_rkllm_file(self.settings.model_path)
+        check_rkllm_file(self.settings.model_path, self.settings.emulated)
         check_context_length(self.settings.context_length)
         try:
             library = RkllmLibrary.open(self.settings.library_path, self.settings.abi)
@@ -183,15 +214,47 @@ class RkllmRuntime(Runtime):
                 f"{self.settings.context_length}: {NPU_DRIVER_HINT}"
             )
         self.library = library
+        self._open_vocabulary()
         _LOGGER.info(
-            "Loaded %s on the NPU in %.1f s (runtime %s, ABI %s, context %d, CPU mask 0x%X)",
+            "Loaded %s on the %s in %.1f s (runtime %s, ABI %s, context %d, CPU mask 0x%X)",
             self.settings.model_path,
+            "emulated runtime (llama.cpp on the CPU)" if self.settings.emulated else "NPU",
             time.perf_counter() - started,
             library.version or "unknown",
             library.abi,
             self.settings.context_length,
             mask,
         )
+
+    def _open_vocabulary(self) -> None:
+        """Answers held to the grammar need the runtime's logits and the model's vocabulary."""
+        settings = self.settings
+        path = settings.vocab_path or vocab_for(settings.model_path, settings.emulated)
+        if not settings.constrain:
+            _LOGGER.info("Answers are not held to the call grammar (switched off)")
+            return
+        if path is None:
+            _LOGGER.info(
+                "Answers are not held to the call grammar: no %s beside %s (the model's "
+                "vocabulary as a GGUF)",
+                VOCAB_FILE,
+                settings.model_path,
+            )
+            return
+        self._vocab = Vocabulary(path)
+        template = settings.chat_template or self._vocab.chat_template
+        self._token_renderer = ChatRenderer(
+            template, tokenizer=None if settings.chat_template else settings.tokenizer
+        )
+        _LOGGER.info(
+            "Answers are held to the call grammar through the runtime's logits (GET_LOGITS), "
+            "with the vocabulary of %s",
+            path,
+        )
+
+    @property
+    def can_constrain(self) -> bool:  # type: ignore[override]
+        return self._vocab is not None
 
     @property
     def prefix_tokens(self) -> int:
@@ -219,6 +282,13 @@ class RkllmRuntime(Runtime):
                 )
                 self._prefix_text, self._seed_prompt = probe.prefix, probe.rest
                 library.set_chat_template(self._handle, probe.prefix, "", "")
+            if self._vocab is not None and self._token_renderer is not None:
+                # Requests held to the grammar start with this system part in tokens of
+                # our own rendering: the prompt cache holds exactly those.
+                probe = self._token_renderer.render(
+                    [ChatMessage("system", system_prompt), ChatMessage("user", ".")], tools_json
+                )
+                self._seed_prompt = self._vocab.tokenize(probe.prefix, special=True)
             self._system_prompt, self._tools_json = system_prompt, tools_json
             self._prepare_prompt_cache(cache_name)
 
@@ -226,6 +296,8 @@ class RkllmRuntime(Runtime):
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         self._require_library()
+        if request.constraint is not None and self._vocab is not None:
+            return self._generate_held(request, emit, stop)
         with self._call_lock:
             self._prepare_for_request(request)
             if request.tool_results_json is not None and request.tools_json is not None:
@@ -277,6 +349,104 @@ class RkllmRuntime(Runtime):
         )
         return stats
 
+    def _generate_held(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        """An answer held to the grammar: the prompt fed as tokens, then one run a step."""
+        assert self._vocab is not None and request.constraint is not None
+        with self._call_lock:
+            self._prepare_for_request(request)
+            tokens, dropped = self._fit_tokens(request)
+            first: dict[str, float] = {}
+            steps = RkllmSteps(
+                lambda ids, keep: self._logits_after(ids, keep, stop, first), self._vocab, tokens
+            )
+            started = time.perf_counter()
+            steps.start()
+            prefilled = time.perf_counter()
+            counts = decode_constrained(
+                self._vocab.pointer,
+                request.constraint,
+                self._sampling(request),
+                steps,
+                emit,
+                stop,
+                min(request.max_new_tokens, self.settings.context_length - len(tokens)),
+            )
+            kv_sizes = self.kv_cache_sizes()
+        prefill_tokens = int(first.get("prefill_tokens", len(tokens)))
+        stats = GenerationStats(
+            prompt_tokens=len(tokens),
+            reused_tokens=max(len(tokens) - prefill_tokens, 0),
+            prefill_tokens=prefill_tokens,
+            generated_tokens=counts.sampled,
+            prefill_ms=(prefilled - started) * 1000,
+            generate_ms=(time.perf_counter() - prefilled) * 1000,
+            history_turns_dropped=dropped,
+            stop_reason=counts.stop_reason,
+            extra={
+                "forced_tokens": counts.forced,
+                "grammar_refusals": counts.refused,
+                # What a board's time is predicted from: the prompt's run, then one a step.
+                "rkllm_runs": 1 + steps.runs,
+                "fed_tokens": steps.fed,
+            },
+        )
+        _LOGGER.info(
+            "RKLLM held to the grammar: prompt %d tokens (%d prefilled), %d chosen, %d "
+            "determined, %d runs after the prompt's, KV cache %s tokens",
+            len(tokens),
+            prefill_tokens,
+            counts.sampled,
+            counts.forced,
+            steps.runs,
+            kv_sizes,
+        )
+        return stats
+
+    def _logits_after(
+        self, tokens: list[int], keep_history: int, stop: threading.Event, first: dict[str, float]
+    ) -> np.ndarray:
+        """Feed tokens in one GET_LOGITS run; the last one's logits (the first run's perf too)."""
+        run = _Run(emit=lambda _text: None, stop=stop, max_new_tokens=1, wants_logits=True)
+        code = self._run_once("user", tokens, keep_history, run, 1)
+        if stop.is_set():
+            # Aborted: the decoding loop sees the stop before it reads these.
+            assert self._vocab is not None
+            return np.zeros(self._vocab.size, dtype=np.float32)
+        if run.errored or code != 0 or run.logits is None:
+            if not keep_history and len(tokens) + 1 >= self.settings.context_length:
+                raise PromptTooLongError(
+                    f"the prompt does not fit the context of {self.settings.context_length} tokens"
+                )
+            raise RuntimeFailure(f"rkllm_run (GET_LOGITS) failed (code {code}): {NPU_DRIVER_HINT}")
+        if not first:
+            first.update(run.perf)
+        return run.logits
+
+    def _fit_tokens(self, request: GenerationRequest) -> tuple[list[int], int]:
+        """The whole prompt in tokens of the model's template, oldest turns dropped to fit."""
+        assert self._vocab is not None and self._token_renderer is not None
+        vocab, renderer = self._vocab, self._token_renderer
+
+        def measure(keep: int) -> tuple[list[int], int]:
+            rendered = renderer.render(request.messages(keep_turns=keep), request.tools_json)
+            tokens = vocab.tokenize(rendered.prefix + rendered.rest, special=True)
+            return tokens, len(tokens)
+
+        fitted = fit_history(request, self.settings.context_length, measure)
+        return fitted.prompt, fitted.history_turns_dropped
+
+    def _sampling(self, request: GenerationRequest) -> Sampling:
+        wanted = request.sampling or Sampling()
+        settings = self.settings
+        return Sampling(
+            temperature=settings.temperature if wanted.temperature is None else wanted.temperature,
+            top_p=settings.top_p if wanted.top_p is None else wanted.top_p,
+            top_k=settings.top_k if wanted.top_k is None else wanted.top_k,
+            seed=0 if wanted.seed is None else wanted.seed,
+        )
+
     def clear_context(self, keep_system_prompt: bool = True) -> None:
         library = self._require_library()
         with self._call_lock:
@@ -291,6 +461,9 @@ class RkllmRuntime(Runtime):
                 _LOGGER.debug("%s", err)
 
     def close(self) -> None:
+        if self._vocab is not None:
+            self._vocab.close()
+            self._vocab = None
         library = self.library
         if library is None:
             return
@@ -314,7 +487,9 @@ class RkllmRuntime(Runtime):
         if run is None:
             return CallbackReturn.CONTINUE
         try:
-            if state in (LLMCallState.NORMAL, LLMCallState.WAITING):
+            if run.wants_logits and state == LLMCallState.NORMAL:
+                run.logits = _last_logits(result.contents.logits)
+            elif state in (LLMCallState.NORMAL, LLMCallState.WAITING):
                 raw = result.contents.text
                 if raw:
                     text = run.decoder.decode(raw)
@@ -352,22 +527,30 @@ class RkllmRuntime(Runtime):
     def _run_once(
         self,
         role: str,
-        prompt: str,
+        prompt: str | list[int],
         keep_history: int,
         run: _Run,
         max_new_tokens: int,
         cache_path: Path | None = None,
     ) -> int:
+        """One rkllm_run: a prompt (through the chat template) or tokens (as they are)."""
         library = self._require_library()
         structs = library.structs
-        role_bytes, prompt_bytes = role.encode(), prompt.encode("utf-8", errors="replace")
+        role_bytes = role.encode()
         rk_input = structs.Input()
         rk_input.role = role_bytes
         rk_input.enable_thinking = False
-        rk_input.input_type = RKLLMInputType.PROMPT
-        rk_input.prompt_input = prompt_bytes
+        if isinstance(prompt, str):
+            prompt_bytes = prompt.encode("utf-8", errors="replace")
+            rk_input.input_type = RKLLMInputType.PROMPT
+            rk_input.prompt_input = prompt_bytes
+        else:
+            ids = (ctypes.c_int32 * len(prompt))(*prompt)  # alive until the run returns
+            rk_input.input_type = RKLLMInputType.TOKEN
+            rk_input.token_input.input_ids = ids
+            rk_input.token_input.n_tokens = len(prompt)
         infer = structs.InferParam()
-        infer.mode = RKLLMInferMode.GENERATE
+        infer.mode = RKLLMInferMode.GET_LOGITS if run.wants_logits else RKLLMInferMode.GENERATE
         infer.keep_history = keep_history
         cache_param = None
         if cache_path is not None:
@@ -402,6 +585,7 @@ class RkllmRuntime(Runtime):
             context_length=self.settings.context_length,
             system_prompt=self._system_prompt,
             tools=self._tools_json,
+            tokens=self._vocab is not None,
         )
         if self._cache_loaded:
             self._cache_loaded = False
@@ -422,7 +606,12 @@ class RkllmRuntime(Runtime):
                 )
                 return
         writing = cache.writing_path()
-        run = _Run(emit=lambda _text: None, stop=threading.Event(), max_new_tokens=1)
+        run = _Run(
+            emit=lambda _text: None,
+            stop=threading.Event(),
+            max_new_tokens=1,
+            wants_logits=not isinstance(self._seed_prompt, str),  # tokens: prefill them only
+        )
         code = self._run_once("user", self._seed_prompt, 0, run, 1, cache_path=writing)
         if code != 0 or run.errored or not writing.is_file():
             _LOGGER.warning("Could not build the prompt cache (code %s); continuing without", code)
@@ -499,3 +688,12 @@ def _render_chatml_body(messages: list[ChatMessage]) -> str:
     last = messages[-1]
     parts.append(f"<|im_start|>{last.role}\n{last.content}")
     return "".join(parts)
+
+
+def _last_logits(logits: RKLLMResultLogits) -> np.ndarray | None:
+    """The last token's logits, copied: the runtime reuses the buffer after the callback."""
+    size, tokens = int(logits.vocab_size), max(int(logits.num_tokens), 1)
+    if not logits.logits or size <= 0:
+        return None
+    every = np.ctypeslib.as_array(logits.logits, shape=(size * tokens,))
+    return every[-size:].copy()

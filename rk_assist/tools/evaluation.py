@@ -42,6 +42,7 @@ from ..home.resolve import Action
 from ..home.responses import heard
 from ..home.services import STATE_INTENTS
 from ..stack import build_stack
+from .board_time import RUN_OVERHEAD_MS, BoardFigures, figures_for, predict
 
 CASE_SCHEMA = vol.Schema(
     {
@@ -112,6 +113,10 @@ class CaseResult:
     prefill_tokens: int = 0
     generated_tokens: int = 0
     forced_tokens: int = 0
+    #: rkllm_run calls (1: the runtime generated alone; 0: no model ran) and the tokens fed
+    #: after the prompt's run: what a board's time is predicted from.
+    runs: int = 0
+    fed_tokens: int = 0
 
     @property
     def exact(self) -> bool:
@@ -171,7 +176,7 @@ def other_language(text: str, language: str, home: Home) -> str:
     return reads_as_other(text, language, [*names, *(a.name for a in home.areas.values())])
 
 
-async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
+async def evaluate(args: argparse.Namespace) -> tuple[list[CaseResult], Path]:
     sets = [load_set(folder) for folder in set_folders(args.set)]
     if not sets:
         raise SystemExit("rk-assist eval: no sets (eval/<set>/requests.yaml and home.yaml)")
@@ -212,7 +217,7 @@ async def evaluate(args: argparse.Namespace) -> list[CaseResult]:
                 results += await _run_set(args, assistant, plan.entry.name, eval_set)
         finally:
             await worker.close()
-    return results
+    return results, stack.plan.entry.path
 
 
 async def _run_set(
@@ -250,6 +255,8 @@ async def _run_set(
             prefill_tokens=stats.prefill_tokens if stats else 0,
             generated_tokens=stats.generated_tokens if stats else 0,
             forced_tokens=int(stats.extra.get("forced_tokens", 0)) if stats else 0,
+            runs=int(stats.extra.get("rkllm_runs", 1)) if stats else 0,
+            fed_tokens=int(stats.extra.get("fed_tokens", 0)) if stats else 0,
             other_language=other_language(spoken, eval_set.language, eval_set.home),
         )
         results.append(result)
@@ -284,7 +291,35 @@ def _table(title: str, groups: dict[str, list[CaseResult]]) -> list[str]:
     return lines
 
 
-def report(results: list[CaseResult]) -> str:
+def board_lines(results: list[CaseResult], figures: BoardFigures) -> list[str]:
+    """The predicted RK3588 time of the device commands the model answered."""
+    commands = [r for r in results if r.expected and r.runs]
+    if not commands:
+        return []
+    predictions = [
+        predict(figures, r.prefill_tokens, r.generated_tokens, r.runs, r.fed_tokens)
+        for r in commands
+    ]
+    answered = sum(bool(r.expected) for r in results)
+    return [
+        f"predicted RK3588 time per device command the model answered ({len(commands)} of "
+        f"{answered}; the rest Home Assistant's sentences settled without it), from "
+        f"{figures.describe()}:",
+        f"  median {statistics.median(p.total_ms for p in predictions):.0f} ms "
+        f"(p90 {_p90([p.total_ms for p in predictions]):.0f} ms), of which "
+        f"{statistics.median(p.overhead_ms for p in predictions):.0f} ms is the assumed "
+        f"{RUN_OVERHEAD_MS:g} ms per rkllm_run; median "
+        f"{statistics.median(r.runs for r in commands):.0f} runs, "
+        f"{statistics.median(r.fed_tokens for r in commands):.0f} tokens fed after the prompt",
+    ]
+
+
+def _p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+
+
+def report(results: list[CaseResult], figures: BoardFigures | None = None) -> str:
     total = len(results)
     exact = sum(r.exact for r in results)
     wrong = sum(r.wrong_action for r in results)
@@ -292,7 +327,7 @@ def report(results: list[CaseResult]) -> str:
     act_cases = [r for r in results if r.expected]
     still_cases = [r for r in results if not r.expected]
     times = sorted(r.seconds for r in results)
-    p90 = times[min(len(times) - 1, int(len(times) * 0.9))] if times else 0.0
+    p90 = _p90(times) if times else 0.0
     lines = [
         f"requests: {total}",
         f"exact-match accuracy: {exact / total:.1%} ({exact}/{total})",
@@ -313,6 +348,8 @@ def report(results: list[CaseResult]) -> str:
             f"{statistics.median(r.generated_tokens for r in act_cases):.0f} generated, "
             f"{statistics.median(r.forced_tokens for r in act_cases):.0f} appended unsampled"
         )
+    if figures is not None:
+        lines += board_lines(results, figures)
     languages: dict[str, list[CaseResult]] = defaultdict(list)
     kinds: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
@@ -361,12 +398,13 @@ def main(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        results = asyncio.run(evaluate(args))
+        results, model_path = asyncio.run(evaluate(args))
     except RuntimeFailure as err:
         print(f"rk-assist eval: {err}", file=sys.stderr)
         return 1
     if not results:
         print("rk-assist eval: no requests", file=sys.stderr)
         return 1
-    print(report(results))
+    on_board = args.runtime == "rkllm"
+    print(report(results, figures_for(model_path) if on_board else None))
     return 0
