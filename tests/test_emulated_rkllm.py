@@ -284,3 +284,42 @@ def test_function_tools_need_a_json_array():
         assert tools(handle, b"sys", b'[{"unclosed": ', b"tr") == -1
     finally:
         library.destroy(handle)
+
+
+def test_run_async_returns_at_once_and_finishes_on_its_thread():
+    library = RkllmLibrary.open(emulated.EMULATED, "1.3")
+    finished = threading.Event()
+    states: list[int] = []
+
+    def on_result(_result, _userdata, state):
+        states.append(state)
+        if state in (LLMCallState.FINISH, LLMCallState.ERROR):
+            finished.set()
+        return 0
+
+    callback = LLMResultCallback(on_result)
+    param = library.create_default_param()
+    param.model_path = str(embedded_model_path()).encode()
+    param.max_context_len = 512
+    param.max_new_tokens = 8
+    param.is_async = True
+    handle = LLMHandle()
+    library.init(handle, param, callback)
+    try:
+        structs = library.structs
+        rk_input = structs.Input()
+        rk_input.role = b"user"
+        rk_input.input_type = RKLLMInputType.PROMPT
+        prompt = b"Say hello."
+        rk_input.prompt_input = prompt
+        infer = structs.InferParam()
+        assert (
+            library.function("rkllm_run_async")(
+                handle, ctypes.byref(rk_input), ctypes.byref(infer), None
+            )
+            == 0
+        )
+        assert finished.wait(60)
+        assert states[-1] == LLMCallState.FINISH and LLMCallState.NORMAL in states
+    finally:
+        library.destroy(handle)
