@@ -13,6 +13,7 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rk_assist.core import emulated
@@ -34,6 +35,7 @@ from rk_assist.output.speech import BlockStripper
 from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.rkllm import RkllmRuntime, RkllmSettings
+from rk_assist.runtimes.rkllm_logits import RkllmSteps
 
 pytestmark = pytest.mark.model
 ABIS = ["1.2", "1.3"]
@@ -323,3 +325,19 @@ def test_run_async_returns_at_once_and_finishes_on_its_thread():
         assert states[-1] == LLMCallState.FINISH and LLMCallState.NORMAL in states
     finally:
         library.destroy(handle)
+
+
+def test_the_runtime_logits_are_read_over_the_tokenizer_vocabulary():
+    """A converted model's output layer may be padded past the tokenizer (Qwen: 151,936 rows
+    for 151,665 tokens): rows past it are never chosen, and a shorter one is never read past."""
+
+    class FiveTokens:
+        size = 5
+
+    padded = RkllmSteps(lambda _t, _k: np.arange(7, dtype=np.float32), FiveTokens(), [1])
+    padded.start()
+    assert padded.logits().tolist() == [0, 1, 2, 3, 4]
+    short = RkllmSteps(lambda _t, _k: np.arange(3, dtype=np.float32), FiveTokens(), [1])
+    short.feed([2])
+    assert short.logits()[:3].tolist() == [0, 1, 2] and np.isinf(short.logits()[3:]).all()
+    assert (short.runs, short.fed, short.tokens) == (1, 1, [1, 2])

@@ -221,6 +221,12 @@ int rkllm_init(LLMHandle *handle, RKLLMParam *param, RKLLMCallback *callback) {
 }
 #endif
 
+/* The most tokens the KV cache may hold: what init was asked for (llama.cpp may round up). */
+static int context_limit(const EmulatedLLM *llm) {
+    int n_ctx = (int)llama_n_ctx(llm->ctx);
+    return n_ctx < llm->param.max_context_len ? n_ctx : llm->param.max_context_len;
+}
+
 /* Forget the KV cache from position `keep` on. */
 static void truncate_kv(EmulatedLLM *llm, int keep) {
     if (keep < 0) keep = 0;
@@ -302,7 +308,7 @@ int rkllm_set_function_tools(LLMHandle handle, const char *system_prompt, const 
     return 0;
 }
 
-/* Tokens of `text`; NULL (and an error line) when it does not fit `room`. */
+/* Tokens of `text`, special tokens read as such; `*count` of them, in a buffer the caller frees. */
 static llama_token *tokenize(EmulatedLLM *llm, const char *text, int add_special, int *count) {
     int length = (int)strlen(text);
     int cap = length + 8;
@@ -464,7 +470,7 @@ static int generate(RunJob *job, RKLLMPerfStat *perf) {
     int generated = 0, status = 0;
     while (generated < job->max_new_tokens) {
         if (atomic_load(&llm->abort_requested)) break;
-        if (llm->n_kv + 1 >= llm->cap_kv - 1 || llm->n_kv + 1 > (int)llama_n_ctx(llm->ctx)) break;
+        if (llm->n_kv + 1 > context_limit(llm)) break;
         llama_token token = llama_sampler_sample(sampler, llm->ctx, -1);
         int end = llama_vocab_is_eog(llm->vocab, token);
         if (evaluate(llm, &token, 1) != 0) {
@@ -539,7 +545,7 @@ static void *run_thread(void *arg) {
     int fresh_start = keep_history ? 0 : 1;
     const llama_token *todo = fresh_start ? tokens + reused : tokens;
     int n_todo = fresh_start ? count - reused : count;
-    if (llm->n_kv + n_todo + 1 > (int)llama_n_ctx(llm->ctx)) {
+    if (llm->n_kv + n_todo + 1 > context_limit(llm)) {
         fprintf(stderr, "E rkllm: the input is %d tokens, more than max_context_len %d allows\n",
                 llm->n_kv + n_todo, llm->param.max_context_len);
         free(tokens);

@@ -84,20 +84,28 @@ class RkllmSteps:
     _logits: np.ndarray | None = field(default=None, repr=False)
 
     def start(self) -> None:
-        self._logits = self.run(self.tokens, 0)
+        self._logits = self._sized(self.run(self.tokens, 0))
 
     def logits(self) -> np.ndarray:
         assert self._logits is not None, "start() first"
         return self._logits
 
     def feed(self, tokens: list[int]) -> None:
-        self._logits = self.run(tokens, 1)
+        self._logits = self._sized(self.run(tokens, 1))
         self.tokens += tokens
         self.runs += 1
         self.fed += len(tokens)
 
     def tokenize(self, text: str) -> list[int]:
         return self.vocab.tokenize(text)
+
+    def _sized(self, logits: np.ndarray) -> np.ndarray:
+        """The runtime's logits over this vocabulary: a converted model's output layer is often
+        padded past the tokenizer's last token (Qwen: 151,936 rows for 151,665 tokens)."""
+        size = self.vocab.size
+        if len(logits) >= size:
+            return logits[:size]
+        return np.concatenate([logits, np.full(size - len(logits), -np.inf, dtype=logits.dtype)])
 
     def detokenize(self, token: int) -> bytes:
         return self.vocab.detokenize(token, self.tokens)
