@@ -64,6 +64,7 @@ typedef struct {
     llama_token *kv;                 /* the tokens whose state is in the KV cache, in order */
     int n_kv, cap_kv;
     int n_system;                    /* how many of them are the system block */
+    int system_tokens;               /* the system block's length in tokens, kept with it */
     atomic_int abort_requested;
     atomic_int running;
     pthread_mutex_t lock;            /* one call on the model at a time */
@@ -76,7 +77,6 @@ typedef struct {
     const RKLLMInput *input;
     RKLLMInferParam infer;
     int has_infer;
-    RKLLMPromptCacheParam cache;
     char *cache_path;
     void *userdata;
     int max_new_tokens;
@@ -112,6 +112,29 @@ static char *dup_or_empty(const char *text) { return strdup(text ? text : ""); }
 static void replace(char **slot, const char *value) {
     free(*slot);
     *slot = dup_or_empty(value);
+}
+
+/* Tokens of `text`, special tokens read as such; `*count` of them, in a buffer the caller frees. */
+static llama_token *tokenize(EmulatedLLM *llm, const char *text, int add_special, int *count) {
+    int length = (int)strlen(text);
+    int cap = length + 8;
+    llama_token *tokens = malloc((size_t)cap * sizeof(llama_token));
+    int n = llama_tokenize(llm->vocab, text, length, tokens, cap, add_special, true);
+    if (n < 0) {
+        cap = -n;
+        tokens = realloc(tokens, (size_t)cap * sizeof(llama_token));
+        n = llama_tokenize(llm->vocab, text, length, tokens, cap, add_special, true);
+    }
+    *count = n;
+    return tokens;
+}
+
+/* A new system block, and its length in tokens (what clear_kv_cache(keep_system_prompt) keeps),
+ * counted once here rather than at every run. */
+static void set_system(EmulatedLLM *llm, char *system) {
+    free(llm->system);
+    llm->system = system;
+    free(tokenize(llm, system, 0, &llm->system_tokens));
 }
 
 RKLLMParam rkllm_createDefaultParam(void) {
@@ -198,7 +221,7 @@ static int init_common(LLMHandle *handle, RKLLMParam *param, LLMResultCallback c
     llm->n_vocab = llama_vocab_n_tokens(llm->vocab);
     llm->callback = callback;
     llm->userdata = userdata;
-    llm->system = strdup(DEFAULT_SYSTEM);
+    set_system(llm, strdup(DEFAULT_SYSTEM));
     llm->prefix = strdup(DEFAULT_PREFIX);
     llm->postfix = strdup(DEFAULT_POSTFIX);
     llm->tool_response = strdup("tool_response");
@@ -240,7 +263,7 @@ int rkllm_set_chat_template(LLMHandle handle, const char *system, const char *pr
     EmulatedLLM *llm = handle;
     if (!llm) return -1;
     pthread_mutex_lock(&llm->lock);
-    replace(&llm->system, system);
+    set_system(llm, dup_or_empty(system));
     replace(&llm->prefix, prefix);
     replace(&llm->postfix, postfix);
     pthread_mutex_unlock(&llm->lock);
@@ -300,27 +323,11 @@ int rkllm_set_function_tools(LLMHandle handle, const char *system_prompt, const 
             "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n",
             system_prompt ? system_prompt : "", listed);
     pthread_mutex_lock(&llm->lock);
-    free(llm->system);
-    llm->system = system;
+    set_system(llm, system);
     replace(&llm->tool_response, tool_response_str && *tool_response_str ? tool_response_str : "tool_response");
     pthread_mutex_unlock(&llm->lock);
     free(listed);
     return 0;
-}
-
-/* Tokens of `text`, special tokens read as such; `*count` of them, in a buffer the caller frees. */
-static llama_token *tokenize(EmulatedLLM *llm, const char *text, int add_special, int *count) {
-    int length = (int)strlen(text);
-    int cap = length + 8;
-    llama_token *tokens = malloc((size_t)cap * sizeof(llama_token));
-    int n = llama_tokenize(llm->vocab, text, length, tokens, cap, add_special, true);
-    if (n < 0) {
-        cap = -n;
-        tokens = realloc(tokens, (size_t)cap * sizeof(llama_token));
-        n = llama_tokenize(llm->vocab, text, length, tokens, cap, add_special, true);
-    }
-    *count = n;
-    return tokens;
 }
 
 static int emit_text(RunJob *job, const char *bytes, int length, LLMCallState state, int32_t token) {
@@ -439,10 +446,7 @@ static llama_token *input_tokens(RunJob *job, int keep_history, int *count, int 
     int continuing = keep_history && llm->n_kv > 0;
     char *text = prompt_text(llm, role, input->prompt_input ? input->prompt_input : "", continuing);
     llama_token *tokens = tokenize(llm, text, !continuing && llm->n_kv == 0, count);
-    if (!continuing) {
-        /* Where the system block ends, for clear_kv_cache(keep_system_prompt=1). */
-        free(tokenize(llm, llm->system, 0, n_system));
-    }
+    if (!continuing) *n_system = llm->system_tokens; /* the run starts with the system block */
     free(text);
     return tokens;
 }
@@ -512,46 +516,39 @@ static int hand_logits(RunJob *job) {
     return 0;
 }
 
+/* The run ends in the ERROR state: the callback hears it, rkllm_run returns -1. */
+static void *run_failed(RunJob *job, const char *what) {
+    if (what) fail(what);
+    emit_state(job, RKLLM_RUN_ERROR, NULL);
+    job->status = -1;
+    return NULL;
+}
+
 static void *run_thread(void *arg) {
     RunJob *job = arg;
     EmulatedLLM *llm = job->llm;
     int mode = job->has_infer ? job->infer.mode : RKLLM_INFER_GENERATE;
     int keep_history = job->has_infer ? job->infer.keep_history : 0;
-    if (mode == RKLLM_INFER_GET_LAST_HIDDEN_LAYER) {
-        fail("GET_LAST_HIDDEN_LAYER needs the NPU runtime");
-        emit_state(job, RKLLM_RUN_ERROR, NULL);
-        job->status = -1;
-        return NULL;
-    }
+    if (mode == RKLLM_INFER_GET_LAST_HIDDEN_LAYER) return run_failed(job, "GET_LAST_HIDDEN_LAYER needs the NPU runtime");
     int count = 0, n_system = -1;
     llama_token *tokens = input_tokens(job, keep_history, &count, &n_system);
-    if (!tokens) {
-        emit_state(job, RKLLM_RUN_ERROR, NULL);
-        job->status = -1;
-        return NULL;
+    if (!tokens) return run_failed(job, NULL);
+    /* keep_history: the input continues what the cache holds. Without it the runtime still
+     * reuses the longest prefix of its KV cache that the input shares. */
+    int skip = 0;
+    if (!keep_history) {
+        while (skip < llm->n_kv && skip < count && llm->kv[skip] == tokens[skip]) skip++;
+        if (skip == count) skip--; /* the last input token is evaluated again: its logits */
+        truncate_kv(llm, skip);
+        skip = llm->n_kv;
     }
-    /* Without keep_history the runtime still reuses the longest matching prefix of its KV cache. */
-    int reused = 0;
-    if (keep_history && llm->n_kv > 0 && job->input->input_type == RKLLM_INPUT_PROMPT) {
-        reused = llm->n_kv;
-    } else if (keep_history && job->input->input_type == RKLLM_INPUT_TOKEN) {
-        reused = llm->n_kv; /* tokens continue what the cache holds */
-    } else {
-        while (reused < llm->n_kv && reused < count && llm->kv[reused] == tokens[reused]) reused++;
-        if (reused == count) reused--; /* the last input token is evaluated again: its logits */
-        truncate_kv(llm, reused);
-        reused = llm->n_kv;
-    }
-    int fresh_start = keep_history ? 0 : 1;
-    const llama_token *todo = fresh_start ? tokens + reused : tokens;
-    int n_todo = fresh_start ? count - reused : count;
+    const llama_token *todo = tokens + skip;
+    int n_todo = count - skip;
     if (llm->n_kv + n_todo + 1 > context_limit(llm)) {
         fprintf(stderr, "E rkllm: the input is %d tokens, more than max_context_len %d allows\n",
                 llm->n_kv + n_todo, llm->param.max_context_len);
         free(tokens);
-        emit_state(job, RKLLM_RUN_ERROR, NULL);
-        job->status = -1;
-        return NULL;
+        return run_failed(job, NULL);
     }
     RKLLMPerfStat perf;
     memset(&perf, 0, sizeof(perf));
@@ -562,25 +559,11 @@ static void *run_thread(void *arg) {
     perf.prefill_tokens = n_todo;
     if (n_system >= 0 && n_system <= llm->n_kv) llm->n_system = n_system;
     if (evaluated != 0) {
-        if (!atomic_load(&llm->abort_requested)) {
-            fail("the model failed to evaluate the input");
-            emit_state(job, RKLLM_RUN_ERROR, NULL);
-            job->status = -1;
-            return NULL;
-        }
+        if (!atomic_load(&llm->abort_requested)) return run_failed(job, "the model failed to evaluate the input");
     } else {
-        if (save_prompt_cache(job) != 0) {
-            emit_state(job, RKLLM_RUN_ERROR, NULL);
-            job->status = -1;
-            return NULL;
-        }
+        if (save_prompt_cache(job) != 0) return run_failed(job, NULL);
         int status = mode == RKLLM_INFER_GET_LOGITS ? hand_logits(job) : generate(job, &perf);
-        if (status != 0) {
-            fail("the model failed while generating");
-            emit_state(job, RKLLM_RUN_ERROR, NULL);
-            job->status = -1;
-            return NULL;
-        }
+        if (status != 0) return run_failed(job, "the model failed while generating");
     }
     perf.memory_usage_mb = resident_mb();
     emit_state(job, RKLLM_RUN_FINISH, &perf);
@@ -725,9 +708,7 @@ int rkllm_load_prompt_cache(LLMHandle handle, const char *path) {
         status = -1;
     } else {
         llm->n_kv = (int)count;
-        int n_system = 0;
-        free(tokenize(llm, llm->system, 0, &n_system));
-        llm->n_system = n_system <= llm->n_kv ? n_system : 0;
+        llm->n_system = llm->system_tokens <= llm->n_kv ? llm->system_tokens : 0;
     }
     pthread_mutex_unlock(&llm->lock);
     return status;
