@@ -289,7 +289,7 @@ class LlamaCppRuntime(Runtime):
             prefill_tokens=len(tokens) - reused,
             history_turns_dropped=dropped,
         )
-        sampling = self._sampling(request)
+        sampling = self.settings.sampling(request.sampling, self.settings.seed)
         try:
             if request.constraint is not None:
                 self._generate_constrained(
@@ -306,16 +306,6 @@ class LlamaCppRuntime(Runtime):
         if self.settings.prefix_cache and stats.stop_reason != "aborted":
             self._remember_state()
         return stats
-
-    def _sampling(self, request: GenerationRequest) -> Sampling:
-        settings = self.settings
-        wanted = request.sampling or Sampling()
-        return Sampling(
-            temperature=settings.temperature if wanted.temperature is None else wanted.temperature,
-            top_p=settings.top_p if wanted.top_p is None else wanted.top_p,
-            top_k=settings.top_k if wanted.top_k is None else wanted.top_k,
-            seed=settings.seed if wanted.seed is None else wanted.seed,
-        )
 
     def _restore_longest(self, tokens: list[int]) -> None:
         """Start from the saved state that shares the most with this prompt, if it beats the KV.

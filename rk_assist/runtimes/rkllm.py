@@ -55,7 +55,6 @@ from .base import (
     GenerationRequest,
     GenerationStats,
     Runtime,
-    Sampling,
     TextSink,
     fit_history,
     read_model_head,
@@ -367,7 +366,7 @@ class RkllmRuntime(Runtime):
             counts = decode_constrained(
                 self._vocab.pointer,
                 request.constraint,
-                self._sampling(request),
+                self.settings.sampling(request.sampling),
                 steps,
                 emit,
                 stop,
@@ -436,16 +435,6 @@ class RkllmRuntime(Runtime):
 
         fitted = fit_history(request, self.settings.context_length, measure)
         return fitted.prompt, fitted.history_turns_dropped
-
-    def _sampling(self, request: GenerationRequest) -> Sampling:
-        wanted = request.sampling or Sampling()
-        settings = self.settings
-        return Sampling(
-            temperature=settings.temperature if wanted.temperature is None else wanted.temperature,
-            top_p=settings.top_p if wanted.top_p is None else wanted.top_p,
-            top_k=settings.top_k if wanted.top_k is None else wanted.top_k,
-            seed=0 if wanted.seed is None else wanted.seed,
-        )
 
     def clear_context(self, keep_system_prompt: bool = True) -> None:
         library = self._require_library()

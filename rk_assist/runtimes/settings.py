@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import defaults
+from .base import Sampling
 from .chat_format import TemplateSource
 
 
@@ -27,3 +28,13 @@ class RuntimeSettings:
     @property
     def model_name(self) -> str:
         return self.name or self.model_path.stem
+
+    def sampling(self, wanted: Sampling | None, seed: int = 0) -> Sampling:
+        """A request's own sampling values, these settings' where it gives none."""
+        wanted = wanted or Sampling()
+        return Sampling(
+            temperature=self.temperature if wanted.temperature is None else wanted.temperature,
+            top_p=self.top_p if wanted.top_p is None else wanted.top_p,
+            top_k=self.top_k if wanted.top_k is None else wanted.top_k,
+            seed=seed if wanted.seed is None else wanted.seed,
+        )
