@@ -53,6 +53,11 @@ COMMANDS: tuple[Command, ...] = (
         "tools.bench_hangups",
         "clients hanging up at random; how soon the model is free",
     ),
+    Command(
+        "bench-retry",
+        "tools.bench_retry",
+        "a client that gives up on a long prompt and retries; when it is answered",
+    ),
     Command("bench-history", "tools.bench_history", "time to fit 10 to 10,000 turns of history"),
     Command(
         "bench-threads", "tools.bench_threads", "llama.cpp speed by thread count, idle and loaded"

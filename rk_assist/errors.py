@@ -34,6 +34,19 @@ class PromptTooLongError(RuntimeFailure):
     said = "too_long"
 
 
+class PrefillInterrupted(RuntimeFailure):
+    """Computing a system block was cut short (a hang-up, a request preempting it).
+
+    What was computed is kept: the next prefill of the same block resumes there.
+    """
+
+    def __init__(self, message: str, computed: int = 0, total: int = 0, resumed: int = 0) -> None:
+        super().__init__(message)
+        #: Tokens of the block whose state the model holds now, of ``total``; ``resumed``
+        #: of them were there before this prefill began.
+        self.computed, self.total, self.resumed = computed, total, resumed
+
+
 class RkllmLibraryError(RkAssistError):
     """The RKLLM library is missing, unidentifiable or of an unsupported version."""
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from rk_assist.assistant.prompt import default_system_prompt
-from rk_assist.errors import ModelFileError, PromptTooLongError
+from rk_assist.errors import ModelFileError, PrefillInterrupted, PromptTooLongError
 from rk_assist.runtimes.base import ChatMessage, GenerationRequest
 from rk_assist.runtimes.embedded import embedded_model_path
 from rk_assist.runtimes.llama_cpp import LlamaCppRuntime, LlamaCppSettings
-from rk_assist.runtimes.prompt_cache import service_cache_name
+from rk_assist.runtimes.prompt_cache import client_cache_name, service_cache_name
 
 SYSTEM = default_system_prompt()
 QUESTION = (ChatMessage("user", "What is the capital of France?"),)
@@ -132,7 +132,12 @@ def test_request_with_a_new_system_prompt_is_prepared_on_the_fly(tmp_path: Path)
     runtime.prepare_system_prompt(SYSTEM)
     _, stats = answer(runtime, request(system="You are a pirate. Answer like a pirate."))
     assert runtime.system_prompt == "You are a pirate. Answer like a pirate."
-    assert stats.reused_tokens == runtime.prefix_tokens
+    # This request computed the new system block itself: prefilled, not reused (but for
+    # the template's opening tokens, which the service's block shares with it).
+    assert stats.reused_tokens < runtime.prefix_tokens // 2
+    assert stats.reused_tokens + stats.prefill_tokens == stats.prompt_tokens
+    _, again = answer(runtime, request(system="You are a pirate. Answer like a pirate."))
+    assert again.reused_tokens >= runtime.prefix_tokens
     runtime.close()
 
 
@@ -301,6 +306,11 @@ def test_the_state_cache_keeps_the_longest_match_within_its_budget():
     assert cache.get([1, 2, 3, 4, 5]) is not None
     cache.put([9], b"d" * 5000)  # larger than the whole budget: not kept
     assert cache.get([9]) is None
+    # A cut prefill's state, once its block is finished, is superseded by the block's.
+    cache.put([1, 2, 3, 4, 5, 6], b"e" * 500)
+    cache.forget_prefixes_of([1, 2, 3, 4, 5, 6])
+    assert cache.get([1, 2, 3, 4, 5]) is None and cache.get([7, 8]) is not None
+    assert cache.get([1, 2, 3, 4, 5, 6]) is not None
 
 
 def test_each_prompt_keeps_its_own_saved_state(tmp_path: Path):
@@ -337,3 +347,94 @@ def test_saved_prompts_are_bounded_least_recently_used_first(tmp_path: Path):
     used.close()
     kept = {path.stem for path in folder.glob("system-*.json")}
     assert kept == {service_cache_name(p, None) for p in (prompts[0], prompts[3], *prompts[4:])}
+
+
+# -- a system block cut short keeps what it computed (issue 33) --------------------------------
+
+#: A client's system block long enough to be cut in the middle: about 1,500 tokens.
+LONG_SYSTEM = "You control a home. Its devices:\n" + "\n".join(
+    f"- light.room_{n}: the ceiling light of room {n}, off" for n in range(90)
+)
+
+
+def cut_after(runtime: LlamaCppRuntime, stop: threading.Event, batches: int) -> None:
+    """Hang up after ``batches`` batches of a prefill, as the worker does: stop, then abort."""
+    seen = 0
+
+    def progress() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == batches:
+            stop.set()
+            runtime.abort()
+
+    runtime.on_progress = progress
+
+
+def cut_request(runtime: LlamaCppRuntime, batches: int) -> object:
+    stop = threading.Event()
+    cut_after(runtime, stop, batches)
+    pieces: list[str] = []
+    try:
+        stats = runtime.generate(request(LONG_SYSTEM), pieces.append, stop)
+    finally:
+        runtime.on_progress = lambda: None
+    assert pieces == [] and stats.stop_reason == "aborted" and stats.generated_tokens == 0
+    return stats
+
+
+def test_a_system_block_cut_short_resumes_where_it_stopped(tmp_path: Path):
+    runtime = make_runtime(tmp_path, batch_size=64)
+    runtime.prepare_system_prompt(SYSTEM)
+    cut = cut_request(runtime, batches=8)
+    computed = cut.reused_tokens + cut.prefill_tokens
+    assert cut.prefill_tokens == 8 * 64  # every batch before the hang-up, none after
+    assert cut.prompt_tokens > computed + 500  # the block was far from done
+    assert runtime.cut_prefix is not None and runtime.cut_prefix[0] == LONG_SYSTEM
+    # Another client in between uses the KV cache; the cut block's state was kept apart.
+    answer(runtime, request())
+    text, retry = answer(runtime, request(LONG_SYSTEM))
+    assert retry.reused_tokens >= computed
+    assert retry.prefill_tokens == retry.prompt_tokens - retry.reused_tokens
+    assert runtime.cut_prefix is None
+    runtime.close()
+    # What was resumed is the state a run never cut computes: the same greedy answer.
+    whole = make_runtime(None, batch_size=64)
+    assert answer(whole, request(LONG_SYSTEM))[0] == text
+    whole.close()
+
+
+def test_a_cut_system_block_is_finished_and_saved_and_preempting_it_keeps_its_progress(
+    tmp_path: Path,
+):
+    runtime = make_runtime(tmp_path, batch_size=64)
+    runtime.prepare_system_prompt(SYSTEM)
+    first = cut_request(runtime, batches=4)
+    kept = first.reused_tokens + first.prefill_tokens
+    # A request comes while it is being finished: stopped at once, its progress kept too.
+    stop = threading.Event()
+    cut_after(runtime, stop, batches=6)
+    with pytest.raises(PrefillInterrupted) as paused:
+        runtime.finish_cut_prefix(stop)
+    runtime.on_progress = lambda: None
+    assert paused.value.resumed >= kept
+    assert paused.value.computed == paused.value.resumed + 6 * 64
+    assert runtime.cut_prefix is not None
+    # A stop that came before it began: nothing is done.
+    already = threading.Event()
+    already.set()
+    assert runtime.finish_cut_prefix(already) is False and runtime.cut_prefix is not None
+    # Idle again: finished, and saved to disk like any prepared prompt.
+    assert runtime.finish_cut_prefix(threading.Event()) is True
+    assert runtime.cut_prefix is None
+    assert runtime.finish_cut_prefix(threading.Event()) is False  # nothing left to finish
+    name = client_cache_name(LONG_SYSTEM, None)
+    assert (tmp_path / runtime.model_name / f"{name}.bin").is_file()
+    _, retry = answer(runtime, request(LONG_SYSTEM))
+    assert retry.reused_tokens >= runtime.prefix_tokens
+    runtime.close()
+    restarted = make_runtime(tmp_path, batch_size=64)
+    _, after_restart = answer(restarted, request(LONG_SYSTEM))
+    assert restarted.prefix_source == "disk"
+    assert after_restart.reused_tokens >= restarted.prefix_tokens
+    restarted.close()

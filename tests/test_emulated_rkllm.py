@@ -341,3 +341,45 @@ def test_the_runtime_logits_are_read_over_the_tokenizer_vocabulary():
     short.feed([2])
     assert short.logits()[:3].tolist() == [0, 1, 2] and np.isinf(short.logits()[3:]).all()
     assert (short.runs, short.fed, short.tokens) == (1, 1, [1, 2])
+
+
+def test_a_system_block_cut_short_is_kept_by_the_runtime_and_finished_later(tmp_path, caplog):
+    """Issue 33 on the NPU path: an abort during the prompt-cache build keeps the KV the
+    runtime computed; the block stays unprepared, and finishing it resumes there."""
+    caplog.set_level("INFO", logger="rk_assist.runtimes.rkllm")
+    system = "You control a home. Its devices:\n" + "\n".join(
+        f"- light.room_{n}: the ceiling light of room {n}, off" for n in range(90)
+    )
+    runtime = make("1.3", cache_dir=tmp_path, context_length=4096)
+    try:
+        runtime.prepare_system_prompt(SYSTEM)
+        stop = threading.Event()
+        result: dict = {}
+        request = GenerationRequest(
+            system_prompt=system, turn=(ChatMessage("user", "Say hello."),), max_new_tokens=8
+        )
+        worker = threading.Thread(
+            target=lambda: result.update(stats=runtime.generate(request, lambda _: None, stop))
+        )
+        worker.start()
+        while runtime.kv_cache_sizes()[0] < 512:  # a first batch of the block is computed
+            assert worker.is_alive(), "the block was computed before the hang-up"
+            worker.join(0.005)
+        stop.set()
+        runtime.abort()
+        worker.join(60)
+        stats = result["stats"]
+        assert stats.stop_reason == "aborted" and stats.generated_tokens == 0
+        assert 512 <= stats.prefill_tokens < runtime.prefix_tokens
+        assert runtime.cut_prefix is not None and runtime.system_prompt is None
+        assert not list((tmp_path / runtime.model_name).glob("prefix-*.bin"))
+        # The model is idle: the block is finished from where the runtime kept it, and saved.
+        assert runtime.finish_cut_prefix(threading.Event()) is True
+        assert runtime.cut_prefix is None and runtime.prefix_source == "built"
+        assert list((tmp_path / runtime.model_name).glob("prefix-*.bin"))
+        resumed = [r.getMessage() for r in caplog.records if "resumed at token" in r.getMessage()]
+        assert resumed, "the runtime computed the whole block again"
+        text, _, _ = ask(runtime, "Say hello.", system_prompt=system)
+        assert text.strip()
+    finally:
+        runtime.close()

@@ -8,6 +8,7 @@ owns the one thread that calls into a runtime and bridges it to asyncio.
 
 from __future__ import annotations
 
+import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from .. import defaults
-from ..errors import ModelFileError
+from ..errors import ModelFileError, PrefillInterrupted
 from .prompt_cache import client_cache_name, service_cache_name
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def read_model_head(path: Path, size: int = 4) -> bytes:
@@ -239,6 +242,10 @@ class Runtime(ABC):
     #: Called on the worker thread whenever the model makes progress (a step of a
     #: prefill, a token); the worker tells a stuck generation from a long one by it.
     on_progress: Callable[[], None] = staticmethod(lambda: None)
+    #: A system block (prompt, tools, cache name) whose prefill was cut short: what was
+    #: computed is kept, and the worker finishes the rest while the model is idle, so a
+    #: client that gave up and retries finds it ready.
+    cut_prefix: tuple[str, str | None, str] | None = None
 
     @property
     def prefix_tokens(self) -> int:
@@ -278,15 +285,41 @@ class Runtime(ABC):
         if self._prepared == (system_prompt, tools_json):
             return
         self._prepared = None  # until the new state is ready: a failure leaves none prepared
-        self._use_prefix(system_prompt, tools_json, cache_name)
+        try:
+            self._use_prefix(system_prompt, tools_json, cache_name)
+        except PrefillInterrupted:
+            self.cut_prefix = (system_prompt, tools_json, cache_name)
+            raise
         self._prepared = (system_prompt, tools_json)
+        if self.cut_prefix is not None and self.cut_prefix[:2] == self._prepared:
+            self.cut_prefix = None
+
+    def finish_cut_prefix(self, stop: threading.Event) -> bool:
+        """Finish computing (and save) the system block a hang-up cut short.
+
+        Runs on the worker thread while no request wants the model; ``stop``
+        set (then :meth:`abort`) preempts it, keeping what was computed again
+        (:class:`PrefillInterrupted`). Returns whether there was one to finish.
+        A failure other than an interruption forgets the block: it is not tried
+        again and again.
+        """
+        cut = self.cut_prefix
+        if cut is None or stop.is_set():
+            return False
+        try:
+            self._prepare(*cut)
+        except PrefillInterrupted:
+            raise
+        except Exception:
+            self.cut_prefix = None
+            raise
+        return True
 
     @abstractmethod
     def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
         """Make the state after this system block the one turns start from, saved as
         ``cache_name`` (memory, disk, or computed)."""
 
-    @abstractmethod
     def generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
@@ -295,6 +328,28 @@ class Runtime(ABC):
         Blocks until the answer is complete or ``stop`` is set. Raises
         :class:`RuntimeFailure` on errors.
         """
+        try:
+            return self._generate(request, emit, stop)
+        except PrefillInterrupted as cut:
+            if not stop.is_set():
+                raise
+            # The request's own system block, cut short by its hang-up: it stays computed
+            # as far as it got, and the worker finishes it when the model is idle.
+            _LOGGER.info(
+                "Prefix of %d tokens kept after a hang-up (%d computed)", cut.total, cut.computed
+            )
+            return GenerationStats(
+                prompt_tokens=cut.total,
+                reused_tokens=cut.resumed,
+                prefill_tokens=cut.computed - cut.resumed,
+                stop_reason="aborted",
+            )
+
+    @abstractmethod
+    def _generate(
+        self, request: GenerationRequest, emit: TextSink, stop: threading.Event
+    ) -> GenerationStats:
+        """:meth:`generate` without the bookkeeping of a cut system block."""
 
     def abort(self) -> None:  # noqa: B027 - optional hook, a no-op is a valid default
         """Interrupt what the model computes now (a generation or a prompt), from any thread.

@@ -45,6 +45,7 @@ from ..core.structs import (
 from ..defaults import RKLLM_MAX_CONTEXT
 from ..errors import (
     ModelFileError,
+    PrefillInterrupted,
     PromptTooLongError,
     RkllmCallError,
     RkllmLibraryError,
@@ -172,6 +173,8 @@ class RkllmRuntime(Runtime):
         self._token_renderer: ChatRenderer | None = None
         #: How the system prompt state was obtained: "built", "disk" or "off".
         self.prefix_source = "off"
+        #: rkllm_abort was called since the prompt-cache build began.
+        self._aborted = False
 
     @property
     def model_name(self) -> str:
@@ -291,7 +294,7 @@ class RkllmRuntime(Runtime):
             self._system_prompt, self._tools_json = system_prompt, tools_json
             self._prepare_prompt_cache(cache_name)
 
-    def generate(
+    def _generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event
     ) -> GenerationStats:
         self._require_library()
@@ -442,6 +445,7 @@ class RkllmRuntime(Runtime):
             library.clear_kv_cache(self._handle, keep_system_prompt)
 
     def abort(self) -> None:
+        self._aborted = True
         library, handle = self.library, self._handle
         if library is not None and handle.value:
             try:
@@ -601,7 +605,18 @@ class RkllmRuntime(Runtime):
             max_new_tokens=1,
             wants_logits=not isinstance(self._seed_prompt, str),  # tokens: prefill them only
         )
+        self._aborted = False
         code = self._run_once("user", self._seed_prompt, 0, run, 1, cache_path=writing)
+        if self._aborted and not writing.is_file():
+            # Cut short (a hang-up): the runtime keeps what it computed in its KV cache and
+            # reuses that prefix when the block is run again (keep_history=0), so it is not
+            # cleared; the block stays unprepared, to be finished and saved later.
+            kv_sizes = self.kv_cache_sizes()
+            raise PrefillInterrupted(
+                "computing the system prompt interrupted",
+                computed=int(kv_sizes[0]) if kv_sizes else 0,
+                total=self.prefix_tokens,
+            )
         if code != 0 or run.errored or not writing.is_file():
             _LOGGER.warning("Could not build the prompt cache (code %s); continuing without", code)
             self.prefix_source = "off"
@@ -610,6 +625,11 @@ class RkllmRuntime(Runtime):
         cache.adopt(writing, key, model=self.model_name, runtime=self.name, source=source)
         forget_least_recent(cache.directory)
         self.prefix_source = "built"
+        total, prefilled = self.prefix_tokens, int(run.perf.get("prefill_tokens", 0))
+        if 0 < prefilled < total - 1:  # the runtime found a cut block's beginning computed
+            _LOGGER.info(
+                "Computing the system prompt resumed at token %d of %d", total - prefilled, total
+            )
         _LOGGER.info(
             "System prompt cache built in %.0f ms and saved to %s",
             (time.perf_counter() - started) * 1000,

@@ -88,5 +88,14 @@ class StateCache:
             self._states.move_to_end(best_key)
         return best, best_length
 
+    def forget_prefixes_of(self, tokens: Sequence[int] | np.ndarray) -> None:
+        """Drop the states of what ``tokens`` begin with (a prefill cut short, now finished):
+        anything they could resume, the state of ``tokens`` resumes as far or further."""
+        for key, state in list(self._states.items()):
+            if len(state.tokens) < len(tokens) and common_prefix(state.tokens, tokens) == len(
+                state.tokens
+            ):
+                del self._states[key]
+
     def clear(self) -> None:
         self._states.clear()

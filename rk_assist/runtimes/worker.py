@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import defaults
-from ..errors import BusyError
+from ..errors import BusyError, PrefillInterrupted
 from .base import GenerationRequest, GenerationStats, Runtime
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,6 +67,13 @@ class ModelWorker:
         #: When the model last made progress while it held the slot (monotonic seconds).
         self._progress_at: float | None = None
         runtime.on_progress = self.note_progress
+        #: The stop of the system block being finished in the background (None: none is).
+        self._background_stop: threading.Event | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._closing = False
+        #: Cut system blocks finished in the background, and how often a request preempted one.
+        self.background_finished = 0
+        self.background_preempted = 0
 
     @property
     def waiting(self) -> int:
@@ -75,7 +82,14 @@ class ModelWorker:
 
     @property
     def busy(self) -> bool:
-        return self._slot.locked()
+        """A request (or a model change) holds the model; work in the background does not
+        count: any request preempts it at once."""
+        return self._slot.locked() and self._background_stop is None
+
+    @property
+    def finishing_cut_prefix(self) -> bool:
+        """A system block cut short by a hang-up is being finished while the model is idle."""
+        return self._background is not None
 
     def note_progress(self) -> None:
         """The model made progress (any thread): a token, a step of a prefill."""
@@ -103,6 +117,7 @@ class ModelWorker:
 
     async def prepare(self, system_prompt: str, tools_json: str | None) -> None:
         """Prepare (and cache) a new system prompt, taking a turn like a generation."""
+        self._preempt_background()
         async with self._slot:
             self.note_progress()
             try:
@@ -120,6 +135,7 @@ class ModelWorker:
         Holds the generation slot throughout: requests that arrive meanwhile
         wait in line instead of failing, and none runs on a half-loaded model.
         """
+        self._preempt_background()
         await self._slot.acquire()
         self.note_progress()
         try:
@@ -206,6 +222,8 @@ class ModelWorker:
 
     async def close(self) -> None:
         """Interrupt whatever the model computes (a generation, a prompt), then release it."""
+        self._closing = True
+        self._preempt_background()
         with self._active_lock:
             if self._active_stop is not None:
                 self._active_stop.set()
@@ -219,6 +237,7 @@ class ModelWorker:
             raise BusyError(f"{self._waiting} requests are already waiting for the model")
         self._waiting += 1
         try:
+            self._preempt_background()
             await self._slot.acquire()
         finally:
             self._waiting -= 1
@@ -229,6 +248,80 @@ class ModelWorker:
             future.exception()  # marked as seen: the consumer raised it, or it was abandoned
         self._progress_at = None
         self._slot.release()
+        self._finish_cut_prefix_when_idle()
+
+    # -- a system block cut short, finished while nobody waits ----------------------------
+
+    def _finish_cut_prefix_when_idle(self) -> None:
+        if (
+            self._closing
+            or self._background is not None
+            or self._waiting
+            or self._slot.locked()
+            or self.runtime.cut_prefix is None
+        ):
+            return
+        self._background = asyncio.get_running_loop().create_task(self._finish_cut_prefix())
+
+    async def _finish_cut_prefix(self) -> None:
+        """Finish the cut block on the worker thread, holding the slot until any request comes.
+
+        The client that hung up (Home Assistant's integrations retry with the
+        same prompt) then finds its system block ready, saved like any other.
+        """
+        try:
+            if self._closing or self._waiting or self._slot.locked():
+                return  # a request came first; it finishes the block or cuts it again
+            await self._slot.acquire()  # free: at once
+        except BaseException:
+            self._background = None
+            raise
+        stop = threading.Event()
+        self._background_stop = stop
+        runtime = self.runtime
+        loop = asyncio.get_running_loop()
+
+        def run_on_worker() -> bool:
+            with self._active_lock:
+                self._active_stop = stop
+            try:
+                return runtime.finish_cut_prefix(stop)
+            finally:
+                with self._active_lock:
+                    self._active_stop = None
+
+        _LOGGER.info("Finishing a system prompt cut short by a hang-up while the model is idle")
+        future = loop.run_in_executor(self._executor, run_on_worker)
+        future.add_done_callback(self._background_done)
+        self.note_progress()
+        with contextlib.suppress(Exception):  # reported by _background_done
+            await asyncio.shield(future)
+
+    def _background_done(self, future: asyncio.Future[bool]) -> None:
+        """The thread let go of the model after background work: give the slot back."""
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, PrefillInterrupted):
+            self.background_preempted += 1
+            _LOGGER.info(
+                "Finishing the cut system prompt paused for a request at token %d of %d",
+                error.computed,
+                error.total,
+            )
+        elif error is not None:
+            _LOGGER.warning("Could not finish the cut system prompt: %s", error)
+        elif not future.cancelled() and future.result():
+            self.background_finished += 1
+            _LOGGER.info("The cut system prompt is computed and saved")
+        self._background_stop = None
+        self._background = None
+        self._progress_at = None
+        self._slot.release()
+
+    def _preempt_background(self) -> None:
+        """A request wants the model: stop the background work now (it keeps its progress)."""
+        stop = self._background_stop
+        if stop is not None and not stop.is_set():
+            self._stop_generation(stop)
 
     def _recover(self) -> None:
         """After a failed generation, on the worker thread: start the next one clean."""

@@ -245,9 +245,17 @@ async def first_token_seconds(
     session: aiohttp.ClientSession, url: str, body: dict[str, Any]
 ) -> tuple[float, float, int]:
     """Seconds to the first content or tool-call chunk, to the end, and the prompt tokens."""
+    first, ended, usage = await stream_figures(session, url, body)
+    return first, ended, usage.get("prompt_tokens", 0)
+
+
+async def stream_figures(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
+) -> tuple[float, float, dict[str, Any]]:
+    """Seconds to the first content or tool-call chunk, to the end, and the stream's usage."""
     started = time.perf_counter()
     first = None
-    prompt_tokens = 0
+    usage: dict[str, Any] = {}
     async with session.post(url, json=body) as response:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:300]}")
@@ -257,13 +265,13 @@ async def first_token_seconds(
                 continue
             chunk = json.loads(line[6:])
             if chunk.get("usage"):
-                prompt_tokens = chunk["usage"].get("prompt_tokens", 0)
+                usage = chunk["usage"]
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 if first is None and (delta.get("content") or delta.get("tool_calls")):
                     first = time.perf_counter() - started
     ended = time.perf_counter() - started
-    return (first if first is not None else ended), ended, prompt_tokens
+    return (first if first is not None else ended), ended, usage
 
 
 @contextlib.contextmanager
@@ -352,34 +360,32 @@ def burner_processes(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
 
 
+def http_service_command(
+    port: int,
+    workdir: Path,
+    context_length: int,
+    threads: str,
+    max_tokens: int,
+    model: str | None = None,
+) -> list[str]:
+    """rk-assist as a chat server on the HTTP door only (home control off), its files in
+    ``workdir``: what these benchmarks measure."""
+    command = [sys.executable, "-m", "rk_assist", "--uri", "tcp://127.0.0.1:0"]
+    command += ["--http-uri", f"http://127.0.0.1:{port}", "--home-control", "off"]
+    command += ["--context-length", str(context_length), "--threads", threads]
+    command += ["--cache-dir", str(workdir / "cache"), "--config-dir", str(workdir / "config")]
+    command += ["--max-tokens", str(max_tokens)]
+    return command + (["--model", model] if model else [])
+
+
 async def run(args: argparse.Namespace) -> int:
     model = Path(args.model)
     threads = str(args.threads or os.cpu_count() or 1)
     with tempfile.TemporaryDirectory(prefix="rk-assist-bench-http-") as tmp:
         ours_port, peer_port = free_port(), free_port()
-        ours = [
-            sys.executable,
-            "-m",
-            "rk_assist",
-            "--model",
-            str(model),
-            "--uri",
-            "tcp://127.0.0.1:0",
-            "--http-uri",
-            f"http://127.0.0.1:{ours_port}",
-            "--home-control",
-            "off",
-            "--context-length",
-            str(args.context_length),
-            "--threads",
-            threads,
-            "--cache-dir",
-            str(Path(tmp) / "cache"),
-            "--max-tokens",
-            str(args.max_tokens),
-            "--config-dir",
-            str(Path(tmp) / "config"),
-        ]
+        ours = http_service_command(
+            ours_port, Path(tmp), args.context_length, threads, args.max_tokens, str(model)
+        )
         peer = [
             sys.executable,
             "-m",
