@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from rk_assist.home.intents import BY_NAME
-from rk_assist.tools.evaluation import CLASSES, load_set, other_language, set_folders
+from rk_assist.home.resolve import Action
+from rk_assist.tools.evaluation import (
+    CLASSES,
+    load_set,
+    other_language,
+    set_folders,
+    speech_faults,
+)
 
 EVAL = Path(__file__).parent.parent / "eval"
 
 
 def test_every_set_asks_only_for_exposed_devices_and_real_intents():
     sets = [load_set(folder) for folder in set_folders(None, EVAL)]
-    assert {s.language for s in sets} >= {"en", "de", "fr"}
+    assert {s.language for s in sets} >= {"en", "de", "fr", "es", "it", "nl"}
     assert sum(len(s.cases) for s in sets) >= 400
     kinds = {case["kind"] for s in sets for case in s.cases}
     assert set(CLASSES) <= kinds
@@ -34,3 +41,33 @@ def test_speech_in_another_language_is_told_apart():
     assert other_language("La lumière de la cuisine est allumée", "de", home) == "fr"
     # A German name in an English sentence keeps it English; too few words tell nothing.
     assert other_language("Küchenlicht", "en", home) == ""
+
+
+def test_what_is_said_is_judged_in_every_class_of_fault():
+    home = load_set(EVAL / "house-en").home
+    fridge = [Action("HassGetState", {}, "sensor.fridge_temperature")]
+
+    def faults(spoken: str, request: str, actions=(), other: str = "") -> tuple[str, ...]:
+        return speech_faults(spoken, request, home, list(actions), other)
+
+    assert faults("Fridge Temperature is 7 degrees", "what is the fridge temperature") == (
+        "false fact",
+    )
+    assert faults("Fridge Temperature is 4 degrees", "what is the fridge temperature", fridge) == ()
+    assert faults("Thank you.", "thank you") == ("parroted",)
+    assert faults("Good morning! How can I help?", "good morning") == ()
+    assert faults("¡¡¡¡¡¡¡¡¡¡¡¡", "turn it off") == ("degenerate",)
+    assert faults("Hello! How can I help?", "say something nice") == ("greeting",)
+    assert faults('"turn on the garage"', "heat the garage") == ("machine text",)
+    assert faults("Use intent__HassTurnOn", "what can you do") == ("machine text",)
+    assert faults("What a nice colour", "Mach das Licht an", other="en") == ("language",)
+    assert faults("12 times 12 is 144.", "what is 12 times 12") == ()
+    assert faults("Turned off the light", "now turn it off") == ("false confirmation",)
+    off = [Action("HassTurnOff", {}, "light.kitchen_ceiling")]
+    assert faults("Turned off the light", "turn off the kitchen light", off) == ()
+
+
+def test_a_set_may_stand_on_another_sets_home():
+    speech = load_set(EVAL / "speech-en")
+    assert speech.home == load_set(EVAL / "flat-en").home
+    assert all(not case["expect"] for case in speech.cases)

@@ -11,10 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.home.grounding import held_to_request, sensitive_as_said, untargeted_media
+from rk_assist.home.grounding import (
+    duration_as_read,
+    held_to_request,
+    sensitive_as_said,
+    untargeted_media,
+)
 from rk_assist.home.model import load_home, normalize
+from rk_assist.home.negation import negated
 from rk_assist.home.request_words import asks, media_verbs_read, numbers_in, polarity, with_digits
 from rk_assist.home.resolve import resolve_calls
+from rk_assist.home.sentences import understand
 from rk_assist.output.calls import ToolCall
 
 EVAL = Path(__file__).parent.parent / "eval"
@@ -128,6 +135,25 @@ def test_a_timer_needs_a_duration():
     assert resolve_calls([ToolCall("HassStartTimer", {"minutes": 5})], GERMAN, "de").actions
 
 
+@pytest.mark.parametrize(
+    ("request_text", "language", "kept"),
+    [
+        ("Reserva una mesa para dos", "es", False),  # seen: a two-hour timer
+        ("Prenota un tavolo per due", "it", False),
+        ("book a table for 2", "en", False),
+        ("set a timer for 2 hours", "en", True),
+        ("Pon un temporizador de 2 horas", "es", True),
+        ("Stelle einen Timer auf 2 Stunden", "de", True),
+    ],
+)
+def test_a_number_said_is_no_timer_duration(request_text, language, kept):
+    call = ToolCall("HassStartTimer", {"hours": 2})
+    held = duration_as_read(call, request_text, language)
+    assert (held == call) is kept
+    if not kept:
+        assert held == ToolCall("HassStartTimer", {})  # asks for how long: no action
+
+
 def test_leading_articles_of_every_language_are_not_part_of_a_name():
     assert normalize("la Ventilation") == normalize("Ventilation") == "ventilation"
     assert normalize("die Stehlampe") == "stehlampe"
@@ -190,3 +216,35 @@ def test_a_colour_word_of_the_language_sets_home_assistants_colour():
         [ToolCall("HassLightSet", {"name": "Lampadaire", "color": "bleue"})], FRENCH, "fr"
     ).actions
     assert action.slots["color"] == "blue"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "language", "negated_"),
+    [
+        ("don't turn off the salt lamp", "en", True),
+        ("do not switch on the fan", "en", True),
+        ("Doe de staande lamp niet uit", "nl", True),
+        ("Schalte das Licht nicht aus", "de", True),
+        ("N'éteins pas la lumière", "fr", True),
+        ("No enciendas la luz del dormitorio", "es", True),
+        ("Non spegnere la luce del soggiorno", "it", True),
+        ("No, enciende la luz de la cocina", "es", False),  # an answer, then the request
+        ("turn off the salt lamp", "en", False),
+        ("Doe de staande lamp uit", "nl", False),
+        ("Éteins la lumière", "fr", False),
+    ],
+)
+def test_a_negated_request_is_told_in_every_language(request_text, language, negated_):
+    assert negated(request_text, language) is negated_
+
+
+def test_a_negated_request_acts_on_nothing_whoever_read_it():
+    dutch = load_home(EVAL / "huis-nl" / "home.yaml")
+    lamp_off = ToolCall("HassTurnOff", {"name": "Staande lamp"})
+    assert held_to_request([lamp_off], "Doe de staande lamp niet uit", dutch, "nl") == []
+    assert held_to_request([lamp_off], "Doe de staande lamp uit", dutch, "nl") == [lamp_off]
+    assert understand("Doe de staande lamp niet uit", "nl", dutch) is None
+    assert understand("Doe de staande lamp uit", "nl", dutch) is not None
+    # Reading a state changes nothing: a negated question still reads it.
+    state = ToolCall("HassGetState", {"name": "Staande lamp"})
+    assert held_to_request([state], "Is de staande lamp niet aan?", dutch, "nl") == [state]

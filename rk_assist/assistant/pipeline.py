@@ -17,6 +17,8 @@ from datetime import datetime
 
 from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
+from ..home.claims import claims_action
+from ..home.facts import unread_number
 from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
 from ..home.model import Home, normalize
 from ..home.phrases import NOT_CONNECTED, phrase
@@ -26,13 +28,14 @@ from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
+from ..output.sanity import SpeechGuard, only_thanks
 from ..output.speech import BlockStripper, clean_for_speech
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
-from .replies import NO_ANSWER, Reply, remembered, reply_for, sentence
+from .replies import NO_ANSWER, WELCOME, Reply, remembered, reply_for, sentence
 
 _LOGGER = logging.getLogger(__name__)
 #: Carries actions out itself (the "services" mode): the actions, the home -> their results.
@@ -138,6 +141,11 @@ class Turn:
         parts = self._parts
         note = ChatMessage("system", request_note(parts.clock(), self._language))
         turn = (note, ChatMessage("user", self._user_text))
+        if only_thanks(self._user_text):
+            # Thanks asks for nothing: the answer is settled without the model (which
+            # greeted people who had thanked it, or said their thanks back).
+            await self._speakable(sentence(WELCOME, self._language), time.perf_counter())
+            return self._remember(turn)
         # The prompt describes the home as it was when its state was last prepared;
         # calls are checked against the home as it is now.
         home = parts.home
@@ -244,6 +252,32 @@ class Turn:
             held_to_request, calls, self._user_text, home, self._language
         )
 
+    def _guard(self, acted: bool = False) -> SpeechGuard:
+        """What holds the model's words to sense: the request, its language, the home's names.
+
+        ``acted``: the words answer actions that were carried out (the services mode).
+        """
+        names, home, request, language = (
+            self._names(),
+            self._parts.home,
+            self._user_text,
+            self._language,
+        )
+        if home is None:
+            return SpeechGuard(request, lambda text: reads_as_other(text, language, names))
+        # The model's words never confirm an action: Home Assistant's sentence does, for
+        # the actions that happened (under the call grammar an answer is words or calls).
+        return SpeechGuard(
+            request,
+            lambda text: reads_as_other(text, language, names),
+            lambda clause: unread_number(clause, request, home),
+            None if acted else lambda clause: claims_action(clause, language),
+        )
+
+    def _log_held_back(self, guard: SpeechGuard) -> None:
+        for reason, clause in guard.dropped:
+            _LOGGER.info("Not speaking the model's words (%s): %.120r", reason, clause)
+
     async def _talk_instead(self, request: GenerationRequest, started: float) -> None:
         words_only = replace(
             request,
@@ -254,13 +288,17 @@ class Turn:
         # instruction back, which must never be spoken (seen with a real Home Assistant).
         generation = self._parts.worker.generate(words_only)
         stripper = BlockStripper()
+        guard = self._guard()
         try:
             said = ""
             async for piece in generation:
-                said += stripper.feed(piece)
-            said += stripper.finish()
+                said += guard.feed(stripper.feed(piece))
+                if guard.stopped:
+                    break
+            said += guard.feed(stripper.finish()) + guard.finish()
         finally:
             await generation.aclose()
+        self._log_held_back(guard)
         if echoes(said, TALK_NOTE):
             _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
             said = sentence(NO_ANSWER, self._language)
@@ -298,24 +336,36 @@ class Turn:
             tool_results_json=json.dumps(results, ensure_ascii=False),
         )
         generation = self._parts.worker.generate(follow_up)
-        await self._speak(generation, BlockStripper(), started)
+        await self._speak(generation, BlockStripper(), started, acted=True)
         if not self._chunks:  # the model said nothing: still confirm
             ok = all(result.get("success") for result in results)
             await self._speakable("Done." if ok else "Sorry, that did not work.", started)
 
     async def _speak(
-        self, generation: GenerationStream, stripper: BlockStripper, started: float
+        self,
+        generation: GenerationStream,
+        stripper: BlockStripper,
+        started: float,
+        acted: bool = False,
     ) -> None:
-        """Say the speakable chunks of one generation; hidden blocks are left in ``stripper``."""
+        """Say the speakable chunks of one generation; hidden blocks are left in ``stripper``.
+
+        A loop or another language ends the generation there (``SpeechGuard``).
+        """
         chunker = ClauseChunker()
+        guard = self._guard(acted)
         try:
             async for piece in generation:
-                for raw in chunker.feed(stripper.feed(piece)):
+                for raw in chunker.feed(guard.feed(stripper.feed(piece))):
                     await self._speakable(raw, started)
-            for raw in chunker.feed(stripper.finish()) + chunker.finish():
+                if guard.stopped:
+                    break
+            rest = guard.feed(stripper.finish()) + guard.finish()
+            for raw in chunker.feed(rest) + chunker.finish():
                 await self._speakable(raw, started)
         finally:
             await generation.aclose()
+        self._log_held_back(guard)
 
     async def _speakable(self, raw: str, started: float) -> None:
         cleaned = clean_for_speech(raw, self._language)

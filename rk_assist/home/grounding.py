@@ -28,6 +28,7 @@ from dataclasses import replace
 from ..output.calls import ToolCall
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP
 from .model import Entity, Home, normalize
+from .negation import negated
 from .phrases import SAY_ITS_NAME, base_language, phrase
 from .request_words import (
     MEDIA_VERBS,
@@ -36,6 +37,7 @@ from .request_words import (
     media_verbs_read,
     numbers_in,
     polarity,
+    reads_as_timer,
     says_on_or_off,
 )
 from .resolve import SETTER_OF_DOMAIN, Outcome
@@ -302,6 +304,22 @@ def switch_asked_for(call: ToolCall, request: str, language: str = "en") -> bool
     return says_on_or_off(request, language)
 
 
+_DURATIONS = ("hours", "minutes", "seconds")
+
+
+def duration_as_read(call: ToolCall, request: str, language: str = "en") -> ToolCall:
+    """A timer's duration only where Home Assistant's timer sentences read one.
+
+    A number said is no duration: the 0.5B Qwen made "Reserva una mesa para
+    dos" a two-hour timer. Without one the call asks "for how long?", as a
+    timer nobody gave a duration does.
+    """
+    if call.name != "HassStartTimer" or reads_as_timer(request, language):
+        return call
+    kept = {slot: value for slot, value in call.arguments.items() if slot not in _DURATIONS}
+    return call if kept == call.arguments else ToolCall(call.name, kept)
+
+
 def _side_said(request: str, language: str) -> str | None:
     if base_language(language) != "en":
         return polarity(request, language)
@@ -521,13 +539,18 @@ def held_to_request(
         if is_grounded(call, request, home)
         and asks_for_change(call, request, language)
         and switch_asked_for(call, request, language)
+        and (call.name in STATE_INTENTS or not negated(request, language))
     ]
     if len(grounded) < len(calls):
         _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
     held = [
         narrowed(
             numbers_said(
-                verb_of_request(named_in_request(call, request, home), request, language),
+                verb_of_request(
+                    named_in_request(duration_as_read(call, request, language), request, home),
+                    request,
+                    language,
+                ),
                 request,
                 language,
             ),

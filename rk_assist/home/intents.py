@@ -28,6 +28,9 @@ INTEGER = "integer"
 TEXT = "text"
 STEP = "step"  # "up", "down", or an integer -100..100
 
+#: Intents that read the home and change nothing.
+STATE_INTENTS = ("HassGetState", "HassClimateGetTemperature")
+
 
 @dataclass(frozen=True)
 class IntentSpec:

@@ -22,6 +22,7 @@ BUSY = "busy"
 STILL_ANSWERING = "still_answering"
 FAILED = "failed"
 NO_ANSWER = "no_answer"
+WELCOME = "welcome"  # the answer to thanks
 NO_TEXT = "no_text"
 STOPPING = "stopping"
 FAILED_ACTION = "failed_action"
@@ -58,6 +59,7 @@ PHRASES: dict[str, dict[str, str]] = {
         STILL_ANSWERING: "I'm still answering your previous request.",
         FAILED: "Sorry, something went wrong while I was thinking. Please try again.",
         NO_ANSWER: "Sorry, I have no answer to that.",
+        WELCOME: "You're welcome.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
         STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
         FAILED_ACTION: "Sorry, that did not work.",
@@ -94,6 +96,7 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Entschuldigung, beim Nachdenken ist etwas schiefgegangen. Bitte versuch es "
         "noch einmal.",
         NO_ANSWER: "Entschuldigung, darauf habe ich keine Antwort.",
+        WELCOME: "Gern geschehen.",
         NO_TEXT: "Entschuldigung, die Anfrage enthielt keinen Text.",
         STOPPING: "Entschuldigung, ich starte gerade neu. Bitte frag gleich noch einmal.",
         FAILED_ACTION: "Entschuldigung, das hat nicht geklappt.",
@@ -128,6 +131,7 @@ PHRASES: dict[str, dict[str, str]] = {
         STILL_ANSWERING: "Je réponds encore à ta demande précédente.",
         FAILED: "Désolé, quelque chose s'est mal passé pendant que je réfléchissais. Réessaie.",
         NO_ANSWER: "Désolé, je n'ai pas de réponse à cela.",
+        WELCOME: "Avec plaisir.",
         NO_TEXT: "Désolé, la demande ne contenait aucun texte.",
         STOPPING: "Désolé, je redémarre. Redemande dans un instant.",
         FAILED_ACTION: "Désolé, cela n'a pas fonctionné.",
@@ -163,6 +167,7 @@ PHRASES: dict[str, dict[str, str]] = {
         STILL_ANSWERING: "Todavía estoy respondiendo a tu petición anterior.",
         FAILED: "Perdona, algo ha fallado mientras pensaba. Inténtalo de nuevo.",
         NO_ANSWER: "Perdona, no tengo respuesta para eso.",
+        WELCOME: "De nada.",
         NO_TEXT: "Perdona, la petición no tenía texto.",
         STOPPING: "Perdona, me estoy reiniciando. Pregunta de nuevo en un momento.",
         FAILED_ACTION: "Perdona, eso no ha funcionado.",
@@ -197,6 +202,7 @@ PHRASES: dict[str, dict[str, str]] = {
         STILL_ANSWERING: "Sto ancora rispondendo alla tua richiesta precedente.",
         FAILED: "Scusa, qualcosa è andato storto mentre pensavo. Riprova.",
         NO_ANSWER: "Scusa, non ho una risposta.",
+        WELCOME: "Prego.",
         NO_TEXT: "Scusa, la richiesta non conteneva testo.",
         STOPPING: "Scusa, mi sto riavviando. Chiedi di nuovo tra un momento.",
         FAILED_ACTION: "Scusa, non ha funzionato.",
@@ -231,6 +237,7 @@ PHRASES: dict[str, dict[str, str]] = {
         STILL_ANSWERING: "Ik ben nog bezig met je vorige verzoek.",
         FAILED: "Sorry, er ging iets mis tijdens het nadenken. Probeer het nog eens.",
         NO_ANSWER: "Sorry, daar heb ik geen antwoord op.",
+        WELCOME: "Graag gedaan.",
         NO_TEXT: "Sorry, het verzoek bevatte geen tekst.",
         STOPPING: "Sorry, ik start opnieuw op. Vraag het zo nog eens.",
         FAILED_ACTION: "Sorry, dat is niet gelukt.",

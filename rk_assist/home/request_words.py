@@ -33,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 #: particles ("schalte das Licht ein").
 _SPELLED = range(2, 101)
 _ON, _OFF, _STATE = "HassTurnOn", "HassTurnOff", "HassGetState"
+_START_TIMER = "HassStartTimer"
 _ANY_TARGET = {name: WildcardSlotList(name=name) for name in ("name", "area", "floor")}
 #: A word is a verb of on or off when it is in this share of that intent's sentences
 #: and in at most a third as many, in proportion, of the other's.
@@ -224,6 +225,17 @@ def media_verbs_read(text: str, language: str) -> set[str]:
     return {reading.intent for reading in _matches(text, language, MEDIA_VERBS) if reading.own}
 
 
+def reads_as_timer(text: str, language: str) -> bool:
+    """Whether Home Assistant's timer sentences read the request as starting a timer.
+
+    The 0.5B Qwen made "Reserva una mesa para dos" a two-hour timer: a number
+    said is no duration. Only a request the language's own timer sentences
+    read ("set a timer for 5 minutes", "Stelle einen Timer auf 5 Minuten")
+    starts one.
+    """
+    return bool(_matches(text, language, (_START_TIMER,)))
+
+
 def says_on_or_off(text: str, language: str) -> bool:
     """Whether the request holds a verb of on or off as Home Assistant's sentences use it.
 
@@ -306,6 +318,22 @@ def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] 
     base = base_language(language)
     if base not in _TOLD_APART:
         return ""
+    scores = _language_scores(text, names)
+    best = max(scores, key=lambda code: scores[code])
+    if best == base or scores[best] < 1.5 or scores[best] <= scores[base] * 1.5:
+        return ""
+    return best
+
+
+def reads_as(text: str, names: list[str] | tuple[str, ...] = ()) -> str:
+    """The language ``text`` clearly reads as, by the measure of :func:`reads_as_other`;
+    "" when it says too little to tell."""
+    scores = _language_scores(text, names)
+    best, second = sorted(scores, key=lambda code: scores[code], reverse=True)[:2]
+    return best if scores[best] >= 1.5 and scores[best] > scores[second] * 1.5 else ""
+
+
+def _language_scores(text: str, names: list[str] | tuple[str, ...]) -> dict[str, float]:
     named = {word for name in names for word in normalize(name).split()}
     scores = dict.fromkeys(_TOLD_APART, 0.0)
     for word in re.findall(r"[^\W\d_]+", text.lower()):
@@ -314,10 +342,7 @@ def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] 
         using = [code for code in _TOLD_APART if word in _vocabulary(code)]
         for code in using:
             scores[code] += 1 / len(using)
-    best = max(scores, key=lambda code: scores[code])
-    if best == base or scores[best] < 1.5 or scores[best] <= scores[base] * 1.5:
-        return ""
-    return best
+    return scores
 
 
 @functools.cache

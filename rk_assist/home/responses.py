@@ -50,6 +50,11 @@ def _templates(language: str) -> dict[str, dict[str, str]]:
     return {}
 
 
+def templates_of(intent: str, language: str) -> dict[str, str]:
+    """Home Assistant's response templates for an intent, by key, in the language."""
+    return _templates(language).get(intent) or {}
+
+
 def _candidates(language: str) -> list[str]:
     code = language.replace("_", "-")
     base = code.split("-")[0].lower()

@@ -24,7 +24,9 @@ from hassil.expression import TextChunk
 from hassil.intents import TextSlotList, TextSlotValue
 from home_assistant_intents import get_intents
 
+from .intents import STATE_INTENTS
 from .model import Home
+from .negation import negated
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -193,6 +195,9 @@ def understand(text: str, language: str, home: Home) -> Understood | None:
         _LOGGER.warning("Home Assistant's sentences could not be matched: %s", err)
         return None
     if result is None:
+        return None
+    if negated(text, language) and result.intent.name not in STATE_INTENTS:
+        _LOGGER.info("Not acting on a negated request: %r", text)
         return None
     slots = {name: entity.value for name, entity in result.entities.items()}
     return Understood(result.intent.name, slots, named="name" in slots)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .intents import STATE_INTENTS
 from .model import Home
 from .resolve import Action
 
@@ -44,7 +45,6 @@ _SIMPLE = {
     "HassClimateSetTemperature": ("climate", "set_temperature"),
     "HassFanSetSpeed": ("fan", "set_percentage"),
 }
-STATE_INTENTS = ("HassGetState", "HassClimateGetTemperature")
 
 
 ServiceCall = tuple[str, str, dict[str, Any]]

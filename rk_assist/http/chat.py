@@ -13,20 +13,21 @@ import asyncio
 import itertools
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.replies import FAILED_ACTION, NO_ANSWER, sentence
+from ..assistant.replies import FAILED_ACTION, NO_ANSWER, WELCOME, sentence
 from ..errors import RequestError
+from ..home.claims import claims_action
+from ..home.request_words import reads_as, reads_as_other
 from ..home.responses import Target, said_after
 from ..output.calls import ToolCall, parse_tool_calls
+from ..output.sanity import SpeechGuard, only_thanks
 from ..output.speech import (
     JSON_VALUE,
     THINK_BLOCK,
     TOOL_CALL_BLOCKS,
-    TOOL_NAME,
     BlockStripper,
 )
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
@@ -103,7 +104,7 @@ def generation_request(
 class ReplyReader:
     """Splits streamed model text into content, thinking and tool calls."""
 
-    def __init__(self, chat: ChatRequest) -> None:
+    def __init__(self, chat: ChatRequest, language: str = "en") -> None:
         blocks: list[tuple[str, str]] = [THINK_BLOCK]
         if chat.tools:
             blocks += TOOL_CALL_BLOCKS
@@ -116,14 +117,32 @@ class ReplyReader:
         }
         self._think = chat.think is not False
         self._made = calls_made_this_turn(chat.messages)
-        self._gate = ToolNameGate() if chat.tools else PassGate()
+        # A client that offers Home Assistant's tools is a voice assistant: its words are
+        # held to what makes sense aloud. The language rule only where the person's own
+        # words tell the language (HTTP requests carry none).
+        said = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
+        known = reads_as(said) == language
+        other = (lambda text: reads_as_other(text, language)) if known else None
+        # Words that confirm an action stand only after the client ran a call this turn.
+        acted = any(m.role == "tool" for m in _since_the_person_spoke(chat.messages))
+        claims = None if acted else (lambda clause: claims_action(clause, language))
+        self._gate = SpeechGuard(said, other, claims=claims) if chat.tools else PassGate()
+
+    @property
+    def stopped(self) -> bool:
+        """The answer went wrong past saving (a loop, another language): stop the model."""
+        return isinstance(self._gate, SpeechGuard) and self._gate.stopped
 
     def feed(self, text: str) -> ReplyPiece:
         return self._piece(self._gate.feed(self._stripper.feed(text)))
 
     def finish(self) -> ReplyPiece:
         visible = self._stripper.finish()
-        return self._piece(self._gate.feed(visible) + self._gate.finish())
+        piece = self._piece(self._gate.feed(visible) + self._gate.finish())
+        if isinstance(self._gate, SpeechGuard):
+            for reason, clause in self._gate.dropped:
+                _LOGGER.info("Not speaking the model's words (%s): %.120r", reason, clause)
+        return piece
 
     def _piece(self, visible: str) -> ReplyPiece:
         piece = ReplyPiece(content=visible)
@@ -182,35 +201,12 @@ class PassGate:
         return ""
 
 
-class ToolNameGate(PassGate):
-    """Content a clause at a time, without clauses that name a tool.
-
-    A small model asked "what can you do" reads Home Assistant's instructions
-    back ("Use intent__HassTurnOff to unlock a lock"): tool names are never
-    for the ear. A clause is short next to what text-to-speech waits for
-    before it starts (60 characters in Home Assistant), so holding one back
-    costs nothing audible.
-    """
-
-    _END = re.compile(r"(?<=[.!?:;,\n])\s")
-
-    def __init__(self) -> None:
-        self._held = ""
-
-    def feed(self, text: str) -> str:
-        self._held += text
-        *whole, self._held = self._END.split(self._held)
-        return "".join(spoken + " " for sentence in whole if (spoken := self._spoken(sentence)))
-
-    def finish(self) -> str:
-        held, self._held = self._held, ""
-        return self._spoken(held)
-
-    def _spoken(self, sentence: str) -> str:
-        if TOOL_NAME.search(sentence):
-            _LOGGER.info("Not speaking a sentence that names a tool: %.120s", sentence)
-            return ""
-        return sentence
+def _since_the_person_spoke(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The messages after the last one from the person (the turn's tool round trips)."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "user":
+            return list(messages[index + 1 :])
+    return list(messages)
 
 
 def calls_made_this_turn(messages: Sequence[ChatMessage]) -> set[str]:
@@ -256,7 +252,12 @@ async def run_chat(
     if _LOGGER.isEnabledFor(logging.DEBUG):
         for message in chat.messages[1:]:
             _LOGGER.debug("Chat message from %s: %.300s", message.role, message.content)
-    reader = ReplyReader(chat)
+    reader = ReplyReader(chat, language)
+    latest = chat.messages[-1] if chat.messages else None
+    if chat.tools and latest is not None and latest.role == "user" and only_thanks(latest.content):
+        # A voice assistant thanked: nothing to do, nothing to ask the model.
+        yield ReplyPiece(content=sentence(WELCOME, language), stats=GenerationStats())
+        return
     call = await asyncio.to_thread(understood_call, list(chat.messages), chat.tools, language)
     if call is not None:
         yield ReplyPiece(tool_calls=[call], stats=GenerationStats())
@@ -276,6 +277,8 @@ async def run_chat(
             said = said or bool(piece.content.strip() or piece.tool_calls)
             if piece.content or piece.thinking or piece.tool_calls:
                 yield piece
+            if reader.stopped:
+                break
         last = await _checked(reader.finish(), chat, language)
         said = said or bool(last.content.strip() or last.tool_calls)
         if not said:  # after a tool round trip, or calls not made, the answer is still words

@@ -181,6 +181,8 @@ _TIMES = re.compile(r"(?<=\d)\s*[*×]\s*(?=[\d(-])")
 #: How "times" is said, by reply language; English where the language is not listed.
 TIMES_WORDS = {"en": "times", "de": "mal", "fr": "fois", "es": "por", "it": "per", "nl": "keer"}
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
+# Quotation marks and braces are read, not heard: a reply wrapped in quotes, a lone "}".
+_UNHEARD = re.compile(r"[\"“”„«»{}\[\]]")
 
 
 #: A tool's name (Home Assistant's "intent__HassTurnOn", an intent "HassTurnOn"): never for
@@ -209,6 +211,7 @@ def clean_for_speech(text: str, language: str = "en") -> str:
     text = _EMPHASIS.sub("", text)
     text = text.replace("|", " ")
     text = _EMOJI.sub("", text)
+    text = _UNHEARD.sub(" ", text)
     text = _SPACES.sub(" ", text)
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return text.strip()

@@ -36,17 +36,23 @@ from ..assistant.prompt import default_system_prompt
 from ..assistant.replies import words_of
 from ..config import build_config
 from ..errors import RuntimeFailure
+from ..home.claims import claims_action
+from ..home.facts import unread_number
 from ..home.model import Home, load_home
 from ..home.request_words import reads_as_other
 from ..home.resolve import Action
 from ..home.responses import heard
 from ..home.services import STATE_INTENTS
+from ..output.sanity import greeting_in, greets, loops, says_back
+from ..output.speech import TOOL_NAME
 from ..stack import build_stack
 from .board_time import RUN_OVERHEAD_MS, BoardFigures, figures_for, predict
 
 CASE_SCHEMA = vol.Schema(
     {
         vol.Optional("language", default="en"): str,
+        #: The home the requests are for, beside them or another set's ("../flat-en/home.yaml").
+        vol.Optional("home", default="home.yaml"): str,
         vol.Required("requests"): [
             {
                 vol.Required("text"): str,
@@ -69,6 +75,44 @@ Key = tuple[str, str | None, tuple[tuple[str, str], ...]]
 _DURATION = {"hours": 3600, "minutes": 60, "seconds": 1}
 # Call text in any form: JSON, tags, or an intent named in prose ("call HassTurnOn with ...").
 _CALL_TEXT = re.compile(r"[{}\[\]]|<\s*/?\s*(tool|function)|\bHass[A-Z]\w+|\barguments\b")
+#: How what is said can be wrong, each counted apart (issue 28): a number no state, slot or
+#: request holds; an action confirmed where none happened; the request read back; a loop; a
+#: greeting nobody asked for; text for machines (call text, quotes, braces, a tool's name);
+#: another language than the request's.
+SPEECH_FAULTS = (
+    "false fact",
+    "false confirmation",
+    "parroted",
+    "degenerate",
+    "greeting",
+    "machine text",
+    "language",
+)
+_SENTENCE = re.compile(r"(?<=[.!?:;,])\s+")
+_MACHINE_TEXT = re.compile(r"[\"“”„«»]")
+
+
+def speech_faults(
+    spoken: str, request: str, home: Home, actions: list[Action], other: str, language: str = "en"
+) -> tuple[str, ...]:
+    """What is wrong with what was said, by the classes of ``SPEECH_FAULTS``."""
+    clauses = [c for c in _SENTENCE.split(spoken) if c.strip()]
+    # What the actions set is known too: Home Assistant's confirmation says it back.
+    given = " ".join([request, *(str(v) for a in actions for v in a.slots.values())])
+    found = {
+        "false fact": any(unread_number(clause, given, home) for clause in clauses),
+        "false confirmation": not actions and any(claims_action(c, language) for c in clauses),
+        # Read back from its start; a greeting answering a greeting is no reading back.
+        "parroted": not (greeting_in(request) and clauses and greets(clauses[0]))
+        and any(says_back(" ".join(clauses[:n]), request) for n in range(1, len(clauses) + 1)),
+        "degenerate": loops(spoken),
+        "greeting": bool(clauses) and greets(clauses[0]) and not greeting_in(request),
+        "machine text": bool(
+            _CALL_TEXT.search(spoken) or TOOL_NAME.search(spoken) or _MACHINE_TEXT.search(spoken)
+        ),
+        "language": bool(other),
+    }
+    return tuple(fault for fault in SPEECH_FAULTS if found[fault])
 
 
 def _meaning(value: Any) -> str:
@@ -134,6 +178,8 @@ class CaseResult:
 
     #: The language the speech reads as, where that is not the request's.
     other_language: str = ""
+    #: What is wrong with what was said (``SPEECH_FAULTS``).
+    faults: tuple[str, ...] = ()
 
     @property
     def leaked_markup(self) -> bool:
@@ -155,7 +201,7 @@ def load_set(folder: Path) -> EvalSet:
     requests = folder / "requests.yaml"
     try:
         raw = CASE_SCHEMA(yaml.safe_load(requests.read_text(encoding="utf-8")))
-        home = load_home(folder / "home.yaml")
+        home = load_home(folder / raw["home"])
     except (OSError, yaml.YAMLError, ValueError) as err:
         raise SystemExit(f"rk-assist eval: cannot read the set {folder}: {err}") from err
     except vol.Invalid as err:
@@ -244,6 +290,7 @@ async def _run_set(
             words_of(turn.reply, eval_set.language, eval_set.home), actions, eval_set.home
         )
         stats = turn.stats
+        other = other_language(spoken, eval_set.language, eval_set.home)
         result = CaseResult(
             case["text"],
             case["kind"],
@@ -257,13 +304,18 @@ async def _run_set(
             forced_tokens=int(stats.extra.get("forced_tokens", 0)) if stats else 0,
             runs=int(stats.extra.get("rkllm_runs", 1)) if stats else 0,
             fed_tokens=int(stats.extra.get("fed_tokens", 0)) if stats else 0,
-            other_language=other_language(spoken, eval_set.language, eval_set.home),
+            other_language=other,
+            faults=speech_faults(
+                spoken, case["text"], eval_set.home, actions, other, eval_set.language
+            ),
         )
         results.append(result)
         if args.verbose:
             mark = "ok " if result.exact else ("BAD" if result.wrong_action else "-- ")
             if result.other_language:
                 mark += f" [{result.other_language}]"
+            if result.faults:
+                mark += f" <{', '.join(result.faults)}>"
             print(
                 f"{mark} {eval_set.name} {number:3d} {case['text']!r}: {sorted(got)} "
                 f"{spoken[:70]!r} ({seconds:.2f} s)",
@@ -358,6 +410,12 @@ def report(results: list[CaseResult], figures: BoardFigures | None = None) -> st
     lines += _table("language", dict(sorted(languages.items())))
     ordered = [k for k in CLASSES if k in kinds] + sorted(k for k in kinds if k not in CLASSES)
     lines += _table("kind", {kind: kinds[kind] for kind in ordered})
+    lines += ["", "What was said, turns with each fault:", ""]
+    lines += ["| language | " + " | ".join(SPEECH_FAULTS) + " |"]
+    lines += ["|---|" + "---|" * len(SPEECH_FAULTS)]
+    for language, group in [*sorted(languages.items()), ("all", results)]:
+        counts = [sum(fault in r.faults for r in group) for fault in SPEECH_FAULTS]
+        lines.append(f"| {language} | " + " | ".join(map(str, counts)) + " |")
     return "\n".join(lines)
 
 
