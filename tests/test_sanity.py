@@ -65,6 +65,12 @@ def test_what_makes_no_sense_aloud_is_not_said(request_text, answer, language, r
         ("Quelle heure est-il ?", "Il est midi.", "fr"),
         ("what is 1000000 times 2", "It is 2000000.", "en"),
         ("Say the number 4.", "The number 4.", "en"),
+        # Seen in a real Home Assistant: the last clause alone read as Italian.
+        (
+            "what can you do",
+            "You can turn on, open or lock a device, start a scene or script.",
+            "en",
+        ),
         ("Qual è la capitale d'Italia?", "La capitale d'Italia è Roma.", "it"),
         ("Wat is de hoofdstad van Nederland?", "De hoofdstad van Nederland is Amsterdam.", "nl"),
     ],

@@ -28,7 +28,7 @@ from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
-from ..output.sanity import SpeechGuard, only_thanks
+from ..output.sanity import SURE_OTHER, SpeechGuard, only_thanks
 from ..output.speech import BlockStripper, clean_for_speech
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
@@ -264,12 +264,14 @@ class Turn:
             self._language,
         )
         if home is None:
-            return SpeechGuard(request, lambda text: reads_as_other(text, language, names))
+            return SpeechGuard(
+                request, lambda text: reads_as_other(text, language, names, SURE_OTHER)
+            )
         # The model's words never confirm an action: Home Assistant's sentence does, for
         # the actions that happened (under the call grammar an answer is words or calls).
         return SpeechGuard(
             request,
-            lambda text: reads_as_other(text, language, names),
+            lambda text: reads_as_other(text, language, names, SURE_OTHER),
             lambda clause: unread_number(clause, request, home),
             None if acted else lambda clause: claims_action(clause, language),
         )

@@ -306,7 +306,9 @@ def _vocabulary(language: str) -> frozenset[str]:
     return frozenset(words)
 
 
-def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] = ()) -> str:
+def reads_as_other(
+    text: str, language: str, names: list[str] | tuple[str, ...] = (), at_least: float = 1.5
+) -> str:
     """The language ``text`` reads as, where Home Assistant's words say it is not ``language``.
 
     Each word counts for the languages whose sentences use it, shared words
@@ -320,7 +322,7 @@ def reads_as_other(text: str, language: str, names: list[str] | tuple[str, ...] 
         return ""
     scores = _language_scores(text, names)
     best = max(scores, key=lambda code: scores[code])
-    if best == base or scores[best] < 1.5 or scores[best] <= scores[base] * 1.5:
+    if best == base or scores[best] < at_least or scores[best] <= scores[base] * 1.5:
         return ""
     return best
 

@@ -23,7 +23,7 @@ from ..home.claims import claims_action
 from ..home.request_words import reads_as, reads_as_other
 from ..home.responses import Target, said_after
 from ..output.calls import ToolCall, parse_tool_calls
-from ..output.sanity import SpeechGuard, only_thanks
+from ..output.sanity import SURE_OTHER, SpeechGuard, only_thanks
 from ..output.speech import (
     JSON_VALUE,
     THINK_BLOCK,
@@ -122,7 +122,9 @@ class ReplyReader:
         # words tell the language (HTTP requests carry none).
         said = next((m.content for m in reversed(chat.messages) if m.role == "user"), "")
         known = reads_as(said) == language
-        other = (lambda text: reads_as_other(text, language)) if known else None
+        other = (
+            (lambda text: reads_as_other(text, language, at_least=SURE_OTHER)) if known else None
+        )
         # Words that confirm an action stand only after the client ran a call this turn.
         acted = any(m.role == "tool" for m in _since_the_person_spoke(chat.messages))
         claims = None if acted else (lambda clause: claims_action(clause, language))

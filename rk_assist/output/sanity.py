@@ -87,8 +87,11 @@ PLEASANTRIES = (
 #: repeated this many times, is a model stuck in a loop.
 SAME_CHARACTER_RUN = 8
 SAME_WORDS_RUN = 4
-#: Words enough to tell an answer's language; fewer are held back until more come.
+#: Words enough to tell an answer's language; fewer are held back until more come. Not
+#: saying an answer is a loss too: another language must be sure (the measure's points,
+#: ``request_words.reads_as_other``; "start a scene or script" scored 1.5 for Italian).
 LANGUAGE_WORDS = 3
+SURE_OTHER = 2.0
 #: An answer that is one quotation, and nothing else: the model quoting what it thinks
 #: the request means ('"turn on the garage"'), not answering it.
 _QUOTED = re.compile(r"^\s*[\"“„«][^\"“”„«»]*[\"“”»]\W*$")
@@ -209,7 +212,9 @@ class SpeechGuard:
             if reason == "loop":
                 self._stop(reason, clause)
             return ""
-        if self.other_language is None:
+        if self.other_language is None or self._said_any:
+            # The first words tell the answer's language; a later clause alone says too
+            # little to judge ("start a scene or script," read as Italian).
             self._said_any = True
             return clause
         self._untold.append(clause)
