@@ -225,7 +225,7 @@ async def test_openai_client_streams_and_lists(service):
     assert whole.choices[0].message.content and whole.usage.prompt_tokens > 0
 
 
-async def test_bad_bodies_get_a_400_that_names_the_field(service):
+async def test_bad_bodies_get_a_400_that_names_the_field(service, caplog):
     async with aiohttp.ClientSession() as session:
         url = base_url(service)
         cases = [
@@ -260,6 +260,10 @@ async def test_bad_bodies_get_a_400_that_names_the_field(service):
             json={"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]},
         ) as response:
             assert response.status == 404
+    # A client's setting, said once as a warning; no error, no traceback.
+    unknown = [r for r in caplog.records if "no-such-model" in r.getMessage()]
+    assert [r.levelname for r in unknown] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 async def test_a_client_that_hangs_up_stops_its_generation_and_others_go_on(service):

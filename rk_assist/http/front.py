@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from ..models.select import ModelPlan
 from ..runtimes.worker import ModelWorker
 from .chat import ChatRequest
 
+_LOGGER = logging.getLogger(__name__)
+
 #: Seconds a request's body may take to arrive once its headers have.
 BODY_TIMEOUT_S = 30.0
 LOCAL_PEERS = frozenset({"127.0.0.1", "::1", None})
@@ -47,6 +50,17 @@ ERROR_STATUS: tuple[tuple[type[RkAssistError], int], ...] = (
     (BusyError, 503),
     (RuntimeFailure, 500),
 )
+
+
+def hung_up(
+    request: web.Request, response: web.StreamResponse, err: ConnectionError
+) -> web.StreamResponse:
+    """A client that hangs up while its reply is written: one line, not an error with a
+    traceback (aiohttp logs any exception a handler raises as one). Its generation was
+    stopped when the stream was closed; the response goes back as it is, to a closed door."""
+    _LOGGER.info("%s %s: the client hung up while its reply was written (%s)",
+                 request.method, request.path, err)  # fmt: skip
+    return response
 
 
 def error_answer(err: BaseException) -> tuple[int, str]:

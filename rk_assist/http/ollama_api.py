@@ -17,6 +17,7 @@ from aiohttp import web
 from ..output.calls import ToolCall
 from ..runtimes.base import GenerationStats
 from .chat import ReplyPiece, run_chat, whole_reply
+from .front import hung_up
 from .schemas import MODEL_ONLY, ollama_chat, validated
 
 if TYPE_CHECKING:
@@ -140,9 +141,9 @@ class OllamaApi:
                     line["done"] = False
                 await response.write(json.dumps(line).encode() + b"\n")
                 piece = await anext(pieces, None)
+        except ConnectionError as err:
+            return hung_up(request, response, err)
         except Exception as err:  # after the headers, an error is a line of its own
-            if isinstance(err, ConnectionError):
-                raise
             await response.write(json.dumps({"error": self.front.describe_error(err)}).encode())
         finally:
             await pieces.aclose()

@@ -17,6 +17,7 @@ from aiohttp import web
 from ..output.calls import ToolCall
 from ..runtimes.base import GenerationStats
 from .chat import ReplyPiece, run_chat, whole_reply
+from .front import hung_up
 from .schemas import openai_chat
 
 if TYPE_CHECKING:
@@ -100,8 +101,8 @@ class OpenAiApi:
 
         piece: ReplyPiece | None = first
         calls = 0
-        await send({**chunk, "choices": [_choice({"role": "assistant", "content": ""})]})
         try:
+            await send({**chunk, "choices": [_choice({"role": "assistant", "content": ""})]})
             while piece is not None:
                 delta: dict[str, Any] = {}
                 if piece.content:
@@ -117,9 +118,9 @@ class OpenAiApi:
                     if usage_wanted:
                         await send({**chunk, "choices": [], "usage": _usage(piece.stats)})
                 piece = await anext(pieces, None)
+        except ConnectionError as err:
+            return hung_up(request, response, err)
         except Exception as err:  # after the headers, an error is an event of its own
-            if isinstance(err, ConnectionError):
-                raise
             await send({"error": {"message": self.front.describe_error(err), "type": "server"}})
         finally:
             await pieces.aclose()

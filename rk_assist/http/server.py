@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ..connection_budget import ConnectionBudget
 from ..defaults import STOP_GRACE_S
-from ..errors import HttpError, RkAssistError, RuntimeFailure
+from ..errors import HttpError, ModelNotFoundError, RkAssistError, RuntimeFailure
 from . import health, management, ollama_api, openai_api
 from .connections import listen, quiet_parse_errors
 from .front import Front, ServiceControl, error_answer
@@ -124,6 +124,8 @@ class HttpFront(Front):
         except RkAssistError as err:
             if isinstance(err, RuntimeFailure) and error_answer(err)[0] >= 500:
                 _LOGGER.error("Generation failed for an HTTP client: %s", err)
+            elif isinstance(err, ModelNotFoundError):  # the client's setting, not our fault
+                _LOGGER.warning("%s %s: %s", request.method, request.path, err)
             return self._error(request, *error_answer(err))
         except web.HTTPException as err:
             if err.status >= 400:
