@@ -248,3 +248,21 @@ def test_a_negated_request_acts_on_nothing_whoever_read_it():
     # Reading a state changes nothing: a negated question still reads it.
     state = ToolCall("HassGetState", {"name": "Staande lamp"})
     assert held_to_request([state], "Is de staande lamp niet aan?", dutch, "nl") == [state]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "language", "kept"),
+    [
+        ("Pide una pizza", "es", False),  # seen with the 1.5B, in five languages
+        ("Bestell mir ein Taxi", "de", False),
+        ("Bestel een pizza", "nl", False),
+        ("Ordina una pizza", "it", False),
+        ("Setz Milch auf die Einkaufsliste", "de", True),
+        ("add milk to the shopping list", "en", True),
+        ("Añade leche a la lista de la compra", "es", True),
+    ],
+)
+def test_an_item_goes_on_a_list_only_when_a_list_is_asked_for(request_text, language, kept):
+    home = load_home(EVAL / "house-en" / "home.yaml")
+    call = ToolCall("HassShoppingListAddItem", {"item": "pizza"})
+    assert (held_to_request([call], request_text, home, language) == [call]) is kept

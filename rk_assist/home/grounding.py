@@ -37,6 +37,7 @@ from .request_words import (
     media_verbs_read,
     numbers_in,
     polarity,
+    read_as,
     reads_as_timer,
     says_on_or_off,
 )
@@ -305,6 +306,14 @@ def switch_asked_for(call: ToolCall, request: str, language: str = "en") -> bool
 
 
 _DURATIONS = ("hours", "minutes", "seconds")
+#: Adding to a list stands only where Home Assistant's list sentences read the request so.
+_LIST_ADDING = ("HassShoppingListAddItem", "HassListAddItem")
+
+
+def list_asked_for(call: ToolCall, request: str, language: str = "en") -> bool:
+    """An item goes on a list only when the request asks for a list: "Bestell mir ein Taxi"
+    put "taxi" on the shopping list (the 1.5B Qwen, in five languages)."""
+    return call.name not in _LIST_ADDING or read_as(request, language, _LIST_ADDING)
 
 
 def duration_as_read(call: ToolCall, request: str, language: str = "en") -> ToolCall:
@@ -539,6 +548,7 @@ def held_to_request(
         if is_grounded(call, request, home)
         and asks_for_change(call, request, language)
         and switch_asked_for(call, request, language)
+        and list_asked_for(call, request, language)
         and (call.name in STATE_INTENTS or not negated(request, language))
     ]
     if len(grounded) < len(calls):

@@ -225,15 +225,20 @@ def media_verbs_read(text: str, language: str) -> set[str]:
     return {reading.intent for reading in _matches(text, language, MEDIA_VERBS) if reading.own}
 
 
-def reads_as_timer(text: str, language: str) -> bool:
-    """Whether Home Assistant's timer sentences read the request as starting a timer.
+def read_as(text: str, language: str, intents: tuple[str, ...]) -> bool:
+    """Whether Home Assistant's sentences of these intents read the request at all.
 
-    The 0.5B Qwen made "Reserva una mesa para dos" a two-hour timer: a number
-    said is no duration. Only a request the language's own timer sentences
-    read ("set a timer for 5 minutes", "Stelle einen Timer auf 5 Minuten")
-    starts one.
+    For intents a model reaches for too readily: the 0.5B Qwen made "Reserva
+    una mesa para dos" a two-hour timer, the 1.5B put "pizza" on the shopping
+    list for "Pide una pizza". Home Assistant's own sentences read "set a timer
+    for 5 minutes" and "Setz Milch auf die Einkaufsliste", not those.
     """
-    return bool(_matches(text, language, (_START_TIMER,)))
+    return bool(_matches(text, language, intents))
+
+
+def reads_as_timer(text: str, language: str) -> bool:
+    """Whether Home Assistant's timer sentences read the request as starting a timer."""
+    return read_as(text, language, (_START_TIMER,))
 
 
 def says_on_or_off(text: str, language: str) -> bool:
