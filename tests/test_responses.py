@@ -331,3 +331,22 @@ def test_numbers_reach_the_templates_as_text_as_home_assistant_fills_them():
     assert heard(german, [], None) == "Timer für 5 Minuten gestartet"
     english = confirmation([Action("HassStartTimer", {"minutes": 1})], "en", None)
     assert heard(english, [], None) == "Timer set for 1 minute"
+
+
+def test_a_value_set_over_the_http_doors_is_said_with_its_own_sentence():
+    # Seen in a real Home Assistant (Ollama and llama_cpp doors): "set the kitchen lights to
+    # 50 percent" set them, and "Sorry, I have no answer to that." was said.
+    call = {
+        "type": "function",
+        "function": {
+            "name": "light__HassLightSet",
+            "arguments": {"name": "Kitchen", "brightness": 50},
+        },
+    }
+    messages = (
+        ChatMessage("user", "set the kitchen lights to 50 percent"),
+        ChatMessage("assistant", "", (call,)),
+        ChatMessage("tool", json.dumps(HA_SUCCESS)),
+    )
+    assert words_for_tool_results(messages, "en", every=True) == "Brightness set"
+    assert words_for_tool_results(messages, "de", every=True) == "Helligkeit eingestellt"

@@ -170,7 +170,9 @@ def said_after(
     domain = first.domain if first is not None else ""
     if first is not None and not domain:
         return None  # a result without entity ids: its sentence would read "Turned on None"
-    action = Action(intent, {}, first.entity_id if first else None)
+    # The call's values choose the sentence too: HassLightSet's is "brightness" or "color".
+    given = {k: v for k, v in (arguments or {}).items() if k not in ("name", "area", "floor")}
+    action = Action(intent, given, first.entity_id if first else None)
     # An area's or a floor's devices take the language's sentence for several ("the lights").
     count = max(len(targets), 2) if placed else len(targets)
     template = _template(action, count, domain, None, language)
