@@ -60,6 +60,7 @@ def test_what_is_said_is_judged_in_every_class_of_fault():
     assert faults("Hello! How can I help?", "say something nice") == ("greeting",)
     assert faults('"turn on the garage"', "heat the garage") == ("machine text",)
     assert faults("Use intent__HassTurnOn", "what can you do") == ("machine text",)
+    assert faults("You can turn on the frobnicator", "what can you do") == ("machine text",)
     assert faults("What a nice colour", "Mach das Licht an", other="en") == ("language",)
     assert faults("12 times 12 is 144.", "what is 12 times 12") == ()
     assert faults("Turned off the light", "now turn it off") == ("false confirmation",)

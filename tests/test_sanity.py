@@ -9,7 +9,8 @@ import pytest
 
 from rk_assist.home.claims import claims_action
 from rk_assist.home.facts import unread_number
-from rk_assist.home.model import load_home
+from rk_assist.home.model import Entity, Home, load_home
+from rk_assist.home.prompt import EXAMPLE_NAMES, INSTRUCTIONS, names_an_example
 from rk_assist.home.request_words import reads_as_other
 from rk_assist.http.chat import ChatRequest, ReplyReader
 from rk_assist.output.sanity import SpeechGuard, loops, only_thanks, says_back
@@ -240,3 +241,16 @@ def test_the_http_door_confirms_an_action_only_after_the_client_ran_a_call():
     after = ReplyReader(ChatRequest(model="m", messages=ran, tools=(tool,)), "en")
     said = after.feed("Turned off the light. ").content + after.finish().content
     assert said.strip() == "Turned off the light."
+
+
+def test_the_prompts_made_up_examples_are_never_said():
+    # Seen in a real Home Assistant: "what can you do" -> "... and turn on the frobnicator."
+    assert all(name in INSTRUCTIONS.lower() for name in EXAMPLE_NAMES)
+    guard = SpeechGuard("what can you do", internal=lambda c: names_an_example(c, HOUSE))
+    said = guard.feed("You can start a timer, and turn on the frobnicator.") + guard.finish()
+    assert said.strip() == "You can start a timer,"
+    assert names_an_example("open the Quux Blind", HOUSE)
+    assert not names_an_example("open the kitchen blind", HOUSE)
+    # A home that has such a name keeps it.
+    quux = Home(entities={"light.quux": Entity("light.quux", "Quux Lamp")})
+    assert not names_an_example("the quux lamp is on", quux)

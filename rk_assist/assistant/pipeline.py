@@ -22,7 +22,7 @@ from ..home.facts import unread_number
 from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
 from ..home.model import Home, normalize
 from ..home.phrases import NOT_CONNECTED, phrase
-from ..home.prompt import HOME_TOOLS_JSON, home_prompt
+from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.request_words import reads_as_other, with_digits
 from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import in_language
@@ -274,6 +274,7 @@ class Turn:
             lambda text: reads_as_other(text, language, names, SURE_OTHER),
             lambda clause: unread_number(clause, request, home),
             None if acted else lambda clause: claims_action(clause, language),
+            lambda clause: names_an_example(clause, home),
         )
 
     def _log_held_back(self, guard: SpeechGuard) -> None:

@@ -8,7 +8,7 @@ state can be cached. The prompt changes only when the exposed set does.
 from __future__ import annotations
 
 from .intents import tool_signatures
-from .model import Home
+from .model import Home, normalize
 
 INSTRUCTIONS = """You control the devices listed below with these tools
 (arguments in braces, * = required, the rest optional):
@@ -31,6 +31,20 @@ Examples from another home (its Zorb Lamp, Quux Blind and Quux Room are made up)
 "a timer for 10 minutes" -> {{"name": "HassStartTimer", "arguments": {{"minutes": 10}}}}
 "turn on the frobnicator" -> Sorry, I can't find a device called frobnicator.
 "hello" -> Hello! How can I help?"""
+
+
+#: The made-up names of the examples: never a device of a home, so never to be said (seen:
+#: "what can you do" answered "... and turn on the frobnicator").
+EXAMPLE_NAMES = ("zorb", "quux", "frobnicator")
+
+
+def names_an_example(text: str, home: Home) -> bool:
+    """Whether the text names one of the prompt's made-up examples (and the home has none
+    of that name)."""
+    words = set(normalize(text).split())
+    names = [name for entity in home.entities.values() for name in entity.names]
+    own = {word for name in names for word in normalize(name).split()}
+    return any(name in words and name not in own for name in EXAMPLE_NAMES)
 
 
 #: Tools given to runtimes beside a home prompt: none, the prompt lists them itself.

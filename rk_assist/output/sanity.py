@@ -175,6 +175,8 @@ class SpeechGuard:
     other_language: Callable[[str], str] | None = None
     made_up: Callable[[str], bool] | None = None
     claims: Callable[[str], bool] | None = None
+    #: Tells a clause that reads the service's own instructions back (their examples).
+    internal: Callable[[str], bool] | None = None
     #: The answer went wrong past saving (a loop, another language): the rest is unwanted.
     stopped: bool = False
     #: What was held back, and why: (reason, clause), for the log and the eval.
@@ -248,6 +250,8 @@ class SpeechGuard:
             return "fact not read"
         if self.claims is not None and self.claims(clause):
             return "false confirmation"
+        if self.internal is not None and self.internal(clause):
+            return "instructions read back"
         return None
 
     def _echoes(self, clause: str) -> bool:

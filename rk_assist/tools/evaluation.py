@@ -39,6 +39,7 @@ from ..errors import RuntimeFailure
 from ..home.claims import claims_action
 from ..home.facts import unread_number
 from ..home.model import Home, load_home
+from ..home.prompt import names_an_example
 from ..home.request_words import reads_as_other
 from ..home.resolve import Action
 from ..home.responses import heard
@@ -77,7 +78,8 @@ _DURATION = {"hours": 3600, "minutes": 60, "seconds": 1}
 _CALL_TEXT = re.compile(r"[{}\[\]]|<\s*/?\s*(tool|function)|\bHass[A-Z]\w+|\barguments\b")
 #: How what is said can be wrong, each counted apart (issue 28): a number no state, slot or
 #: request holds; an action confirmed where none happened; the request read back; a loop; a
-#: greeting nobody asked for; text for machines (call text, quotes, braces, a tool's name);
+#: greeting nobody asked for; text for machines (call text, quotes, braces, a tool's name, the
+#: prompt's made-up examples);
 #: another language than the request's.
 SPEECH_FAULTS = (
     "false fact",
@@ -109,7 +111,8 @@ def speech_faults(
         "greeting": bool(clauses) and greets(clauses[0]) and not greeting_in(request),
         "machine text": bool(
             _CALL_TEXT.search(spoken) or TOOL_NAME.search(spoken) or _MACHINE_TEXT.search(spoken)
-        ),
+        )
+        or names_an_example(spoken, home),
         "language": bool(other),
     }
     return tuple(fault for fault in SPEECH_FAULTS if found[fault])
