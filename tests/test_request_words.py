@@ -266,3 +266,17 @@ def test_an_item_goes_on_a_list_only_when_a_list_is_asked_for(request_text, lang
     home = load_home(EVAL / "house-en" / "home.yaml")
     call = ToolCall("HassShoppingListAddItem", {"item": "pizza"})
     assert (held_to_request([call], request_text, home, language) == [call]) is kept
+
+
+def test_an_area_the_request_does_not_say_does_not_ride_along_with_a_name():
+    # Seen in a real Home Assistant (llama_cpp door): "resume playback in the bedroom" called
+    # with name Bedroom and area Living Room; Home Assistant found nothing.
+    house = load_home(EVAL / "house-en" / "home.yaml")
+    made_up = ToolCall("HassTurnOn", {"name": "Kitchen Light", "area": "Living Room"})
+    assert held_to_request([made_up], "turn on the kitchen light", house) == [
+        ToolCall("HassTurnOn", {"name": "Kitchen Light"})
+    ]
+    said = ToolCall("HassTurnOn", {"name": "Kitchen Light", "area": "Kitchen"})
+    assert held_to_request([said], "turn on the kitchen light in the kitchen", house) == [said]
+    area_only = ToolCall("HassTurnOn", {"area": "Kitchen", "domain": "light"})
+    assert held_to_request([area_only], "turn on the lights in the kitchen", house) == [area_only]

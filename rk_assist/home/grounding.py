@@ -218,6 +218,23 @@ def named_in_request(call: ToolCall, request: str, home: Home) -> ToolCall:
     return ToolCall(call.name, {**call.arguments, "name": named.name})
 
 
+def area_said(call: ToolCall, request: str, home: Home) -> ToolCall:
+    """A device's name with an area the request does not say: the area goes.
+
+    Seen in a real Home Assistant (llama_cpp door): "resume playback in the
+    bedroom" was called with name "Bedroom" and area "Living Room", and Home
+    Assistant found nothing. The name picks the device; an area nobody said
+    can only point elsewhere.
+    """
+    area = call.arguments.get("area")
+    if not isinstance(area, str) or not isinstance(call.arguments.get("name"), str):
+        return call
+    names = [n for found in home.find_area(area) for n in (found.name, *found.aliases)] or [area]
+    if any(_said(normalize(name), request) for name in names):
+        return call
+    return ToolCall(call.name, {k: v for k, v in call.arguments.items() if k != "area"})
+
+
 def _device_over_area(
     call: ToolCall, request: str, home: Home, domains: frozenset[str] | None
 ) -> ToolCall:
@@ -557,7 +574,11 @@ def held_to_request(
         narrowed(
             numbers_said(
                 verb_of_request(
-                    named_in_request(duration_as_read(call, request, language), request, home),
+                    named_in_request(
+                        area_said(duration_as_read(call, request, language), request, home),
+                        request,
+                        home,
+                    ),
                     request,
                     language,
                 ),
