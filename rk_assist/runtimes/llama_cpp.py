@@ -142,11 +142,6 @@ class LlamaCppRuntime(Runtime):
     def prefix_tokens(self) -> int:
         return len(self._prefix_tokens)
 
-    @property
-    def computed_tokens(self) -> int:
-        """Tokens whose state the model holds now (any thread: a progress figure)."""
-        return self._llm.n_tokens if self._llm is not None else 0
-
     def load(self) -> None:
         check_gguf_file(self.settings.model_path)
         threads = self.settings.threads or default_threads()
@@ -331,7 +326,7 @@ class LlamaCppRuntime(Runtime):
         if not self.settings.prefix_cache:
             llm.reset()
         else:
-            self._restore_longest(tokens)
+            self._resume(tokens)
         reused = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         stats = GenerationStats(
             prompt_tokens=len(tokens),
@@ -364,34 +359,24 @@ class LlamaCppRuntime(Runtime):
     def _resume(self, tokens: list[int]) -> int:
         """Start a prefill of ``tokens`` from the longest beginning of them already computed.
 
-        The KV cache, or a saved state: a prefill that a hang-up cut short left
-        one of them, and another request may have used the KV since.
+        The KV cache holds the last prompt; a saved state beats it when it shares
+        more: a conversation interrupted by another one finds its own state
+        there, and so does a prefill that a hang-up cut short, so only the rest
+        is computed.
         """
         llm = self._require_llm()
         current = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
         saved, length = self._states.best(tokens)
         if saved is not None and length >= current + RESTORE_MARGIN_TOKENS:
-            current = length if self._restore_state(saved.data, saved.tokens) else 0
+            restored = self._restore_state(saved.data, saved.tokens)
+            if restored:
+                _LOGGER.debug("Restored a saved state sharing %d of %d tokens", length, len(tokens))
+            current = length if restored else 0
         current = min(current, len(tokens))
         llm.n_tokens = current
         # Cells past it would be saved with this state; the next eval drops them anyway.
         llm._ctx.kv_cache_seq_rm(-1, current, -1)
         return current
-
-    def _restore_longest(self, tokens: list[int]) -> None:
-        """Start from the saved state that shares the most with this prompt, if it beats the KV.
-
-        The KV cache holds the last prompt; a conversation that was
-        interrupted by another one finds its own state here, so only its new
-        words are prefilled.
-        """
-        llm = self._require_llm()
-        current = common_prefix(llm.input_ids[: llm.n_tokens], tokens)
-        saved, length = self._states.best(tokens)
-        if saved is None or length < current + RESTORE_MARGIN_TOKENS:
-            return
-        if self._restore_state(saved.data, saved.tokens):
-            _LOGGER.debug("Restored a saved state sharing %d of %d tokens", length, len(tokens))
 
     def _remember_state(self) -> None:
         """Keep the state after this answer, for the conversation's next turn."""

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import defaults
@@ -71,9 +71,8 @@ class ModelWorker:
         self._background_stop: threading.Event | None = None
         self._background: asyncio.Task[None] | None = None
         self._closing = False
-        #: Cut system blocks finished in the background, and how often a request preempted one.
+        #: Cut system blocks finished in the background.
         self.background_finished = 0
-        self.background_preempted = 0
 
     @property
     def waiting(self) -> int:
@@ -183,16 +182,12 @@ class ModelWorker:
             try:
                 if stop.is_set():  # cancelled while waiting for the thread
                     return GenerationStats(stop_reason="aborted")
-                with self._active_lock:
-                    self._active_stop = stop
-                try:
-                    return self.runtime.generate(request, emit, stop)
-                except Exception:
-                    self._recover()
-                    raise
-                finally:
-                    with self._active_lock:
-                        self._active_stop = None
+                with self._active(stop):
+                    try:
+                        return self.runtime.generate(request, emit, stop)
+                    except Exception:
+                        self._recover()
+                        raise
             finally:
                 loop.call_soon_threadsafe(pieces.put_nowait, _END)
 
@@ -282,13 +277,8 @@ class ModelWorker:
         loop = asyncio.get_running_loop()
 
         def run_on_worker() -> bool:
-            with self._active_lock:
-                self._active_stop = stop
-            try:
+            with self._active(stop):
                 return runtime.finish_cut_prefix(stop)
-            finally:
-                with self._active_lock:
-                    self._active_stop = None
 
         _LOGGER.info("Finishing a system prompt cut short by a hang-up while the model is idle")
         future = loop.run_in_executor(self._executor, run_on_worker)
@@ -301,7 +291,6 @@ class ModelWorker:
         """The thread let go of the model after background work: give the slot back."""
         error = None if future.cancelled() else future.exception()
         if isinstance(error, PrefillInterrupted):
-            self.background_preempted += 1
             _LOGGER.info(
                 "Finishing the cut system prompt paused for a request at token %d of %d",
                 error.computed,
@@ -322,6 +311,17 @@ class ModelWorker:
         stop = self._background_stop
         if stop is not None and not stop.is_set():
             self._stop_generation(stop)
+
+    @contextlib.contextmanager
+    def _active(self, stop: threading.Event) -> Iterator[None]:
+        """On the worker thread: ``stop`` is the running work's, the one an abort is for."""
+        with self._active_lock:
+            self._active_stop = stop
+        try:
+            yield
+        finally:
+            with self._active_lock:
+                self._active_stop = None
 
     def _recover(self) -> None:
         """After a failed generation, on the worker thread: start the next one clean."""
