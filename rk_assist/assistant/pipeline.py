@@ -257,29 +257,23 @@ class Turn:
 
         ``acted``: the words answer actions that were carried out (the services mode).
         """
-        names, home, request, language = (
-            self._names(),
-            self._parts.home,
-            self._user_text,
-            self._language,
-        )
+        names, home, request = self._names(), self._parts.home, self._user_text
+        language = self._language
+
+        def other(text: str) -> str:
+            return reads_as_other(text, language, names, SURE_OTHER)
+
         if home is None:
-            return SpeechGuard(
-                request, lambda text: reads_as_other(text, language, names, SURE_OTHER)
-            )
+            return SpeechGuard(request, other)
         # The model's words never confirm an action: Home Assistant's sentence does, for
         # the actions that happened (under the call grammar an answer is words or calls).
         return SpeechGuard(
             request,
-            lambda text: reads_as_other(text, language, names, SURE_OTHER),
-            lambda clause: unread_number(clause, request, home),
+            other,
+            lambda clause: unread_number(clause, request, home, language),
             None if acted else lambda clause: claims_action(clause, language),
             lambda clause: names_an_example(clause, home),
         )
-
-    def _log_held_back(self, guard: SpeechGuard) -> None:
-        for reason, clause in guard.dropped:
-            _LOGGER.info("Not speaking the model's words (%s): %.120r", reason, clause)
 
     async def _talk_instead(self, request: GenerationRequest, started: float) -> None:
         words_only = replace(
@@ -301,7 +295,7 @@ class Turn:
             said += guard.feed(stripper.finish()) + guard.finish()
         finally:
             await generation.aclose()
-        self._log_held_back(guard)
+        guard.log_held_back(_LOGGER)
         if echoes(said, TALK_NOTE):
             _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
             said = sentence(NO_ANSWER, self._language)
@@ -368,7 +362,7 @@ class Turn:
                 await self._speakable(raw, started)
         finally:
             await generation.aclose()
-        self._log_held_back(guard)
+        guard.log_held_back(_LOGGER)
 
     async def _speakable(self, raw: str, started: float) -> None:
         cleaned = clean_for_speech(raw, self._language)

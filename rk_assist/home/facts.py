@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from .model import Home, normalize
+from .request_words import numbers_in
 
 #: Units a number about the home comes with, in the six languages.
 _HOME_UNITS = re.compile(
@@ -21,13 +22,6 @@ _HOME_UNITS = re.compile(
     r"|grados?|por ?ciento|gradi|per ?cento|graden|procent)\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-def digits_in(text: str) -> set[float]:
-    """The numbers written in digits (the model writes digits; the request has them as digits
-    too, after ``request_words.with_digits``)."""
-    return {float(found.replace(",", ".")) for found in _NUMBER.findall(text)}
 
 
 def _names_said(clause: str, home: Home) -> bool:
@@ -37,12 +31,12 @@ def _names_said(clause: str, home: Home) -> bool:
     return any(f" {normalize(name)} " in said for name in names if normalize(name))
 
 
-def unread_number(clause: str, request: str, home: Home) -> bool:
+def unread_number(clause: str, request: str, home: Home, language: str = "en") -> bool:
     """Whether ``clause`` gives a number about the home that neither the request nor the
     home's states hold: a fact the model made up."""
-    numbers = digits_in(clause)
+    numbers = numbers_in(clause, language)
     if not numbers or not (_HOME_UNITS.search(clause) or _names_said(clause, home)):
         return False
-    known = digits_in(request)
-    known |= {number for state in home.states.values() for number in digits_in(state)}
+    known = numbers_in(request, language)
+    known |= {number for state in home.states.values() for number in numbers_in(state, language)}
     return bool(numbers - known)

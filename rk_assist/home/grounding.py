@@ -38,7 +38,6 @@ from .request_words import (
     numbers_in,
     polarity,
     read_as,
-    reads_as_timer,
     says_on_or_off,
 )
 from .resolve import SETTER_OF_DOMAIN, Outcome
@@ -340,7 +339,7 @@ def duration_as_read(call: ToolCall, request: str, language: str = "en") -> Tool
     dos" a two-hour timer. Without one the call asks "for how long?", as a
     timer nobody gave a duration does.
     """
-    if call.name != "HassStartTimer" or reads_as_timer(request, language):
+    if call.name != "HassStartTimer" or read_as(request, language, ("HassStartTimer",)):
         return call
     kept = {slot: value for slot, value in call.arguments.items() if slot not in _DURATIONS}
     return call if kept == call.arguments else ToolCall(call.name, kept)

@@ -33,7 +33,6 @@ _LOGGER = logging.getLogger(__name__)
 #: particles ("schalte das Licht ein").
 _SPELLED = range(2, 101)
 _ON, _OFF, _STATE = "HassTurnOn", "HassTurnOff", "HassGetState"
-_START_TIMER = "HassStartTimer"
 _ANY_TARGET = {name: WildcardSlotList(name=name) for name in ("name", "area", "floor")}
 #: A word is a verb of on or off when it is in this share of that intent's sentences
 #: and in at most a third as many, in proportion, of the other's.
@@ -234,11 +233,6 @@ def read_as(text: str, language: str, intents: tuple[str, ...]) -> bool:
     for 5 minutes" and "Setz Milch auf die Einkaufsliste", not those.
     """
     return bool(_matches(text, language, intents))
-
-
-def reads_as_timer(text: str, language: str) -> bool:
-    """Whether Home Assistant's timer sentences read the request as starting a timer."""
-    return read_as(text, language, (_START_TIMER,))
 
 
 def says_on_or_off(text: str, language: str) -> bool:

@@ -142,8 +142,7 @@ class ReplyReader:
         visible = self._stripper.finish()
         piece = self._piece(self._gate.feed(visible) + self._gate.finish())
         if isinstance(self._gate, SpeechGuard):
-            for reason, clause in self._gate.dropped:
-                _LOGGER.info("Not speaking the model's words (%s): %.120r", reason, clause)
+            self._gate.log_held_back(_LOGGER)
         return piece
 
     def _piece(self, visible: str) -> ReplyPiece:

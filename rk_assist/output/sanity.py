@@ -14,6 +14,7 @@ and the caller stops the model.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -97,6 +98,11 @@ SURE_OTHER = 2.0
 _QUOTED = re.compile(r"^\s*[\"“„«][^\"“”„«»]*[\"“”»]\W*$")
 _CLAUSE_END = re.compile(r"(?<=[.!?:;,\n])\s")
 _CHARACTER_LOOP = re.compile(rf"([^\d\s])\1{{{SAME_CHARACTER_RUN - 1},}}")
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of a text, as the guard judges them."""
+    return [clause for clause in _CLAUSE_END.split(text) if clause.strip()]
 
 
 def plain_words(text: str) -> list[str]:
@@ -253,6 +259,10 @@ class SpeechGuard:
         if self.internal is not None and self.internal(clause):
             return "instructions read back"
         return None
+
+    def log_held_back(self, logger: logging.Logger) -> None:
+        for reason, clause in self.dropped:
+            logger.info("Not speaking the model's words (%s): %.120r", reason, clause)
 
     def _echoes(self, clause: str) -> bool:
         if says_back(" ".join([*self._echo, clause]), self.request):

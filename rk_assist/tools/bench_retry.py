@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from dataclasses import replace
@@ -28,6 +27,7 @@ import aiohttp
 from .. import summary
 from ..defaults import CONTEXT_LENGTH
 from ..home.model import Entity, Home, load_home
+from ..runtimes.threads import default_threads
 from .bench_http import (
     burner_processes,
     free_port,
@@ -77,7 +77,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> int:
     home = padded_home(load_home(Path(args.home)), args.extra_devices)
     system, tools = ha_system_prompt(home), ha_tools(home)
     port = free_port()
-    threads = str(args.threads or max(1, (os.cpu_count() or 2) - 1))
+    threads = str(args.threads or default_threads())
     command = http_service_command(
         port, workdir, args.context_length, threads, args.max_tokens, args.model
     )

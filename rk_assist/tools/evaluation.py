@@ -44,7 +44,7 @@ from ..home.request_words import reads_as_other
 from ..home.resolve import Action
 from ..home.responses import heard
 from ..home.services import STATE_INTENTS
-from ..output.sanity import greeting_in, greets, loops, says_back
+from ..output.sanity import clauses, greeting_in, greets, loops, says_back
 from ..output.speech import TOOL_NAME
 from ..stack import build_stack
 from .board_time import RUN_OVERHEAD_MS, BoardFigures, figures_for, predict
@@ -79,8 +79,7 @@ _CALL_TEXT = re.compile(r"[{}\[\]]|<\s*/?\s*(tool|function)|\bHass[A-Z]\w+|\barg
 #: How what is said can be wrong, each counted apart (issue 28): a number no state, slot or
 #: request holds; an action confirmed where none happened; the request read back; a loop; a
 #: greeting nobody asked for; text for machines (call text, quotes, braces, a tool's name, the
-#: prompt's made-up examples);
-#: another language than the request's.
+#: prompt's made-up examples); another language than the request's.
 SPEECH_FAULTS = (
     "false fact",
     "false confirmation",
@@ -90,7 +89,6 @@ SPEECH_FAULTS = (
     "machine text",
     "language",
 )
-_SENTENCE = re.compile(r"(?<=[.!?:;,])\s+")
 _MACHINE_TEXT = re.compile(r"[\"“”„«»]")
 
 
@@ -98,17 +96,17 @@ def speech_faults(
     spoken: str, request: str, home: Home, actions: list[Action], other: str, language: str = "en"
 ) -> tuple[str, ...]:
     """What is wrong with what was said, by the classes of ``SPEECH_FAULTS``."""
-    clauses = [c for c in _SENTENCE.split(spoken) if c.strip()]
+    said = clauses(spoken)
     # What the actions set is known too: Home Assistant's confirmation says it back.
     given = " ".join([request, *(str(v) for a in actions for v in a.slots.values())])
     found = {
-        "false fact": any(unread_number(clause, given, home) for clause in clauses),
-        "false confirmation": not actions and any(claims_action(c, language) for c in clauses),
+        "false fact": any(unread_number(clause, given, home, language) for clause in said),
+        "false confirmation": not actions and any(claims_action(c, language) for c in said),
         # Read back from its start; a greeting answering a greeting is no reading back.
-        "parroted": not (greeting_in(request) and clauses and greets(clauses[0]))
-        and any(says_back(" ".join(clauses[:n]), request) for n in range(1, len(clauses) + 1)),
+        "parroted": not (greeting_in(request) and said and greets(said[0]))
+        and any(says_back(" ".join(said[:n]), request) for n in range(1, len(said) + 1)),
         "degenerate": loops(spoken),
-        "greeting": bool(clauses) and greets(clauses[0]) and not greeting_in(request),
+        "greeting": bool(said) and greets(said[0]) and not greeting_in(request),
         "machine text": bool(
             _CALL_TEXT.search(spoken) or TOOL_NAME.search(spoken) or _MACHINE_TEXT.search(spoken)
         )
