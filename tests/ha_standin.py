@@ -57,7 +57,7 @@ class StandInHomeAssistant:
             self.states[item["id"]] = {
                 "entity_id": item["id"],
                 "state": str(item.get("state")),
-                "attributes": {"friendly_name": item["name"]},
+                "attributes": {"friendly_name": item["name"], **(item.get("attributes") or {})},
             }
         self.service_calls: list[dict[str, Any]] = []
         self.received_tokens: list[str] = []

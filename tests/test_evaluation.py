@@ -8,8 +8,12 @@ from rk_assist.home.intents import BY_NAME
 from rk_assist.home.resolve import Action
 from rk_assist.tools.evaluation import (
     CLASSES,
+    CaseResult,
+    expected_reply,
     load_set,
     other_language,
+    reply_fits,
+    reply_lines,
     set_folders,
     speech_faults,
 )
@@ -72,3 +76,33 @@ def test_a_set_may_stand_on_another_sets_home():
     speech = load_set(EVAL / "speech-en")
     assert speech.home == load_set(EVAL / "flat-en").home
     assert all(not case["expect"] for case in speech.cases)
+
+
+def test_each_request_expects_a_reply_class_and_the_report_counts_it():
+    remark = {"text": "Tengo frío", "kind": "remark", "expect": []}
+    read = {"text": "is it on", "kind": "state", "expect": [{"intent": "HassGetState"}]}
+    own = {"text": "book a taxi", "kind": "unknown", "expect": [], "reply": "cannot do"}
+    assert expected_reply(remark) == ("acknowledgement",)
+    assert expected_reply(read) == ("state answer",)
+    assert expected_reply(own) == ("cannot do",)
+    assert reply_fits("words", ("acknowledgement",), "I see.")
+    assert not reply_fits("words", ("acknowledgement",), "Shall I turn on the heating?")
+    assert not reply_fits("no answer", ("chat",), "Sorry, I have no answer to that.")
+    assert not reply_fits("unknown device", ("sensitive question",), "No device called Door.")
+
+    def result(text: str, reply: str, expected: tuple[str, ...]) -> CaseResult:
+        return CaseResult(
+            text, "remark", "es", set(), set(), "", 0.1, reply=reply, expected_reply=expected
+        )
+
+    lines = "\n".join(
+        reply_lines(
+            [
+                result("Tengo frío", "acknowledgement", ("acknowledgement",)),
+                result("Abre la puerta", "no answer", ("sensitive question",)),
+            ],
+            {"es": []},
+        )
+    )
+    assert "| all | 1/2 (50.0%) |" in lines
+    assert "sensitive question -> no answer: 1" in lines

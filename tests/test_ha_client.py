@@ -123,6 +123,20 @@ async def test_service_with_home_assistant(hass, tmp_path, rkllm_doubles, rkllm_
         result = await ask(uri, "Turn on the hall light.")
         assert result.event_types == ["intent"]
         assert result.events[0].data["entities"] == [{"name": "name", "value": "light.hallway"}]
+        # "Here": the satellite's device is in an area; "the lights" are that area's.
+        device = next(d for d in hass.devices if d["area_id"] == "kitchen")
+        result = await ask(uri, "Turn off the lights.", context={"device_id": device["id"]})
+        kitchen_lights = {
+            entity.entity_id
+            for entity in service.home.connection.home.entities.values()
+            if entity.domain == "light" and entity.area_id == "kitchen"
+        }
+        assert len(kitchen_lights) > 1 and len(kitchen_lights) < len(
+            [e for e in service.home.connection.home.entities.values() if e.domain == "light"]
+        )
+        assert {e.data["entities"][0]["value"] for e in result.events if e.type == "intent"} == (
+            kitchen_lights
+        )
         assert "good-token" not in caplog.text
         assert "good-token" not in repr(config)
     finally:

@@ -172,3 +172,47 @@ def test_the_live_context_fetched_for_another_question_is_left_to_the_model():
         ChatMessage("tool", json.dumps(live)),
     ]
     assert state_answer(messages, "en") is None
+
+
+def test_what_a_thermostat_is_set_to_is_said_from_the_live_context():
+    """Seen: "The heatpump is set to 100%." (it was 20): now the target Home Assistant gives."""
+    prompt = HA_PROMPT.replace(
+        "The current time",
+        "- names: HeatPump\n  domain: climate\n  areas: Living Room\n\nThe current time",
+    )
+    asked = [ChatMessage("system", prompt), ChatMessage("user", "what is the heatpump set to")]
+    call = understood_call(asked, TOOLS, "en")
+    assert call == ToolCall("homeassistant__GetLiveContext", {"name": "HeatPump"})
+    live = (
+        "Live Context: An overview of the areas and the devices in this smart home:\n"
+        "- names: HeatPump\n  domain: climate\n  state: heat\n"
+        "  attributes:\n    current_temperature: 25.0\n    temperature: 20.0\n"
+    )
+    messages = [
+        *asked,
+        ChatMessage(
+            "assistant", "", ({"function": {"name": call.name, "arguments": call.arguments}},)
+        ),
+        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
+    ]
+    assert state_answer(messages, "en") == "HeatPump is set to 20 degrees."
+
+
+def test_a_follow_up_is_read_with_the_device_the_last_call_named():
+    turned_on = {
+        "function": {"name": "intent__HassTurnOn", "arguments": {"name": "Kitchen Lights"}}
+    }
+    history = [
+        *chat("turn on the kitchen lights"),
+        ChatMessage("assistant", "", (turned_on,)),
+        ChatMessage("tool", json.dumps({"data": {"success": [{"name": "Kitchen Lights"}]}})),
+        ChatMessage("assistant", "Turned on the lights"),
+    ]
+    follow_up = [*history, ChatMessage("user", "now turn it off")]
+    assert understood_call(follow_up, TOOLS, "en") == ToolCall(
+        "intent__HassTurnOff", {"name": "Kitchen Lights"}
+    )
+    # A lock is named plainly, every time.
+    unlocked = {"function": {"name": "intent__HassTurnOff", "arguments": {"name": "Front Door"}}}
+    history[1] = ChatMessage("assistant", "", (unlocked,))
+    assert understood_call([*history, ChatMessage("user", "lock it")], TOOLS, "en") is None

@@ -241,3 +241,40 @@ async def test_home_assistants_own_sentences_are_understood_without_the_model(
     result = await ask(uri, "Is the front door locked?")
     assert intents(result) == [("HassGetState", {"name": "lock.front_door"})]
     assert "Understood with Home Assistant's sentences" in caplog.text
+
+
+async def test_a_follow_up_refers_to_the_device_of_the_turn_before(npu_home_service):
+    """Seen on every door: "turn on the bed light", then "now turn it off" changed nothing."""
+    _service, uri = npu_home_service
+    context = {"conversation_id": "follow-up-1"}
+    result = await ask(uri, "Turn on the kitchen light.", context=context)
+    assert intents(result) == [("HassTurnOn", {"name": "light.kitchen_ceiling"})]
+    result = await ask(uri, "now turn it off again", context=context)
+    assert intents(result) == [("HassTurnOff", {"name": "light.kitchen_ceiling"})]
+    # Another conversation has no device to refer to: nothing is acted on.
+    result = await ask(uri, "now turn it off again", context={"conversation_id": "other"})
+    assert intents(result) == []
+
+
+async def test_a_lock_is_never_a_follow_ups_it(npu_home_service):
+    _service, uri = npu_home_service
+    context = {"conversation_id": "follow-up-2"}
+    result = await ask(uri, "Is the front door locked?", context=context)
+    assert intents(result) == [("HassGetState", {"name": "lock.front_door"})]
+    result = await ask(uri, "unlock it", context=context)
+    assert intents(result) == []
+
+
+async def test_a_remark_is_acknowledged_and_a_reading_is_the_homes(npu_home_service):
+    _service, uri = npu_home_service
+    result = await ask(uri, "I turned the kitchen light off earlier")
+    assert intents(result) == [] and result.text == "All right."
+    result = await ask(uri, "how humid is it in the bathroom?")
+    assert intents(result) == [("HassGetState", {"name": "sensor.bathroom_humidity"})]
+
+
+async def test_an_order_to_unlock_that_names_nothing_asks_to_name_it(npu_home_service):
+    _service, uri = npu_home_service
+    result = await ask(uri, "unlock the door")
+    assert intents(result) == []
+    assert "say plainly" in result.text

@@ -17,7 +17,9 @@ import openai
 import pytest
 
 from rk_assist.connection_budget import ConnectionBudget
+from rk_assist.http.chat import made_up_number
 from rk_assist.http.server import HttpFront
+from rk_assist.runtimes.base import ChatMessage
 from rk_assist.service import Service
 from rk_assist.tools.client import describe
 
@@ -182,6 +184,47 @@ async def test_a_round_of_actions_done_is_answered_with_home_assistants_sentence
     response = await _after_turning_on_the_kitchen_light(service, "turn on the kitchen light")
     assert response.message.content == "Turned on the light"
     assert not response.message.tool_calls and response.prompt_eval_count == 0
+
+
+async def _asked(service: Service, said: str, system: str = HA_SYSTEM) -> ollama.ChatResponse:
+    """A new request as Home Assistant's Ollama integration sends it."""
+    await wait_idle(service)
+    client = ollama.AsyncClient(host=base_url(service))
+    return await client.chat(
+        model=model_name(service),
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": said}],
+        tools=HA_TOOLS,
+        stream=False,
+        options={"num_predict": 8},
+    )
+
+
+async def test_a_remark_is_acknowledged_and_nothing_is_called(service):
+    """Seen in a real Home Assistant: "I turned the ceiling fan off earlier" turned it off."""
+    response = await _asked(service, "I turned the porch light off earlier")
+    assert response.message.content == "All right."
+    assert not response.message.tool_calls and response.prompt_eval_count == 0
+
+
+async def test_an_order_to_unlock_that_names_nothing_asks_to_name_it(service):
+    """The model's words are held back; no call named a lock: the question is the answer."""
+    lock = HA_SYSTEM + "- names: Front Door\n  domain: lock\n"
+    response = await _asked(service, "unlock the door", lock)
+    assert response.message.content.startswith("For locks, doors and gates, please say plainly")
+    assert not response.message.tool_calls
+
+
+def test_a_number_about_the_home_stands_only_on_a_tool_result():
+    """Home Assistant's prompt holds no states: a number comes from its live context."""
+    asked = [
+        ChatMessage("system", HA_SYSTEM),
+        ChatMessage("user", "how bright is the porch light"),
+    ]
+    made_up = made_up_number(asked, "en")
+    assert made_up is not None and made_up("The Porch Light is at 30%.")
+    assert not made_up("Seven times eight is 56.")
+    read = [*asked, ChatMessage("tool", '{"result": "Porch Light: brightness 30%"}')]
+    assert not made_up_number(read, "en")("The Porch Light is at 30%.")
 
 
 async def test_a_request_in_another_served_language_is_answered_in_it(service):

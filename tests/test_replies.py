@@ -3,7 +3,9 @@
 import re
 
 from rk_assist.assistant.replies import (
+    ACKNOWLEDGED,
     BUSY,
+    CANNOT_DO,
     NO_ANSWER,
     Act,
     AskBack,
@@ -11,12 +13,13 @@ from rk_assist.assistant.replies import (
     NoAnswer,
     Spoken,
     remembered,
+    reply_class,
     reply_for,
     sentence,
     words_of,
 )
 from rk_assist.home.phrases import LANGUAGES, PHRASES
-from rk_assist.home.resolve import Action, Outcome, Reason
+from rk_assist.home.resolve import Action, Outcome, Question, Reason
 
 LIGHT = Action("HassTurnOn", {"name": "light.kitchen"}, "light.kitchen")
 
@@ -70,3 +73,23 @@ def test_what_a_turn_says_aloud():
     assert words_of(Spoken("Hallo!"), "de", None) == "Hallo!"
     # An action is confirmed with Home Assistant's template in the request's language.
     assert "eingeschaltet" in words_of(Act((LIGHT,), ""), "de", None).lower()
+
+
+def test_each_reply_is_told_apart_by_its_class():
+    """The class the eval counts is the code's own choice of reply, never a guess."""
+    read = Action("HassGetState", {"name": "sensor.outside"}, "sensor.outside")
+    assert reply_class(Act((LIGHT,), ""), "en") == "done"
+    assert reply_class(Act((read,), ""), "en") == "state answer"
+    assert reply_class(AskBack("Which?", "", Question.WHICH), "en") == "which one"
+    assert reply_class(AskBack("How warm?", ""), "en") == "ask value"
+    assert reply_class(AskBack("Say it.", "", Question.SENSITIVE), "en") == "sensitive question"
+    assert reply_class(Decline("No such.", (Reason.NAME,)), "en") == "unknown device"
+    assert reply_class(Decline("Not there.", (Reason.NOTHING_THERE,)), "en") == "not here"
+    assert reply_class(Decline("Cannot.", (Reason.UNKNOWN_INTENT,)), "en") == "cannot do"
+    assert reply_class(NoAnswer(), "en") == "no answer"
+    assert reply_class(Spoken(sentence(NO_ANSWER, "de")), "de") == "no answer"
+    assert reply_class(Spoken(sentence(ACKNOWLEDGED, "fr")), "fr") == "acknowledgement"
+    assert reply_class(Spoken(sentence(CANNOT_DO, "it")), "it") == "cannot do"
+    assert reply_class(Spoken("Paris."), "en") == "words"
+    asked = Outcome(question="Which?", question_kind=Question.WHICH)
+    assert reply_class(reply_for("", asked), "en") == "which one"

@@ -5,10 +5,16 @@ from pathlib import Path
 
 import pytest
 
+from rk_assist.home.grounding import (
+    meant_sensitive,
+    names_sensitive_only,
+    sensitive_as_said,
+    timer_asked_for,
+)
 from rk_assist.home.intents import available_intents, build_tools, tool_signatures
 from rk_assist.home.model import Home, load_home, unexposed_entities
 from rk_assist.home.prompt import home_prompt
-from rk_assist.home.resolve import resolve_calls
+from rk_assist.home.resolve import Question, resolve_calls
 from rk_assist.output.calls import ToolCall
 
 HOME_FILE = Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml"
@@ -393,3 +399,44 @@ def test_a_name_read_back_from_the_prompt_is_said_without_its_notation():
     # Seen (0.5B, German): "Wohnzimmer Heizung (also: Heizung) [climate] existiert nicht".
     outcome = resolve("HassTurnOn", name="Attic Heater (also: Heater) [climate]")
     assert outcome.refusals == ["Sorry, I can't find a device called Attic Heater."]
+
+
+def test_a_call_for_a_lock_or_door_the_request_did_not_name_is_told():
+    """ "open the door", "unlock it": the model meant a sensitive device the person did not
+    name plainly; the answer is the question to name it, not "no device called Door"."""
+    assert meant_sensitive([ToolCall("HassTurnOff", {"name": "Front Door"})], HOME)
+    assert meant_sensitive([ToolCall("HassTurnOn", {"name": "door"})], HOME)
+    assert not meant_sensitive([ToolCall("HassTurnOn", {"name": "kitchen light"})], HOME)
+    assert not meant_sensitive([ToolCall("HassTurnOn", {"name": "jacuzzi"})], HOME)
+    assert not meant_sensitive([ToolCall("HassGetState", {"name": "Front Door"})], HOME)
+
+
+def test_questions_back_say_what_they_ask_for():
+    asked = resolve_calls([ToolCall("HassTurnOn", {})], HOME)
+    assert asked.question_kind is Question.WHICH
+    asked = resolve_calls([ToolCall("HassClimateSetTemperature", {"name": "Thermostat"})], HOME)
+    assert asked.question_kind is Question.VALUE
+    unlock = resolve_calls([ToolCall("HassTurnOff", {"name": "Front Door"})], HOME)
+    unnamed = sensitive_as_said(unlock, "unlock it", HOME)
+    assert unnamed.question_kind is Question.SENSITIVE and not unnamed.actions
+
+
+def test_a_timer_only_where_one_is_asked_for():
+    timer = ToolCall("HassStartTimer", {})
+    assert not timer_asked_for(timer, "start the 3d printer")
+    assert not timer_asked_for(timer, "Abre el trastero", "es")
+    assert timer_asked_for(timer, "set a timer")
+    assert timer_asked_for(timer, "Lance un minuteur de cinq minutes", "fr")
+
+
+def test_a_name_only_locks_and_doors_share_is_no_device_of_its_own():
+    assert names_sensitive_only("door", HOME) and names_sensitive_only("everything", HOME)
+    assert not names_sensitive_only("garage", HOME)  # its heater and its door share it
+    assert not names_sensitive_only("jacuzzi", HOME)
+
+
+def test_a_device_class_no_device_has_is_left_out():
+    """Seen: "resume playback in the bedroom" called with the class "media_player"."""
+    call = ToolCall("HassMediaUnpause", {"name": "Bedroom Speaker", "device_class": "media_player"})
+    outcome = resolve_calls([call], HOME)
+    assert [a.entity_id for a in outcome.actions] == ["media_player.bedroom_speaker"]

@@ -254,3 +254,22 @@ def test_the_prompts_made_up_examples_are_never_said():
     # A home that has such a name keeps it.
     quux = Home(entities={"light.quux": Entity("light.quux", "Quux Lamp")})
     assert not names_an_example("the quux lamp is on", quux)
+
+
+def test_an_answer_says_at_most_a_few_sentences():
+    """Heard, not read: a joke's "Sure!", question and punchline, then the rest is held."""
+    guard = SpeechGuard("tell me a joke")
+    said = guard.feed("Sure! Why did the tomato turn red? Because it saw the salad dressing! ")
+    said += guard.feed("Here is another one. And another. ") + guard.finish()
+    assert (
+        said.split()
+        == "Sure! Why did the tomato turn red? Because it saw the salad dressing!".split()
+    )
+    assert guard.enough and not guard.stopped
+    assert ("long enough", "Here is another one.") in guard.dropped
+
+
+def test_an_answer_asked_to_be_long_is_not_cut():
+    guard = SpeechGuard("Erzähl mir eine lange Geschichte")
+    said = guard.feed("Es war einmal. Ein Drache. Er backte. Brot war gut. Ende. ") + guard.finish()
+    assert said.count(".") == 5 and not guard.enough

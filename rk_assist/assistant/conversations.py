@@ -22,6 +22,8 @@ Turn = tuple[ChatMessage, ...]
 class _Conversation:
     turns: deque[Turn]
     last_used: float = field(default=0.0)
+    #: The devices the latest turn that had any acted on or read ("it" in the next one).
+    devices: tuple[str, ...] = ()
 
 
 class ConversationStore:
@@ -45,7 +47,21 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         return list(conversation.turns) if conversation else []
 
-    def add_turn(self, conversation_id: str | None, turn: Sequence[ChatMessage]) -> None:
+    def devices(self, conversation_id: str | None) -> tuple[str, ...]:
+        """The entity ids the conversation's latest turn with devices acted on or read."""
+        if not conversation_id:
+            return ()
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        return conversation.devices if conversation else ()
+
+    def add_turn(
+        self,
+        conversation_id: str | None,
+        turn: Sequence[ChatMessage],
+        devices: Sequence[str] = (),
+    ) -> None:
+        """Keep a turn and the devices it acted on or read (none: the last ones stay)."""
         if not conversation_id or self.max_turns <= 0:
             return
         self._expire()
@@ -54,6 +70,8 @@ class ConversationStore:
             conversation = _Conversation(deque(maxlen=self.max_turns))
             self._conversations[conversation_id] = conversation
         conversation.turns.append(tuple(turn))
+        if devices:
+            conversation.devices = tuple(devices)
         conversation.last_used = self._clock()
         self._conversations.move_to_end(conversation_id)
         while len(self._conversations) > self.max_conversations:

@@ -18,24 +18,40 @@ from datetime import datetime
 from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.claims import claims_action
-from ..home.facts import unread_number
-from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
+from ..home.facts import unread_number, unread_state
+from ..home.grounding import (
+    held_to_request,
+    meant_sensitive,
+    sensitive_as_said,
+    untargeted_media,
+)
 from ..home.model import Home, normalize
-from ..home.phrases import NOT_CONNECTED, phrase
+from ..home.negation import negated
+from ..home.phrases import NOT_CONNECTED, SAY_ITS_NAME, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
+from ..home.readings import quantity_asked, target_asked
+from ..home.references import with_device
 from ..home.request_words import reads_as_other, with_digits
-from ..home.resolve import Action, Outcome, resolve_calls
+from ..home.resolve import Action, Outcome, Question, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
-from ..output.sanity import SURE_OTHER, SpeechGuard, only_thanks
+from ..output.sanity import SURE_OTHER, SpeechGuard
 from ..output.speech import BlockStripper, clean_for_speech
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
+from .choices import (
+    only_describes,
+    orders_unnamed_opening,
+    read_instead_of_a_guess,
+    refused_only_generic,
+    settled_without_model,
+    unanswered,
+)
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
-from .replies import NO_ANSWER, WELCOME, Reply, remembered, reply_for, sentence
+from .replies import ACKNOWLEDGED, Reply, remembered, reply_for, sentence
 
 _LOGGER = logging.getLogger(__name__)
 #: Carries actions out itself (the "services" mode): the actions, the home -> their results.
@@ -114,9 +130,13 @@ class Turn:
         conversation_id: str | None,
         language: str,
         say: Say = _say_nothing,
+        here: str | None = None,
     ) -> None:
         self._parts = parts
         self._conversation_id = conversation_id
+        area = parts.home.areas.get(here) if parts.home is not None and here else None
+        #: The name of the area the request was heard in (its satellite's), if known.
+        self._here = area.name if area is not None else None
         self._language = language
         self._say = say
         # Numbers as digits, for the model and for Home Assistant's sentences alike:
@@ -126,6 +146,10 @@ class Turn:
         self._stats: GenerationStats | None = None
         self._outcome: Outcome | None = None
         self._first_chunk_s: float | None = None
+        #: The model's words, held back while an order to open or unlock is settled.
+        self._held: list[str] | None = None
+        #: What the speech rules held back of the model's words, and why.
+        self._dropped: list[tuple[str, str]] = []
 
     def _result(self) -> TurnResult:
         text = "".join(self._chunks)
@@ -141,15 +165,28 @@ class Turn:
         parts = self._parts
         note = ChatMessage("system", request_note(parts.clock(), self._language))
         turn = (note, ChatMessage("user", self._user_text))
-        if only_thanks(self._user_text):
-            # Thanks asks for nothing: the answer is settled without the model (which
-            # greeted people who had thanked it, or said their thanks back).
-            await self._speakable(sentence(WELCOME, self._language), time.perf_counter())
+        settled = await asyncio.to_thread(settled_without_model, self._user_text, self._language)
+        if settled is not None:
+            # Thanks and remarks ask for nothing: the answer is settled without the model
+            # (which greeted people who had thanked it, and acted on what they told it).
+            await self._speakable(sentence(settled, self._language), time.perf_counter())
             return self._remember(turn)
         # The prompt describes the home as it was when its state was last prepared;
         # calls are checked against the home as it is now.
         home = parts.home
-        if home is not None and await self._understood_without_model(home):
+        if home is not None and (
+            await self._read_from_home(home, target_asked)
+            or await self._understood_without_model(home)
+            or await self._understood_by_reference(home)
+            or await self._read_from_home(home, quantity_asked)
+        ):
+            return self._remember(turn)
+        if home is not None and await asyncio.to_thread(
+            only_describes, self._user_text, self._language
+        ):
+            # How something is ("the hallway is pitch black"): nothing to do, and the model
+            # turned such remarks into state reads and made-up devices.
+            await self._speakable(sentence(ACKNOWLEDGED, self._language), time.perf_counter())
             return self._remember(turn)
         system_prompt, tools = parts.prompt
         request = GenerationRequest(
@@ -162,18 +199,15 @@ class Turn:
         )
         stripper = BlockStripper()
         started = time.perf_counter()
+        if await asyncio.to_thread(orders_unnamed_opening, self._user_text, self._language, home):
+            self._held = []
         generation = parts.worker.generate(request)
         await self._speak(generation, stripper, started)
         self._stats = generation.stats
         calls, problems = parse_tool_calls(stripper.captured)
         for problem in problems:
             _LOGGER.warning("Ignoring an unreadable tool call: %s", problem)
-        if calls and home is not None:
-            calls = await self._targets_said(calls)
-            calls = await self._calls_asked_for(calls, home)
-            if not calls and request.constraint is not None:
-                # Nothing asked for was a device: the model should have talked.
-                await self._talk_instead(request, started)
+        calls = await self._calls_kept(calls, request, started)
         if calls:
             self._outcome = (
                 await asyncio.to_thread(self._outcome_of, calls, home)
@@ -181,12 +215,66 @@ class Turn:
                 else Outcome(refusals=[phrase(NOT_CONNECTED, self._language)])
             )
             _LOGGER.info("Tool calls %s -> %s", calls, self._outcome)
+        if self._held is not None:
+            await self._settle_held(started)
         executor = parts.executor
         if self._outcome and self._outcome.actions and executor is not None and home is not None:
             await self._carry_out(request, calls, executor, home, started)
         if self._stats is not None:
             _LOGGER.info("Turn done: %s", self._stats.summary())
         return self._remember(turn)
+
+    async def _calls_kept(
+        self, calls: list[ToolCall], request: GenerationRequest, started: float
+    ) -> list[ToolCall]:
+        """The model's calls the request asked for; where none is, what is said instead."""
+        home = self._parts.home
+        if calls and home is not None:
+            meant = await self._targets_said(calls)
+            calls = await self._calls_asked_for(meant, home)
+            if not calls and await asyncio.to_thread(self._sensitive_unnamed, meant, home):
+                self._outcome = Outcome(
+                    question=phrase(SAY_ITS_NAME, self._language),
+                    question_kind=Question.SENSITIVE,
+                )
+            elif not calls and request.constraint is not None:
+                # Nothing asked for was a device: the model should have talked.
+                await self._talk_instead(request, started)
+        elif not calls and not (self._chunks or self._held) and home is not None:
+            guessed = [clause for reason, clause in self._dropped if reason == "fact not read"]
+            read = await asyncio.to_thread(
+                read_instead_of_a_guess, self._user_text, self._language, home, guessed
+            )
+            if read is not None:
+                _LOGGER.info("The model guessed a state; reading it instead: %s", read)
+                self._outcome = Outcome(actions=[read])
+            elif request.constraint is not None:
+                # The model ended before a word or a call (seen: "tell me a fun fact"
+                # answered with nothing at all): it is asked for words once more.
+                await self._talk_instead(request, started)
+        return calls
+
+    async def _settle_held(self, started: float) -> None:
+        """The words held back for an order to open or unlock: said where calls came to
+        something; where they came to nothing, the question to name what to open."""
+        held, self._held = self._held or [], None
+        outcome = self._outcome
+        if outcome is not None and (
+            outcome.actions
+            or outcome.question
+            or not refused_only_generic(outcome, self._parts.home)
+        ):
+            for raw in held:
+                await self._speakable(raw, started)
+            return
+        _LOGGER.info("An order to open or unlock that names nothing plainly: %s", held)
+        self._outcome = Outcome(
+            question=phrase(SAY_ITS_NAME, self._language), question_kind=Question.SENSITIVE
+        )
+
+    def _sensitive_unnamed(self, meant: list[ToolCall], home: Home) -> bool:
+        """Whether the model meant a lock, door or gate the request did not name plainly."""
+        return not negated(self._user_text, self._language) and meant_sensitive(meant, home)
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""
@@ -204,22 +292,43 @@ class Turn:
         result = self._result()
         said = remembered(result.reply)
         if said:
+            actions = self._outcome.actions if self._outcome else []
             self._parts.conversations.add_turn(
-                self._conversation_id, (*turn, ChatMessage("assistant", said))
+                self._conversation_id,
+                (*turn, ChatMessage("assistant", said)),
+                [action.entity_id for action in actions if action.entity_id],
             )
         return result
 
-    async def _understood_without_model(self, home: Home) -> bool:
+    async def _understood_by_reference(self, home: Home) -> bool:
+        """Whether the request refers to the one device of the conversation's last turn
+        ("now turn it off") and Home Assistant's sentences settle it with its name in."""
+        devices = self._parts.conversations.devices(self._conversation_id)
+        entity = home.entities.get(devices[0]) if len(devices) == 1 else None
+        if entity is None or entity.sensitive:
+            return False  # a lock, a door or a gate is named plainly, every time
+        for text in with_device(self._user_text, self._language, entity.name):
+            _LOGGER.info("Read as referring to %s: %r", entity.entity_id, text)
+            if await self._understood_without_model(home, text, entity.entity_id):
+                return True
+        return False
+
+    async def _understood_without_model(
+        self, home: Home, text: str | None = None, only: str | None = None
+    ) -> bool:
         """Whether Home Assistant's own sentences settle the request; sets the outcome.
 
         Only when they lead to actions, nothing to ask and nothing refused,
         and never to a sensitive device (a lock, a garage door) the request
         does not name itself: anything less goes to the model and its checks.
+        ``text``: the request as read (default: as said); ``only``: the one device
+        it may act on.
         """
         if not self._parts.settings.home_sentences or self._parts.executor is not None:
             return False
         started = time.perf_counter()
-        understood = await asyncio.to_thread(understand, self._user_text, self._language, home)
+        text = text or self._user_text
+        understood = await asyncio.to_thread(understand, text, self._language, home, self._here)
         if understood is None:
             return False
         call = ToolCall(understood.intent, understood.slots)
@@ -230,6 +339,7 @@ class Turn:
             or outcome.question
             or outcome.refusals
             or (not understood.named and any(e is not None and e.sensitive for e in acted_on))
+            or (only is not None and any(a.entity_id != only for a in outcome.actions))
         ):
             _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
             return False
@@ -240,6 +350,23 @@ class Turn:
             understood,
             outcome,
         )
+        return True
+
+    async def _read_from_home(
+        self, home: Home, asked: Callable[[str, Home, str], Action | None]
+    ) -> bool:
+        """Whether the request asks what a device measures or is set to; sets the outcome.
+
+        The answer is a state read Home Assistant renders with the live value
+        (``home/readings.py``): a small model made these numbers up.
+        """
+        if not self._parts.settings.home_sentences or self._parts.executor is not None:
+            return False
+        read = await asyncio.to_thread(asked, self._user_text, home, self._language)
+        if read is None:
+            return False
+        self._outcome = Outcome(actions=[read])
+        _LOGGER.info("A question the home's state answers: %s", read)
         return True
 
     async def _targets_said(self, calls: list[ToolCall]) -> list[ToolCall]:
@@ -270,7 +397,10 @@ class Turn:
         return SpeechGuard(
             request,
             other,
-            lambda clause: unread_number(clause, request, home, language),
+            lambda clause: (
+                unread_number(clause, request, home, language)
+                or (not acted and unread_state(clause, home, language))
+            ),
             None if acted else lambda clause: claims_action(clause, language),
             lambda clause: names_an_example(clause, home),
         )
@@ -290,21 +420,23 @@ class Turn:
             said = ""
             async for piece in generation:
                 said += guard.feed(stripper.feed(piece))
-                if guard.stopped:
+                if guard.stopped or guard.enough:
                     break
             said += guard.feed(stripper.finish()) + guard.finish()
         finally:
             await generation.aclose()
         guard.log_held_back(_LOGGER)
-        if echoes(said, TALK_NOTE):
+        if not said.strip():
+            said = await asyncio.to_thread(unanswered, self._user_text, self._language)
+        elif echoes(said, TALK_NOTE):
             _LOGGER.info("Not speaking the model's echo of its instruction: %r", said)
-            said = sentence(NO_ANSWER, self._language)
+            said = await asyncio.to_thread(unanswered, self._user_text, self._language)
         elif other := reads_as_other(said, self._language, self._names()):
             # Seen: a French request answered '"turn on the ventilation"'.
             _LOGGER.info(
                 "Not speaking an answer in %s to a %s request: %r", other, self._language, said
             )
-            said = sentence(NO_ANSWER, self._language)
+            said = await asyncio.to_thread(unanswered, self._user_text, self._language)
         await self._speakable(said, started)
 
     async def _carry_out(
@@ -355,7 +487,7 @@ class Turn:
             async for piece in generation:
                 for raw in chunker.feed(guard.feed(stripper.feed(piece))):
                     await self._speakable(raw, started)
-                if guard.stopped:
+                if guard.stopped or guard.enough:
                     break
             rest = guard.feed(stripper.finish()) + guard.finish()
             for raw in chunker.feed(rest) + chunker.finish():
@@ -363,8 +495,12 @@ class Turn:
         finally:
             await generation.aclose()
         guard.log_held_back(_LOGGER)
+        self._dropped += guard.dropped
 
     async def _speakable(self, raw: str, started: float) -> None:
+        if self._held is not None:  # an order to open or unlock: said once it is settled
+            self._held.append(raw)
+            return
         cleaned = clean_for_speech(raw, self._language)
         if not cleaned:
             return
@@ -468,10 +604,13 @@ class Assistant:
         conversation_id: str | None = None,
         language: str | None = None,
         say: Say = _say_nothing,
+        here: str | None = None,
     ) -> TurnResult:
         """Answer one request: its chunks through ``say`` as they come, then how it ended.
 
-        Cancelling it (a client that leaves) stops the model at once.
+        ``here``: the area id the request was heard in (its satellite's), for a request
+        that names a kind of device but no place. Cancelling it (a client that leaves)
+        stops the model at once.
         """
         await self.wait_for_home_prompt()
         parts = TurnParts(
@@ -485,5 +624,5 @@ class Assistant:
             executor=self.executor,
         )
         return await Turn(
-            parts, text, conversation_id, language or self.settings.language, say
+            parts, text, conversation_id, language or self.settings.language, say, here
         ).run()

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..home import phrases
+from ..home.intents import STATE_INTENTS
 from ..home.model import Home
-from ..home.resolve import Action, Outcome, Reason
+from ..home.resolve import Action, Outcome, Question, Reason
 from ..home.responses import confirmation, error_sentence
 
 
@@ -38,6 +39,7 @@ class AskBack:
 
     question: str
     text: str  # streamed before the question
+    kind: Question = Question.VALUE
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def reply_for(text: str, outcome: Outcome | None) -> Reply:
         if outcome.actions:
             return Act(tuple(outcome.actions), text)
         if outcome.question:
-            return AskBack(outcome.question, text)
+            return AskBack(outcome.question, text, outcome.question_kind or Question.VALUE)
         if outcome.refusals:
             return Decline(" ".join(outcome.refusals), tuple(outcome.reasons))
     return Spoken(text) if text else NoAnswer()
@@ -83,6 +85,50 @@ def words_of(reply: Reply, language: str, home: Home | None) -> str:
     if isinstance(reply, NoAnswer):
         return sentence(NO_ANSWER, language)
     return reply.text
+
+
+#: The kinds of reply a listener tells apart (issue 28), as the code chose them: a state
+#: read, an action, a question back (which one, a value, a sensitive device named plainly),
+#: a device or place that is not there, what cannot be done, thanks welcomed, the model's
+#: own words, or no answer at all.
+REPLY_CLASSES = (
+    "done",
+    "state answer",
+    *(kind.value for kind in Question),
+    "unknown device",
+    "not here",
+    "cannot do",
+    "acknowledgement",
+    "words",
+    "no answer",
+)
+_DECLINED = {
+    Reason.NAME: "unknown device",
+    Reason.AREA: "not here",
+    Reason.FLOOR: "not here",
+    Reason.NOTHING_THERE: "not here",
+}
+
+
+def reply_class(reply: Reply, language: str) -> str:
+    """Which of ``REPLY_CLASSES`` the reply is."""
+    if isinstance(reply, Act):
+        reads = all(action.intent in STATE_INTENTS for action in reply.actions)
+        return "state answer" if reads else "done"
+    if isinstance(reply, AskBack):
+        return reply.kind.value
+    if isinstance(reply, Decline):
+        return next((_DECLINED[r] for r in reply.reasons if r in _DECLINED), "cannot do")
+    if isinstance(reply, NoAnswer) or reply.text == sentence(NO_ANSWER, language):
+        return "no answer"
+    if reply.text == sentence(CANNOT_DO, language):
+        return "cannot do"
+    settled = (
+        sentence(WELCOME, language),
+        sentence(ACKNOWLEDGED, language),
+        sentence(FAREWELL, language),
+    )
+    return "acknowledgement" if reply.text in settled else "words"
 
 
 def remembered(reply: Reply) -> str:
@@ -108,9 +154,12 @@ STILL_ANSWERING = phrases.STILL_ANSWERING
 FAILED = phrases.FAILED
 NO_ANSWER = phrases.NO_ANSWER
 WELCOME = phrases.WELCOME
+ACKNOWLEDGED = phrases.ACKNOWLEDGED
 NO_TEXT = phrases.NO_TEXT
 STOPPING = phrases.STOPPING
 FAILED_ACTION = phrases.FAILED_ACTION
+FAREWELL = phrases.FAREWELL
+CANNOT_DO = phrases.CANNOT_DO
 
 
 #: Home Assistant's own error sentence (home-assistant-intents) that says the same,

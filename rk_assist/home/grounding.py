@@ -40,13 +40,14 @@ from .request_words import (
     read_as,
     says_on_or_off,
 )
-from .resolve import SETTER_OF_DOMAIN, Outcome
+from .resolve import SETTER_OF_DOMAIN, Outcome, Question, resolve_calls
 from .sentences import (
     MEDIA_INTENTS,
     media_request_without_target,
     understand,
 )
 from .services import STATE_INTENTS
+from .statements import tells
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -332,6 +333,23 @@ def list_asked_for(call: ToolCall, request: str, language: str = "en") -> bool:
     return call.name not in _LIST_ADDING or read_as(request, language, _LIST_ADDING)
 
 
+#: A timer named, in the six languages ("Timer" in German, Italian and Dutch too).
+_TIMER_WORDS = re.compile(
+    r"\b(?:timer|temporizador|minuteur|minuterie|wekker|kookwekker|countdown)\b", re.IGNORECASE
+)
+
+
+def timer_asked_for(call: ToolCall, request: str, language: str = "en") -> bool:
+    """A timer only where the request asks for one: "Abre el trastero", "start the 3d
+    printer" and "Starte die Waschmaschine" became timers with no duration, answered
+    "for how long?" (the 0.5B Qwen)."""
+    return (
+        call.name != "HassStartTimer"
+        or _TIMER_WORDS.search(request) is not None
+        or read_as(request, language, ("HassStartTimer",))
+    )
+
+
 def duration_as_read(call: ToolCall, request: str, language: str = "en") -> ToolCall:
     """A timer's duration only where Home Assistant's timer sentences read one.
 
@@ -422,8 +440,20 @@ def is_question(request: str, language: str = "en") -> bool:
 
 
 def asks_for_change(call: ToolCall, request: str, language: str = "en") -> bool:
-    """A question ("is the tv playing?") only ever reads the home; it never changes it."""
-    return call.name in STATE_INTENTS or not is_question(request, language)
+    """A question ("is the tv playing?") only ever reads the home; it never changes it.
+    And a state is read only for a question or a "tell me": seen, "the kitchen spots look
+    great" and "No enciendas la luz del dormitorio" answered with the lamp's state."""
+    if call.name in STATE_INTENTS:
+        return is_question(request, language) or _TELL_ME.search(request) is not None
+    return not is_question(request, language)
+
+
+#: "Tell me ..." asks for a state as a question does, in each language.
+_TELL_ME = re.compile(
+    r"\b(?:tell me|say|sag(?:e)? mir|nenn mir|dis-moi|donne-moi|dime|dímelo|dimmi|vertel me|"
+    r"zeg me|check|prüfe|vérifie|comprueba|controlla|controleer)\b",
+    re.IGNORECASE,
+)
 
 
 def _said(name: str, request: str) -> bool:
@@ -565,7 +595,11 @@ def held_to_request(
         and asks_for_change(call, request, language)
         and switch_asked_for(call, request, language)
         and list_asked_for(call, request, language)
-        and (call.name in STATE_INTENTS or not negated(request, language))
+        and timer_asked_for(call, request, language)
+        and (
+            call.name in STATE_INTENTS
+            or not (negated(request, language) or tells(request, language))
+        )
     ]
     if len(grounded) < len(calls):
         _LOGGER.info("Not acting on calls the request does not mention: %s", calls)
@@ -599,6 +633,63 @@ def held_to_request(
     if unique != grounded:
         _LOGGER.info("Calls held to the request's words: %s -> %s", grounded, unique)
     return unique
+
+
+def meant_sensitive(dropped: list[ToolCall], home: Home) -> bool:
+    """Whether calls held back from the request were for a lock, door or gate.
+
+    "unlock it", "open the door": the model's call names a sensitive device,
+    or only a word that sensitive devices share ("door"), and the request
+    names none of them. The answer is the question to say which one plainly,
+    not "no device called Door" or silence.
+    """
+    for call in dropped:
+        if call.name in STATE_INTENTS:
+            continue
+        outcome = resolve_calls([call], home)
+        acted = [home.entities.get(action.entity_id or "") for action in outcome.actions]
+        if any(entity is not None and entity.sensitive for entity in acted):
+            return True
+        name = call.arguments.get("name")
+        spec = BY_NAME.get(call.name)
+        if isinstance(name, str) and names_sensitive_only(
+            name, home, spec.domains if spec is not None else None
+        ):
+            return True
+    return False
+
+
+#: "Everything" in the six languages: a name for all devices, the sensitive ones among them.
+_EVERYTHING = frozenset({"everything", "all", "alles", "tout", "todo", "tutto"})
+
+
+def names_sensitive_only(name: str, home: Home, domains: frozenset[str] | None = None) -> bool:
+    """Whether a name the home has no device called is a word only its locks, doors and
+    gates share ("door" of Front Door, "deur" of Garagedeur, "Türen" of Haustür), or
+    "everything" in a home that has one."""
+    words = _words(name)
+    if words and words <= _EVERYTHING:
+        return any(entity.sensitive for entity in home.entities.values())
+
+    def shares(text: str) -> bool:
+        joined = normalize(text).replace(" ", "")
+        return words <= _words(text) or all(
+            len(word) >= 4 and (word in joined or word.rstrip("ens") in joined) for word in words
+        )
+
+    sharing = [
+        entity
+        for entity in home.entities.values()
+        if words
+        and (domains is None or entity.domain in domains)
+        and entity.domain not in _READ_ONLY
+        and any(shares(text) for text in entity.names)
+    ]
+    return bool(sharing) and all(entity.sensitive for entity in sharing)
+
+
+#: Domains that are only read (a door's contact sensor shares its name, not its lock).
+_READ_ONLY = frozenset({"sensor", "binary_sensor"})
 
 
 def sensitive_as_said(outcome: Outcome, request: str, home: Home, language: str = "en") -> Outcome:
@@ -639,5 +730,11 @@ def sensitive_as_said(outcome: Outcome, request: str, home: Home, language: str 
     if len(kept) == len(outcome.actions):
         return outcome
     _LOGGER.info("Not acting on %s: Home Assistant's sentences do not read it so", sensitive)
-    question = outcome.question or (None if kept else phrase(SAY_ITS_NAME, language))
-    return replace(outcome, actions=kept, question=question)
+    if outcome.question or kept:
+        return replace(outcome, actions=kept)
+    return replace(
+        outcome,
+        actions=kept,
+        question=phrase(SAY_ITS_NAME, language),
+        question_kind=Question.SENSITIVE,
+    )

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from ..errors import AuthenticationError, HomeAssistantError
-from .model import Area, Entity, Floor, Home
+from .model import Area, Entity, Floor, Home, read_attributes
 
 _LOGGER = logging.getLogger(__name__)
 # websockets logs every frame at DEBUG, the auth message with the token too:
@@ -196,8 +196,10 @@ class HomeAssistantConnection:
             if entity_id:
                 if new_state:
                     self.home.states[entity_id] = str(new_state.get("state"))
+                    self.home.attributes[entity_id] = read_attributes(new_state.get("attributes"))
                 else:
                     self.home.states.pop(entity_id, None)
+                    self.home.attributes.pop(entity_id, None)
         elif event_type in REGISTRY_EVENTS and (
             self._refresh_task is None or self._refresh_task.done()
         ):
@@ -264,6 +266,7 @@ def build_home(
             area.get("floor_id"),
         )
     device_area = {d["id"]: d.get("area_id") for d in devices or [] if "id" in d}
+    home.device_areas = {device: area for device, area in device_area.items() if area}
     state_of = {s["entity_id"]: s for s in states or [] if "entity_id" in s}
     for entity_id in exposed_ids:
         entry = entries.get(entity_id) or {}
@@ -290,4 +293,5 @@ def build_home(
         )
         if state:
             home.states[entity_id] = str(state.get("state"))
+            home.attributes[entity_id] = read_attributes(attributes)
     return home

@@ -98,6 +98,16 @@ class Home:
     areas: dict[str, Area] = field(default_factory=dict)
     floors: dict[str, Floor] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)  # never part of the prompt
+    #: The attributes worth saying (``READ_ATTRIBUTES``), by entity: a thermostat's target.
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The area of each device in Home Assistant's device registry: where a satellite that
+    #: heard a request stands ("turn off the light" is the light here).
+    device_areas: dict[str, str] = field(default_factory=dict)
+
+    def area_of_device(self, device_id: str | None) -> Area | None:
+        """The area the device (a voice satellite) is in, where the home knows it."""
+        area_id = self.device_areas.get(device_id or "")
+        return self.areas.get(area_id) if area_id else None
 
     @property
     def domains(self) -> set[str]:
@@ -174,6 +184,20 @@ def _best_matches(spoken: str, items: Iterable[Any], names_of) -> list[Any]:
 # -- a home described in YAML (the evaluation's synthetic home, or a fixed setup) ----------
 
 _NAMES = vol.Any(None, [str])
+#: The attributes of a state that answers are read from (Home Assistant's live context keeps
+#: the same): a thermostat's target and the temperature it measures.
+READ_ATTRIBUTES = ("temperature", "current_temperature", "target_temp_low", "target_temp_high")
+
+
+def read_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """The attributes of a state worth keeping (``READ_ATTRIBUTES``) that are set."""
+    return {
+        key: value
+        for key, value in (attributes or {}).items()
+        if key in READ_ATTRIBUTES and value is not None
+    }
+
+
 HOME_SCHEMA = vol.Schema(
     {
         vol.Optional("floors", default=[]): [
@@ -195,6 +219,8 @@ HOME_SCHEMA = vol.Schema(
                 vol.Optional("area"): str,
                 vol.Optional("device_class"): str,
                 vol.Optional("state"): vol.Coerce(str),
+                #: What Home Assistant's state carries beside it (a thermostat's target).
+                vol.Optional("attributes"): {str: vol.Any(str, int, float)},
                 vol.Optional("exposed", default=True): bool,
             }
         ],
@@ -228,6 +254,8 @@ def load_home(path: Path) -> Home:
     for item in raw["entities"]:
         if "state" in item:
             home.states[item["id"]] = item["state"]
+        if item.get("attributes"):
+            home.attributes[item["id"]] = dict(item["attributes"])
         if not item["exposed"]:
             continue
         home.entities[item["id"]] = Entity(

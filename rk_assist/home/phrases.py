@@ -23,6 +23,9 @@ STILL_ANSWERING = "still_answering"
 FAILED = "failed"
 NO_ANSWER = "no_answer"
 WELCOME = "welcome"  # the answer to thanks
+ACKNOWLEDGED = "acknowledged"  # the answer to a remark that asks for nothing
+FAREWELL = "farewell"  # the answer to a goodbye
+TARGET_IS = "target_is"  # what a thermostat is set to: {name}, {value}
 NO_TEXT = "no_text"
 STOPPING = "stopping"
 FAILED_ACTION = "failed_action"
@@ -60,6 +63,9 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Sorry, something went wrong while I was thinking. Please try again.",
         NO_ANSWER: "Sorry, I have no answer to that.",
         WELCOME: "You're welcome.",
+        ACKNOWLEDGED: "All right.",
+        FAREWELL: "Goodbye!",
+        TARGET_IS: "{name} is set to {value} degrees.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
         STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
         FAILED_ACTION: "Sorry, that did not work.",
@@ -97,6 +103,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "noch einmal.",
         NO_ANSWER: "Entschuldigung, darauf habe ich keine Antwort.",
         WELCOME: "Gern geschehen.",
+        ACKNOWLEDGED: "Alles klar.",
+        FAREWELL: "Tschüss!",
+        TARGET_IS: "{name} ist auf {value} Grad eingestellt.",
         NO_TEXT: "Entschuldigung, die Anfrage enthielt keinen Text.",
         STOPPING: "Entschuldigung, ich starte gerade neu. Bitte frag gleich noch einmal.",
         FAILED_ACTION: "Entschuldigung, das hat nicht geklappt.",
@@ -132,6 +141,9 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Désolé, quelque chose s'est mal passé pendant que je réfléchissais. Réessaie.",
         NO_ANSWER: "Désolé, je n'ai pas de réponse à cela.",
         WELCOME: "Avec plaisir.",
+        ACKNOWLEDGED: "D'accord.",
+        FAREWELL: "Au revoir !",
+        TARGET_IS: "{name} est réglé sur {value} degrés.",
         NO_TEXT: "Désolé, la demande ne contenait aucun texte.",
         STOPPING: "Désolé, je redémarre. Redemande dans un instant.",
         FAILED_ACTION: "Désolé, cela n'a pas fonctionné.",
@@ -168,6 +180,9 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Perdona, algo ha fallado mientras pensaba. Inténtalo de nuevo.",
         NO_ANSWER: "Perdona, no tengo respuesta para eso.",
         WELCOME: "De nada.",
+        ACKNOWLEDGED: "De acuerdo.",
+        FAREWELL: "¡Hasta luego!",
+        TARGET_IS: "{name} está puesto a {value} grados.",
         NO_TEXT: "Perdona, la petición no tenía texto.",
         STOPPING: "Perdona, me estoy reiniciando. Pregunta de nuevo en un momento.",
         FAILED_ACTION: "Perdona, eso no ha funcionado.",
@@ -203,6 +218,9 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Scusa, qualcosa è andato storto mentre pensavo. Riprova.",
         NO_ANSWER: "Scusa, non ho una risposta.",
         WELCOME: "Prego.",
+        ACKNOWLEDGED: "Va bene.",
+        FAREWELL: "A presto!",
+        TARGET_IS: "{name} è impostato a {value} gradi.",
         NO_TEXT: "Scusa, la richiesta non conteneva testo.",
         STOPPING: "Scusa, mi sto riavviando. Chiedi di nuovo tra un momento.",
         FAILED_ACTION: "Scusa, non ha funzionato.",
@@ -238,6 +256,9 @@ PHRASES: dict[str, dict[str, str]] = {
         FAILED: "Sorry, er ging iets mis tijdens het nadenken. Probeer het nog eens.",
         NO_ANSWER: "Sorry, daar heb ik geen antwoord op.",
         WELCOME: "Graag gedaan.",
+        ACKNOWLEDGED: "Oké.",
+        FAREWELL: "Tot ziens!",
+        TARGET_IS: "{name} staat ingesteld op {value} graden.",
         NO_TEXT: "Sorry, het verzoek bevatte geen tekst.",
         STOPPING: "Sorry, ik start opnieuw op. Vraag het zo nog eens.",
         FAILED_ACTION: "Sorry, dat is niet gelukt.",

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from hassil import Intents, recognize_all
 from hassil.expression import Sentence
 from hassil.intents import WildcardSlotList
-from hassil.sample import sample_sentence
+from hassil.parse_expression import parse_sentence
+from hassil.sample import sample_expression, sample_sentence
 from unicode_rbnf import RbnfEngine
 
 from .model import normalize
@@ -204,11 +205,59 @@ def polarity(text: str, language: str) -> str | None:
     return sides.pop() if len(sides) == 1 else None
 
 
+#: A question's first word, per language (speech-to-text often drops the question mark).
+_QUESTION_START = {
+    "en": r"(?:what|what's|whats|how|which|where|when|who|is|are|does|do|did|was|were)",
+    "de": r"(?:was|wie|wieviel|welche|welcher|welches|wo|wann|wer|ist|sind|läuft|laufen)",
+    "fr": r"(?:quel|quelle|quels|quelles|combien|comment|où|quand|qui|est-ce|qu'est-ce)",
+    "es": r"(?:qué|cuál|cuáles|cuánto|cuánta|cuántos|cuántas|cómo|dónde|cuándo|quién)",
+    "it": r"(?:quale|quali|quanto|quanta|quanti|quante|come|dove|quando|chi|cosa|che cosa)",
+    "nl": r"(?:wat|hoe|welke|welk|hoeveel|waar|wanneer|wie|is|zijn|staat|staan)",
+}
+_QUESTION_STARTS = {
+    code: re.compile(rf"^[¿¡\s]*{words}\b", re.IGNORECASE)
+    for code, words in _QUESTION_START.items()
+}
+
+
+#: Home Assistant's lists of the states a device is in ("on", "geschlossen", "cerrada con
+#: llave"), which its state questions use.
+_STATE_LISTS = ("on_off_states", "cover_states", "lock_states", "bs_open_states")
+#: State words that are mostly something else in a sentence (German "ein" is "a").
+_NOT_STATES = frozenset({"ein", "ausm"})
+
+
+@functools.cache
+def state_words(language: str) -> frozenset[str]:
+    """The words Home Assistant's data says a device's state with, in the language."""
+    found = language_data(language)
+    if found is None:
+        return frozenset()
+    words = set()
+    for name in _STATE_LISTS:
+        for value in (found[1].get("lists", {}).get(name) or {}).get("values", []):
+            template = value["in"] if isinstance(value, dict) else value
+            try:
+                samples = sample_expression(parse_sentence(str(template)).expression)
+                words |= {" ".join(sample.split()).lower() for sample in samples}
+            except Exception:  # hassil is not ours: a template it cannot write out adds nothing
+                continue
+    return frozenset(word for word in words if word and word not in _NOT_STATES)
+
+
 def asks(text: str, language: str) -> bool:
-    """Whether Home Assistant's state sentences read the request as a question."""
-    return text.rstrip().endswith("?") or any(
+    """Whether the request is a question: its mark, its first word, or Home Assistant's
+    state sentences reading it as one."""
+    return asks_by_form(text, language) or any(
         reading.intent == _STATE and reading.own for reading in _matches(text, language)
     )
+
+
+def asks_by_form(text: str, language: str) -> bool:
+    """Whether the request is a question by its mark or its first word alone ("La cuisine
+    est toute sombre" is read by Home Assistant's state sentences, but tells)."""
+    start = _QUESTION_STARTS.get(base_language(language), _QUESTION_STARTS["en"])
+    return text.rstrip().endswith("?") or start.search(text.replace("’", "'")) is not None
 
 
 #: Media intents told apart by their verbs alone: the transports, mute and unmute.

@@ -41,6 +41,9 @@ class Action:
     intent: str
     slots: dict[str, Any]
     entity_id: str | None = None  # None for intents without a device (timers, lists)
+    #: The attribute a state read answers with ("temperature": a thermostat's target);
+    #: "" for the state itself. Never sent: it chooses the sentence said.
+    reads: str = ""
 
 
 class Reason(StrEnum):
@@ -54,11 +57,20 @@ class Reason(StrEnum):
     NOTHING_THERE = "nothing_there"  # nothing of that kind in the place named
 
 
+class Question(StrEnum):
+    """What a question back asks for: the reply's kind a listener (and the eval) tells apart."""
+
+    WHICH = "which one"  # the request fits several devices, or names none
+    VALUE = "ask value"  # a value the intent needs was not said
+    SENSITIVE = "sensitive question"  # a lock, door or gate the request does not name plainly
+
+
 @dataclass(frozen=True)
 class Ask:
     """A question back to the user: the request is incomplete or fits several devices."""
 
     text: str
+    kind: Question = Question.VALUE
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,7 @@ Resolved = list[Action] | Ask | Refuse
 class Outcome:
     actions: list[Action] = field(default_factory=list)
     question: str | None = None  # to ask the user back, instead of acting
+    question_kind: Question | None = None  # what ``question`` asks for
     refusals: list[str] = field(default_factory=list)  # spoken reasons nothing was done
     reasons: list[Reason] = field(default_factory=list)  # the same, typed, one per refusal
     #: Home Assistant's error for each refusal, with its values ("" when it has none).
@@ -100,7 +113,8 @@ def resolve_calls(calls: list[ToolCall], home: Home, language: str = "en") -> Ou
         spec, arguments = _repaired(spec, call.arguments, home)
         result = _resolve_one(spec, arguments, home, language)
         if isinstance(result, Ask):
-            outcome.question = outcome.question or result.text
+            if not outcome.question:
+                outcome.question, outcome.question_kind = result.text, result.kind
         elif isinstance(result, Refuse):
             outcome.refusals.append(result.text)
             outcome.reasons.append(result.reason)
@@ -199,22 +213,28 @@ def _targets(
     pool = [e for e in home.entities.values() if spec.domains is None or e.domain in spec.domains]
     if domain:
         pool = [e for e in pool if e.domain == normalize(domain).replace(" ", "_")]
-    if device_class:
+    if device_class and any(e.device_class == device_class for e in home.entities.values()):
         pool = [e for e in pool if e.device_class == device_class]
+    elif device_class:
+        # No device of the home is of that class: a model's slip (seen: "media_player", a
+        # domain, as the class of "resume playback in the bedroom"), not a narrowing.
+        _LOGGER.info("No device is of the class %r: the class is left out", device_class)
     in_place = _in_place(home, pool, area_name, floor_name, language)
     if isinstance(in_place, Refuse):
         return in_place
     if name and normalize(name) != "all":
         return _by_name(home, name, pool, in_place, bool(area_name or floor_name), language)
     if not (area_name or floor_name or domain):
-        return _player_in_use(spec, pool, home) or Ask(phrase(phrases.WHICH_DEVICE, language))
+        return _player_in_use(spec, pool, home) or Ask(
+            phrase(phrases.WHICH_DEVICE, language), Question.WHICH
+        )
     one_kind = spec.domains is not None and len(spec.domains) == 1
     if not (domain or device_class or one_kind or normalize(name) == "all"):
         # An area alone would act on everything in it: the kettle with the lights.
         # Home Assistant's convention for "everything" is the name "all". An intent
         # for one kind of device ("the temperature in the living room") says the kind.
         place = area_name or floor_name
-        return Ask(phrase(phrases.WHICH_DEVICES_IN, language, place=place))
+        return Ask(phrase(phrases.WHICH_DEVICES_IN, language, place=place), Question.WHICH)
     if not in_place:
         where = area_name or floor_name or "the home"
         only = spec.domains if spec.domains and len(spec.domains) == 1 else ()
@@ -297,7 +317,9 @@ def _by_name(
     if len(matches) > 1 and not placed:
         places = [home.area_of(m).name if home.area_of(m) else m.entity_id for m in matches]
         joined = f" {phrase(phrases.OR, language)} ".join(places)
-        return Ask(phrase(phrases.WHICH_OF_NAME, language, name=name, places=joined))
+        return Ask(
+            phrase(phrases.WHICH_OF_NAME, language, name=name, places=joined), Question.WHICH
+        )
     return matches
 
 

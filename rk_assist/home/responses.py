@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from home_assistant_intents import get_intents
@@ -29,6 +29,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .model import Home
+from .phrases import TARGET_IS, base_language, phrase
 from .resolve import Action, Outcome
 
 FALLBACK_LANGUAGE = "en"
@@ -77,7 +78,11 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
     domain = entity.domain if entity is not None else ""
     area = home.area_of(entity) if home is not None and entity is not None else None
     device_class = entity.device_class if entity else None
-    template = _template(first, len(actions), domain, device_class, language)
+    template = (
+        _reading_template(first.reads, language)
+        if first.reads
+        else _template(first, len(actions), domain, device_class, language)
+    )
     if template is None:
         return None
     # As Home Assistant's agent fills them: the words matched, numbers as text (its German
@@ -103,6 +108,16 @@ def confirmation(actions: Sequence[Action], language: str, home: Home | None) ->
 
 def _as_text(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _reading_template(attribute: str, language: str) -> str:
+    """rk-assist's sentence for an attribute read (a thermostat's target), as a template
+    Home Assistant renders with the live state: the value said is the one it holds."""
+    number = f"state.attributes.{attribute} | float | round(1) | string | replace('.0', '')"
+    if base_language(language) != "en":  # a decimal comma, as Home Assistant's own sentences
+        number += " | replace('.', ',')"
+    value = f"{{{{ {number} }}}}"
+    return phrase(TARGET_IS, language, name="{{ slots.name }}", value=value)
 
 
 def _template(
@@ -137,6 +152,8 @@ class Target:
     name: str
     #: Its state, where the result gives one (a state question's answer).
     state: str = ""
+    #: Its attributes worth saying (``model.READ_ATTRIBUTES``), where they are known.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def domain(self) -> str:
@@ -199,7 +216,12 @@ def heard(text: str, actions: Sequence[Action], home: Home | None) -> str:
     if "{" not in text:
         return text
     targets = [
-        Target(a.entity_id, home.entities[a.entity_id].name, home.states.get(a.entity_id, ""))
+        Target(
+            a.entity_id,
+            home.entities[a.entity_id].name,
+            home.states.get(a.entity_id, ""),
+            home.attributes.get(a.entity_id, {}),
+        )
         for a in actions
         if home is not None and a.entity_id in home.entities
     ]
@@ -220,9 +242,18 @@ def state_sentence(name: str, state: str, language: str) -> str | None:
 def _render(
     template: str, slots: dict[str, Any], state: Target | None, matched: list
 ) -> str | None:
+    attributes = {target.entity_id: target.attributes for target in [state, *matched] if target}
+
+    def state_attr(entity_id: str, name: str) -> Any:
+        """Home Assistant's template function, over the attributes the targets carry."""
+        return attributes.get(entity_id, {}).get(name)
+
     try:
         rendered = _ENVIRONMENT.from_string(template).render(
-            slots=slots, state=state, query={"matched": matched, "unmatched": []}
+            slots=slots,
+            state=state,
+            query={"matched": matched, "unmatched": []},
+            state_attr=state_attr,
         )
     except (TemplateError, TypeError, ValueError, AttributeError):  # its template, our values
         return None

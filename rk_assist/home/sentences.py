@@ -27,6 +27,7 @@ from home_assistant_intents import get_intents
 from .intents import STATE_INTENTS
 from .model import Home
 from .negation import negated
+from .statements import tells
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -172,9 +173,12 @@ def _home_lists(home: Home) -> dict[str, TextSlotList]:
         return lists
 
 
-def understand(text: str, language: str, home: Home) -> Understood | None:
+def understand(text: str, language: str, home: Home, here: str | None = None) -> Understood | None:
     """What Home Assistant's own sentences make of a request in this home, or None.
 
+    ``here``: the name of the area the request was heard in (the satellite's), which
+    Home Assistant's sentences take for a request that names a kind but no place
+    ("turn off the light"), as its own agent does.
     Takes milliseconds to tens of milliseconds (more on the first request in
     a language, which loads its sentences): run it off the event loop.
     """
@@ -190,14 +194,17 @@ def understand(text: str, language: str, home: Home) -> Understood | None:
             slot_lists=_home_lists(home),
             language=intents.language,
             best_slot_name="name",
+            intent_context={"area": {"value": here, "text": here}} if here else None,
         )
     except Exception as err:  # hassil is not ours: a failure means "not understood"
         _LOGGER.warning("Home Assistant's sentences could not be matched: %s", err)
         return None
     if result is None:
         return None
-    if negated(text, language) and result.intent.name not in STATE_INTENTS:
-        _LOGGER.info("Not acting on a negated request: %r", text)
+    if result.intent.name not in STATE_INTENTS and (
+        negated(text, language) or tells(text, language)
+    ):
+        _LOGGER.info("Not acting on a request that negates or tells: %r", text)
         return None
     slots = {name: entity.value for name, entity in result.entities.items()}
     return Understood(result.intent.name, slots, named="name" in slots)

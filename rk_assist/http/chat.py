@@ -13,17 +13,25 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.replies import FAILED_ACTION, NO_ANSWER, WELCOME, sentence
+from ..assistant.choices import only_describes, orders_unnamed_opening, settled_without_model
+from ..assistant.replies import (
+    ACKNOWLEDGED,
+    FAILED_ACTION,
+    NO_ANSWER,
+    sentence,
+)
 from ..errors import RequestError
 from ..home.claims import claims_action
+from ..home.facts import unread_number, unread_state
+from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.request_words import reads_as, reads_as_other
 from ..home.responses import Target, said_after
 from ..output.calls import ToolCall, parse_tool_calls
-from ..output.sanity import SURE_OTHER, SpeechGuard, only_thanks
+from ..output.sanity import SURE_OTHER, SpeechGuard
 from ..output.speech import (
     JSON_VALUE,
     THINK_BLOCK,
@@ -32,6 +40,7 @@ from ..output.speech import (
 )
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
 from ..runtimes.worker import ModelWorker
+from .ha_prompt import home_from_prompt
 from .understood import (
     call_arguments,
     call_name,
@@ -128,7 +137,11 @@ class ReplyReader:
         # Words that confirm an action stand only after the client ran a call this turn.
         acted = any(m.role == "tool" for m in _since_the_person_spoke(chat.messages))
         claims = None if acted else (lambda clause: claims_action(clause, language))
-        self._gate = SpeechGuard(said, other, claims=claims) if chat.tools else PassGate()
+        self._gate = (
+            SpeechGuard(said, other, made_up_number(chat.messages, language), claims)
+            if chat.tools
+            else PassGate()
+        )
 
     @property
     def stopped(self) -> bool:
@@ -202,6 +215,34 @@ class PassGate:
         return ""
 
 
+def _unnamed_opening(messages: Sequence[ChatMessage], language: str) -> bool:
+    """Whether the person's new request orders a lock, door or gate opened or unlocked
+    ("unlock the door") in a home whose prompt lists one (as on the Wyoming door)."""
+    system = messages[0].content if messages and messages[0].role == "system" else ""
+    request = messages[-1].content if messages and messages[-1].role == "user" else ""
+    return orders_unnamed_opening(request, language, home_from_prompt(system))
+
+
+def made_up_number(messages: Sequence[ChatMessage], language: str) -> Callable[[str], bool] | None:
+    """Tells a clause with a number about the home that neither the person's words nor a
+    tool result since holds, or a device's state with no tool result to stand on (Home
+    Assistant's prompt carries no states: its live context does). Seen: "The heatpump is
+    set to 100%" and "the outside humidity is 30%" (54)."""
+    system = messages[0].content if messages and messages[0].role == "system" else ""
+    home = home_from_prompt(system)
+    if home is None:
+        return None
+    since = _since_the_person_spoke(messages)
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    results = [m.content for m in since if m.role == "tool"]
+    known = " ".join([request, *results])
+    # A state said in words stands on a tool result (the live context) of this turn.
+    return lambda clause: (
+        unread_number(clause, known, home, language)
+        or (not results and unread_state(clause, home, language))
+    )
+
+
 def _since_the_person_spoke(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
     """The messages after the last one from the person (the turn's tool round trips)."""
     for index in range(len(messages) - 1, -1, -1):
@@ -249,39 +290,85 @@ async def run_chat(
     piece when the line is full. Leaving the iteration early aborts the
     generation on the worker thread.
     """
-    request = generation_request(chat, default_system, max_new_tokens)
     if _LOGGER.isEnabledFor(logging.DEBUG):
         for message in chat.messages[1:]:
             _LOGGER.debug("Chat message from %s: %.300s", message.role, message.content)
-    reader = ReplyReader(chat, language)
-    latest = chat.messages[-1] if chat.messages else None
-    if chat.tools and latest is not None and latest.role == "user" and only_thanks(latest.content):
-        # A voice assistant thanked: nothing to do, nothing to ask the model.
-        yield ReplyPiece(content=sentence(WELCOME, language), stats=GenerationStats())
+    settled = await _settled_reply(chat, language)
+    if settled is not None:
+        yield settled
         return
+    async for piece in _model_reply(worker, chat, default_system, max_new_tokens, language):
+        yield piece
+
+
+async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
+    """The whole reply where the code settles it without the model, or None."""
+    latest = chat.messages[-1] if chat.messages else None
+    asked = chat.tools and latest is not None and latest.role == "user"
+    settled = (
+        await asyncio.to_thread(settled_without_model, latest.content, language)
+        if asked and latest is not None
+        else None
+    )
+    if settled is not None:
+        # A voice assistant thanked or told something: nothing to do or ask the model.
+        return ReplyPiece(content=sentence(settled, language), stats=GenerationStats())
     call = await asyncio.to_thread(understood_call, list(chat.messages), chat.tools, language)
     if call is not None:
-        yield ReplyPiece(tool_calls=[call], stats=GenerationStats())
-        return
+        return ReplyPiece(tool_calls=[call], stats=GenerationStats())
+    if (
+        asked
+        and latest is not None
+        and await asyncio.to_thread(only_describes, latest.content, language)
+    ):
+        # How something is ("the hallway is pitch black"): nothing to do.
+        return ReplyPiece(content=sentence(ACKNOWLEDGED, language), stats=GenerationStats())
     words = await asyncio.to_thread(_answered_by_results, list(chat.messages), language)
     if words is not None:
         # Every call of the round was an action Home Assistant carried out: its own
         # sentence says so, in milliseconds, and the model has nothing to add.
         _LOGGER.info("Chat answered from its tool results: %s", words)
-        yield ReplyPiece(content=words, stats=GenerationStats())
-        return
+        return ReplyPiece(content=words, stats=GenerationStats())
+    return None
+
+
+async def _model_reply(
+    worker: ModelWorker,
+    chat: ChatRequest,
+    default_system: str,
+    max_new_tokens: int,
+    language: str,
+) -> AsyncIterator[ReplyPiece]:
+    """The model's reply, read and checked as it streams."""
+    request = generation_request(chat, default_system, max_new_tokens)
+    reader = ReplyReader(chat, language)
+    # An order to open or unlock that names nothing plainly: the model's words are held
+    # until its calls are known; with none, the answer is the question to name it.
+    held: list[str] | None = (
+        [] if await asyncio.to_thread(_unnamed_opening, chat.messages, language) else None
+    )
     stream = worker.generate(request)
-    said = False
+    said = called = False
     try:
         async for text in stream:
             piece = await _checked(reader.feed(text), chat, language)
             said = said or bool(piece.content.strip() or piece.tool_calls)
+            called = called or bool(piece.tool_calls)
+            if held is not None:
+                held.append(piece.content)
+                piece.content = ""
             if piece.content or piece.thinking or piece.tool_calls:
                 yield piece
             if reader.stopped:
                 break
         last = await _checked(reader.finish(), chat, language)
         said = said or bool(last.content.strip() or last.tool_calls)
+        called = called or bool(last.tool_calls)
+        if held is not None and not called:
+            _LOGGER.info("An order to open or unlock that names nothing plainly: %r", held)
+            last.content, said = phrase(SAY_ITS_NAME, language), True
+        elif held is not None:
+            last.content = "".join([*held, last.content])
         if not said:  # after a tool round trip, or calls not made, the answer is still words
             last.content += words_for_tool_results(chat.messages, language) or sentence(
                 NO_ANSWER, language

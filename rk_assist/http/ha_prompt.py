@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from typing import Any
 
 import yaml
 
@@ -50,12 +51,12 @@ def overview_items(text: str, header: str = _OVERVIEW) -> list[dict] | None:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else None
 
 
-def state_in_live_context(text: str, name: str) -> str | None:
-    """The state Home Assistant's live context gives the device called ``name``."""
+def item_in_live_context(text: str, name: str) -> dict[str, Any] | None:
+    """What Home Assistant's live context gives of the device called ``name``: its
+    ``state`` and the ``attributes`` it keeps (a thermostat's target)."""
     for item in overview_items(text) or []:
         if name.casefold() in (n.casefold() for n in _split(item.get("names"))):
-            state = item.get("state")
-            return str(state) if state is not None else None
+            return item
     return None
 
 

@@ -14,18 +14,26 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..home.grounding import held_to_request, sensitive_as_said, untargeted_media
+from ..home.grounding import (
+    held_to_request,
+    meant_sensitive,
+    sensitive_as_said,
+    untargeted_media,
+)
 from ..home.intents import BY_NAME
 from ..home.model import Home
-from ..home.phrases import SAY_ITS_NAME, phrase
-from ..home.resolve import resolve_calls
+from ..home.negation import negated
+from ..home.phrases import SAY_ITS_NAME, TARGET_IS, base_language, phrase
+from ..home.readings import quantity_asked, reading_asked, target_asked
+from ..home.references import with_device
+from ..home.resolve import Action, resolve_calls
 from ..home.responses import in_language, state_sentence
-from ..home.sentences import MEDIA_INTENTS, understand
+from ..home.sentences import MEDIA_INTENTS, Understood, understand
 from ..output.calls import ToolCall
-from .ha_prompt import home_from_prompt, state_in_live_context
+from .ha_prompt import home_from_prompt, item_in_live_context
 
 _LOGGER = logging.getLogger(__name__)
 LIVE_CONTEXT = "GetLiveContext"
@@ -41,9 +49,16 @@ def understood_call(
     home = home_from_prompt(system)
     if home is None:
         return None
+    # A thermostat's target before Home Assistant's sentences, which read it as the
+    # room's temperature; what a sensor measures after them.
+    call = _read_call(messages[-1].content, home, tools, language, target_asked)
+    if call is not None:
+        return call
     understood = understand(messages[-1].content, language, home)
     if understood is None:
-        return None
+        understood = _by_reference(messages, home, language)
+    if understood is None:
+        return _read_call(messages[-1].content, home, tools, language, quantity_asked)
     tool = _offered(tools, understood.intent)
     if tool is None:
         live = _offered(tools, LIVE_CONTEXT)
@@ -59,6 +74,47 @@ def understood_call(
         return None
     call = ToolCall(tool["function"]["name"], _shaped(understood.slots, tool))
     _LOGGER.info("Understood with Home Assistant's sentences: %s", call)
+    return call
+
+
+def _by_reference(messages: list[Any], home: Home, language: str) -> Understood | None:
+    """A follow-up ("now turn it off") read with the one device the conversation's last
+    call named, where Home Assistant's sentences then settle it on that device alone."""
+    names = []
+    for message in reversed(messages[:-1]):
+        if message.role == "user" and names:
+            break
+        if message.role == "assistant":
+            names += [call_arguments(call).get("name") for call in message.tool_calls]
+    named = {str(name).casefold() for name in names if name}
+    if len(named) != 1:
+        return None
+    entities = home.find_entities(named.pop())
+    if len(entities) != 1 or entities[0].sensitive:
+        return None
+    for text in with_device(messages[-1].content, language, entities[0].name):
+        understood = understand(text, language, home)
+        if understood is not None and str(understood.slots.get("name", "")) == entities[0].name:
+            _LOGGER.info("Read as referring to %s: %r", entities[0].name, text)
+            return understood
+    return None
+
+
+def _read_call(
+    request: str,
+    home: Home,
+    tools: tuple[dict[str, Any], ...],
+    language: str,
+    asked: Callable[[str, Home, str], Action | None],
+) -> ToolCall | None:
+    """The live-context call for a question about what a device measures or is set to
+    (``home/readings.py``): its answer is then said from what Home Assistant gives."""
+    live = _offered(tools, LIVE_CONTEXT)
+    read = asked(request, home, language) if live is not None else None
+    if live is None or read is None or read.entity_id not in home.entities:
+        return None
+    call = ToolCall(live["function"]["name"], {"name": home.entities[read.entity_id].name})
+    _LOGGER.info("A question the live context answers: %s", call)
     return call
 
 
@@ -80,7 +136,8 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     name = call_arguments(asked.tool_calls[0]).get("name")
     if call_name(asked.tool_calls[0]).rpartition("__")[2] != LIVE_CONTEXT or not name:
         return None
-    if not _asks_state_of(messages, str(name), language):
+    read = _reading_of(messages, str(name), language)
+    if read is None and not _asks_state_of(messages, str(name), language):
         return None  # the live context was wanted for something else: the model answers
     try:
         result = json.loads(messages[-1].content)
@@ -89,8 +146,35 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     while isinstance(result, dict) and isinstance(result.get("data"), dict):
         result = result["data"]
     text = result.get("result") if isinstance(result, dict) else None
-    state = state_in_live_context(text, str(name)) if isinstance(text, str) else None
-    return state_sentence(str(name), state, language) if state is not None else None
+    item = item_in_live_context(text, str(name)) if isinstance(text, str) else None
+    if item is None:
+        return None
+    if read is not None and read.reads:
+        value = (item.get("attributes") or {}).get(read.reads)
+        return _target_sentence(str(name), value, language) if value is not None else None
+    state = item.get("state")
+    return state_sentence(str(name), str(state), language) if state is not None else None
+
+
+def _reading_of(messages: list[Any], name: str, language: str) -> Action | None:
+    """The reading the person's question asks of the device ``name``, or None."""
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    home = home_from_prompt(messages[0].content) if messages[0].role == "system" else None
+    read = reading_asked(request, home, language) if home is not None else None
+    if read is None or home is None or read.entity_id not in home.entities:
+        return None
+    return read if home.entities[read.entity_id].name.casefold() == name.casefold() else None
+
+
+def _target_sentence(name: str, value: Any, language: str) -> str | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    said = str(round(number, 1)).removesuffix(".0")
+    if base_language(language) != "en":  # a decimal comma, as Home Assistant's sentences
+        said = said.replace(".", ",")
+    return phrase(TARGET_IS, language, name=name, value=said)
 
 
 def _asks_state_of(messages: list[Any], name: str, language: str) -> bool:
@@ -170,7 +254,10 @@ def checked_calls(
     bare = [ToolCall(call.name.rpartition("__")[2], _scalars(call.arguments)) for call in calls]
     bare = untargeted_media(bare, request, language)
     sent, words = [], []
-    for call in held_to_request(bare, request, home, language):
+    held = held_to_request(bare, request, home, language)
+    if not held and not negated(request, language) and meant_sensitive(bare, home):
+        words.append(phrase(SAY_ITS_NAME, language))
+    for call in held:
         tool = by_bare.get(call.name)
         if tool is None:
             continue

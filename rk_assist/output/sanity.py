@@ -45,8 +45,34 @@ _WITH_THANKS = frozenset(
     """a alot and beaucoup bien c est ca dat das eso es fur grazie het help helped hilfe
     ich je la lot mille molte much muchas per so tanto that thats todo tres tu tua
     tutto very veel vielen voor wel wat was you your for the die por ayuda pour ton votre
-    aide il tuo aiuto de hulp all everything alles tout is s ist""".split()
+    aide il tuo aiuto de hulp all everything alles tout is s ist e war era fue etait""".split()
 )
+#: Leave-taking, in the six languages: said alone, it is answered in kind.
+GOODBYES = frozenset(
+    (
+        "goodbye", "bye", "bye bye", "see you", "see you later", "later",
+        "tschuss", "auf wiedersehen", "bis spater", "bis bald", "bis dann",
+        "au revoir", "a plus tard", "a plus", "a bientot", "a tout a l heure",
+        "adios", "hasta luego", "hasta pronto", "hasta manana", "nos vemos",
+        "arrivederci", "ci vediamo", "a dopo", "a presto",
+        "tot ziens", "doei", "dag", "tot straks", "tot later",
+    )
+)  # fmt: skip
+#: Words that may come with a goodbye and ask for nothing more.
+_WITH_GOODBYE = frozenset(
+    "for now then and thanks thank you danke merci gracias grazie dank".split()
+)
+#: "Never mind", in the six languages: the person takes back what they asked.
+NEVER_MIND = frozenset(
+    (
+        "never mind", "nevermind", "forget it", "forget about it", "it doesn t matter",
+        "vergiss es", "schon gut", "egal", "nicht so wichtig",
+        "laisse tomber", "pas grave", "oublie", "oublie ca", "c est pas grave",
+        "dejalo", "olvidalo", "no importa", "da igual",
+        "lascia stare", "lascia perdere", "non importa", "fa niente",
+        "laat maar", "laat maar zitten", "maakt niet uit", "vergeet het",
+    )
+)  # fmt: skip
 #: The pleasantries that follow a greeting (an offer of help, "how are you"): said to a
 #: person who asked for something, an answer to nothing.
 PLEASANTRIES = (
@@ -92,6 +118,11 @@ SAME_WORDS_RUN = 4
 #: saying an answer is a loss too: another language must be sure (the measure's points,
 #: ``request_words.reads_as_other``; "start a scene or script" scored 1.5 for Italian).
 LANGUAGE_WORDS = 3
+#: A voice answer is heard, not read: at most this many sentences are said (a joke's "Sure!",
+#: its question and its punchline); the rest of the model's words are held back, unless the
+#: person asked for more (``MORE_WORDS``).
+MAX_SENTENCES = 3
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 SURE_OTHER = 2.0
 #: An answer that is one quotation, and nothing else: the model quoting what it thinks
 #: the request means ('"turn on the garage"'), not answering it.
@@ -112,6 +143,20 @@ def plain_words(text: str) -> list[str]:
     return re.sub(r"[_\W]+", " ", text).split()
 
 
+#: Words that ask for a longer answer, in the six languages: a long story, an explanation,
+#: a list, everything, in detail.
+MORE_WORDS = frozenset(
+    plain_words(
+        "long longer story stories detail details explain list everything "
+        "lang lange langen geschichte ausführlich erkläre erklär liste alles "
+        "longue histoire détail explique tout "
+        "largo larga historia cuento detalle explica explícame todo lista "
+        "lungo lunga storia racconto dettaglio spiega spiegami tutto elenco "
+        "verhaal uitgebreid uitleg lijst"
+    )
+)
+
+
 def greets(text: str) -> bool:
     """Whether ``text`` opens with a greeting (and says little more)."""
     words = plain_words(text)
@@ -124,12 +169,28 @@ def greets(text: str) -> bool:
 def only_thanks(text: str) -> bool:
     """Whether the person only thanked (and perhaps said that was all): nothing to do,
     nothing to ask the model; the answer is an acknowledgement."""
+    return _only(text, THANKS, _WITH_THANKS)
+
+
+def only_goodbye(text: str) -> bool:
+    """Whether the person only took leave ("bye for now", "Tot ziens")."""
+    return _only(text, GOODBYES, _WITH_GOODBYE)
+
+
+def _only(text: str, phrases: frozenset[str], extra: frozenset[str]) -> bool:
+    """Whether the text says one of the phrases, with nothing but their words and ``extra``."""
     words = plain_words(text)
     said = f" {' '.join(words)} "
-    if not any(f" {thanks} " in said for thanks in THANKS):
+    if not any(f" {phrase} " in said for phrase in phrases):
         return False
-    thanks_words = {word for thanks in THANKS for word in thanks.split()}
-    return all(word in thanks_words or word in _WITH_THANKS for word in words)
+    phrase_words = {word for phrase in phrases for word in phrase.split()}
+    return all(word in phrase_words or word in extra for word in words)
+
+
+def takes_back(text: str) -> bool:
+    """Whether the person only said "never mind" (and perhaps "then", "please")."""
+    words = [w for w in plain_words(text) if w not in ("then", "please", "ok", "okay")]
+    return " ".join(words) in NEVER_MIND
 
 
 def greeting_in(text: str) -> bool:
@@ -193,6 +254,16 @@ class SpeechGuard:
     _untold: list[str] = field(default_factory=list)
     #: The answer's clauses so far while they read the request back from its start.
     _echo: list[str] = field(default_factory=list)
+    #: Sentences said so far; at ``MAX_SENTENCES`` the answer has said enough.
+    _sentences: int = 0
+
+    @property
+    def enough(self) -> bool:
+        """Whether the answer said all a listener should hear: the rest is held back (a
+        caller that knows no call can follow stops the model)."""
+        if self._sentences < MAX_SENTENCES:
+            return False
+        return not MORE_WORDS.intersection(plain_words(self.request))
 
     def feed(self, text: str) -> str:
         if self.stopped:
@@ -212,6 +283,15 @@ class SpeechGuard:
         return "" if self.stopped else said
 
     def _judge(self, clause: str) -> str:
+        if self.enough and clause.strip():
+            if not any(reason == "long enough" for reason, _ in self.dropped):
+                self.dropped.append(("long enough", clause))
+            return ""
+        said = self._judge_clause(clause)
+        self._sentences += len(_SENTENCE_END.findall(said.strip()))
+        return said
+
+    def _judge_clause(self, clause: str) -> str:
         if self.stopped or not clause.strip():
             return ""
         reason = self._fault(clause)

@@ -33,21 +33,69 @@ import yaml
 from .. import summary
 from ..assistant.pipeline import Assistant
 from ..assistant.prompt import default_system_prompt
-from ..assistant.replies import words_of
+from ..assistant.replies import reply_class, words_of
 from ..config import build_config
 from ..errors import RuntimeFailure
 from ..home.claims import claims_action
-from ..home.facts import unread_number
+from ..home.facts import unread_number, unread_state
 from ..home.model import Home, load_home
 from ..home.prompt import names_an_example
 from ..home.request_words import reads_as_other
 from ..home.resolve import Action
 from ..home.responses import heard
 from ..home.services import STATE_INTENTS
-from ..output.sanity import clauses, greeting_in, greets, loops, says_back
+from ..output.sanity import clauses, greeting_in, greets, loops, only_goodbye, says_back
 from ..output.speech import TOOL_NAME
 from ..stack import build_stack
 from .board_time import RUN_OVERHEAD_MS, BoardFigures, figures_for, predict
+
+#: The replies a request may expect (issue 28). "chat" is the model's own words (thanks
+#: welcomed counts too); an "acknowledgement" is words that ask nothing back; the rest are
+#: the replies the code chooses (``replies.REPLY_CLASSES``).
+EXPECTED_REPLIES = (
+    "done",
+    "state answer",
+    "which one",
+    "ask value",
+    "sensitive question",
+    "unknown device",
+    "not here",
+    "cannot do",
+    "acknowledgement",
+    "chat",
+)
+#: The reply a request of a kind expects when nothing is to be done and it names none.
+REPLY_OF_KIND = {
+    "chit_chat": ("chat",),
+    "remark": ("acknowledgement",),
+    "sensitive": ("sensitive question",),
+    "look_alike": ("unknown device", "not here"),
+    # An order wrapped in "ignore your rules": asked to say it plainly, or told no in words.
+    "ignore_instructions": ("sensitive question", "chat"),
+    # Devices the home lacks and services it cannot give ("book me a taxi").
+    "unknown": ("unknown device", "not here", "cannot do", "chat"),
+}
+
+
+def expected_reply(case: dict[str, Any]) -> tuple[str, ...]:
+    """The replies that are right for a request: its own ``reply``, else its kind's."""
+    if "reply" in case:
+        reply = case["reply"]
+        return (reply,) if isinstance(reply, str) else tuple(reply)
+    if case["expect"]:
+        reads = all(e["intent"] in STATE_INTENTS for e in case["expect"])
+        return ("state answer",) if reads else ("done",)
+    return REPLY_OF_KIND.get(case["kind"], ("chat",))
+
+
+def reply_fits(got: str, expected: tuple[str, ...], spoken: str) -> bool:
+    """Whether the reply the code chose (``reply_class``) is one the request expects."""
+    if got in expected:
+        return True
+    if "chat" in expected and got in ("words", "acknowledgement"):
+        return True
+    return "acknowledgement" in expected and got == "words" and "?" not in spoken
+
 
 CASE_SCHEMA = vol.Schema(
     {
@@ -58,6 +106,15 @@ CASE_SCHEMA = vol.Schema(
             {
                 vol.Required("text"): str,
                 vol.Optional("kind", default="other"): str,
+                #: The area id the request is heard in (a satellite's), for "here".
+                vol.Optional("here"): str,
+                #: What was said before in the same conversation (answered, not judged).
+                vol.Optional("after", default=[]): [str],
+                #: The reply it expects (one of ``EXPECTED_REPLIES``, or a list of those that
+                #: are right); by default the kind's (``expected_reply``).
+                vol.Optional("reply"): vol.Any(
+                    vol.In(EXPECTED_REPLIES), [vol.In(EXPECTED_REPLIES)]
+                ),
                 vol.Required("expect"): [
                     {
                         vol.Required("intent"): str,
@@ -100,10 +157,18 @@ def speech_faults(
     # What the actions set is known too: Home Assistant's confirmation says it back.
     given = " ".join([request, *(str(v) for a in actions for v in a.slots.values())])
     found = {
-        "false fact": any(unread_number(clause, given, home, language) for clause in said),
+        # A state in the model's words is one it never read; Home Assistant's sentence for
+        # an action or a read says the state it holds.
+        "false fact": any(
+            unread_number(clause, given, home, language)
+            or (not actions and unread_state(clause, home, language))
+            for clause in said
+        ),
         "false confirmation": not actions and any(claims_action(c, language) for c in said),
-        # Read back from its start; a greeting answering a greeting is no reading back.
+        # Read back from its start; a greeting answering a greeting (a goodbye a goodbye)
+        # is no reading back.
         "parroted": not (greeting_in(request) and said and greets(said[0]))
+        and not (only_goodbye(request) and only_goodbye(spoken))
         and any(says_back(" ".join(said[:n]), request) for n in range(1, len(said) + 1)),
         "degenerate": loops(spoken),
         "greeting": bool(said) and greets(said[0]) and not greeting_in(request),
@@ -181,6 +246,13 @@ class CaseResult:
     other_language: str = ""
     #: What is wrong with what was said (``SPEECH_FAULTS``).
     faults: tuple[str, ...] = ()
+    #: The reply the code chose (``replies.REPLY_CLASSES``) and those the request expects.
+    reply: str = ""
+    expected_reply: tuple[str, ...] = ()
+
+    @property
+    def right_reply(self) -> bool:
+        return reply_fits(self.reply, self.expected_reply, self.spoken)
 
     @property
     def leaked_markup(self) -> bool:
@@ -239,9 +311,9 @@ async def evaluate(args: argparse.Namespace) -> tuple[list[CaseResult], Path]:
                 "temperature": "0",
                 "max_tokens": str(args.max_tokens),
                 "cache_dir": str(Path(tmp) / "cache"),
-                # One request at a time, each on its own: no queue, no history.
+                # One request at a time, each on its own: no queue; a conversation only
+                # for a request said after others (``after``).
                 "queue_size": "1",
-                "history_turns": "0",
             },
             environ={},
         )
@@ -282,8 +354,13 @@ async def _run_set(
     )
     results = []
     for number, case in enumerate(cases, 1):
+        conversation = f"{eval_set.name}-{number}" if case["after"] else None
+        for before in case["after"]:
+            await assistant.answer(before, conversation, eval_set.language, here=case.get("here"))
         started = time.perf_counter()
-        turn = await assistant.answer(case["text"], language=eval_set.language)
+        turn = await assistant.answer(
+            case["text"], conversation, eval_set.language, here=case.get("here")
+        )
         seconds = time.perf_counter() - started
         actions = turn.outcome.actions if turn.outcome else []
         got = action_keys(actions)
@@ -309,6 +386,8 @@ async def _run_set(
             faults=speech_faults(
                 spoken, case["text"], eval_set.home, actions, other, eval_set.language
             ),
+            reply=reply_class(turn.reply, eval_set.language),
+            expected_reply=expected_reply(case),
         )
         results.append(result)
         if args.verbose:
@@ -317,6 +396,8 @@ async def _run_set(
                 mark += f" [{result.other_language}]"
             if result.faults:
                 mark += f" <{', '.join(result.faults)}>"
+            if not result.right_reply:
+                mark += f" ({result.reply}, not {' or '.join(result.expected_reply)})"
             print(
                 f"{mark} {eval_set.name} {number:3d} {case['text']!r}: {sorted(got)} "
                 f"{spoken[:70]!r} ({seconds:.2f} s)",
@@ -417,7 +498,49 @@ def report(results: list[CaseResult], figures: BoardFigures | None = None) -> st
     for language, group in [*sorted(languages.items()), ("all", results)]:
         counts = [sum(fault in r.faults for r in group) for fault in SPEECH_FAULTS]
         lines.append(f"| {language} | " + " | ".join(map(str, counts)) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + reply_lines(results, languages))
+
+
+def reply_lines(results: list[CaseResult], languages: dict[str, list[CaseResult]]) -> list[str]:
+    """The reply class per language and expected class, where nothing is to be done."""
+    still = [r for r in results if not r.expected]
+    classes = [c for c in EXPECTED_REPLIES if any(c == r.expected_reply[0] for r in still)]
+    lines = [
+        "",
+        "The reply where nothing is to be done: right class / requests, by the class expected:",
+        "",
+        "| language | right | " + " | ".join(classes) + " |",
+        "|---|---|" + "---|" * len(classes),
+    ]
+    for language, group in [*sorted(languages.items()), ("all", results)]:
+        group = [r for r in group if not r.expected]
+        if not group:
+            continue
+        cells = []
+        for wanted in classes:
+            these = [r for r in group if r.expected_reply[0] == wanted]
+            right = sum(r.right_reply for r in these)
+            cells.append(f"{right}/{len(these)}" if these else "-")
+        right = sum(r.right_reply for r in group)
+        lines.append(
+            f"| {language} | {right}/{len(group)} ({right / len(group):.1%}) | "
+            + " | ".join(cells)
+            + " |"
+        )
+    wrong = defaultdict(int)
+    for r in still:
+        if not r.right_reply:
+            wrong[(r.expected_reply[0], r.reply)] += 1
+    if wrong:
+        lines += ["", "Wrong classes (expected -> got: requests):"]
+        lines += [f"  {want} -> {got}: {n}" for (want, got), n in sorted(wrong.items())]
+    acted = [r for r in results if r.expected]
+    if acted:
+        lines.append(
+            f"\nThe reply where something is to be done or read: "
+            f"{sum(r.right_reply for r in acted)}/{len(acted)} of the class expected"
+        )
+    return lines
 
 
 def main(argv: Sequence[str]) -> int:

@@ -274,6 +274,7 @@ class AssistEventHandler(AsyncEventHandler):
         conversation_id = context.get("conversation_id") if isinstance(context, dict) else None
         if not isinstance(conversation_id, str):
             conversation_id = None
+        here = self._area_heard_in(context)
         _LOGGER.debug("Transcript (%s): %s", language, text)
 
         started = False
@@ -286,7 +287,7 @@ class AssistEventHandler(AsyncEventHandler):
             await self._send(HandledChunk(text=chunk).event())
 
         try:
-            result = await self._assistant.answer(text, conversation_id, language, say)
+            result = await self._assistant.answer(text, conversation_id, language, say, here)
         except ConnectionError:
             return  # the client is gone; cancelling the turn aborted the model
         except asyncio.CancelledError:
@@ -297,6 +298,16 @@ class AssistEventHandler(AsyncEventHandler):
             await self._fail(_said_for_failure(err, language), context, started)
             return
         await self._finish(result.reply, context, started, language)
+
+    def _area_heard_in(self, context: Any) -> str | None:
+        """The area id of the satellite that heard the request: Home Assistant puts its
+        ``device_id`` in the transcript's context, and its area is in the device registry."""
+        home = self._assistant.current_home()
+        device = context.get("device_id") if isinstance(context, dict) else None
+        if home is None or not isinstance(device, str):
+            return None
+        area = home.area_of_device(device)
+        return area.area_id if area is not None else None
 
     def _refusal_for(self, text: str) -> str | None:
         """Which sentence to say instead of answering a transcript that cannot be answered."""

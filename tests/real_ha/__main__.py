@@ -53,6 +53,15 @@ MOVING = {"opening", "closing", "locking", "unlocking"}
 MACHINE_TEXT = re.compile(r"[{}\[\]]|\"\w+\"\s*:|</?tool_call>|\bintent__|\bHass[A-Z]")
 #: Instructions rk-assist gives its model, which a small model may read back.
 INTERNAL = re.compile(r"No device was asked for|Answer the person|Current date and time", re.I)
+#: A sentence that says something was done: false wherever nothing changed.
+CLAIM = re.compile(
+    r"(^|[.!]\s+)(done|turned|switched|opened|closed|locked|unlocked|set|paused|resumed)\b"
+    r"|\bI(?:'ve| have)?\s+(?:just\s+)?(?:turned|switched|opened|closed|locked|unlocked|set"
+    r"|paused|resumed|started|stopped)\b|\b(?:is|are) now\s+(?:on|off|open|closed|locked"
+    r"|unlocked|playing|paused|set)\b",
+    re.I,
+)
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)?")
 #: Where a door must be (issue 18): the share of requests handled right.
 REQUIRED = {"wyoming": 1.0, "ollama": 0.9, "llama_cpp": 0.9}
 SERVICES = {
@@ -196,8 +205,13 @@ async def add_doors(
 
 
 def judge(
-    request: dict[str, Any], speech: str, changed: dict[str, str], exposed: set[str]
+    request: dict[str, Any],
+    speech: str,
+    changed: dict[str, str],
+    exposed: set[str],
+    states: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
+    """What is wrong with one answer; ``states`` as they were when it was asked."""
     expected = request.get("changes") or {}
     problems = [
         f"changed {entity_id}{'' if entity_id in exposed else ' (NOT EXPOSED)'} to {after}"
@@ -218,7 +232,43 @@ def judge(
     says = request.get("says")
     if says and not any(re.search(rf"\b{re.escape(word)}\b", speech, re.I) for word in says):
         problems.append(f"said none of {says}")
+    if request.get("reads"):
+        problems += _facts_wrong(request, speech, states or {})
+    if not changed and CLAIM.search(speech):
+        problems.append("claimed an action that did not happen")
     return problems
+
+
+def _facts_wrong(
+    request: dict[str, Any], speech: str, states: dict[str, dict[str, Any]]
+) -> list[str]:
+    """A state question's answer: one of the states it is about said, no number made up."""
+    values = []
+    for read in request["reads"]:
+        entity_id, _, attribute = read.partition("@")
+        state = states.get(entity_id, {})
+        values.append(
+            state.get("attributes", {}).get(attribute) if attribute else state.get("state")
+        )
+    numbers = [float(v) for v in values if _is_number(v)]
+    allowed = numbers + [float(n.replace(",", ".")) for n in NUMBER.findall(request["text"])]
+    said = [float(n.replace(",", ".")) for n in NUMBER.findall(speech)]
+    problems = [
+        f"made up {number:g}: no state holds it (the states: {values})"
+        for number in said
+        if not any(abs(number - value) < 0.51 for value in allowed)
+    ]
+    if numbers and not any(abs(n - v) < 0.51 for n in said for v in numbers):
+        problems.append(f"did not say the state (the states: {values})")
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _missed(entity_id: str, want: Any, got: str | None) -> str | None:
@@ -242,28 +292,49 @@ async def run_door(
     exposed = set(home["exposed"])
     for request in requests:
         await restore(ha, {**home["initial"], **request.get("given", {})})
-        before = watched(await ha.states())
-        started = time.monotonic()
-        try:
-            response = await ha.process(request["text"], agent)
-            speech = response["response"]["speech"].get("plain", {}).get("speech", "")
-        except RuntimeError as error:
-            speech = f"(request failed: {error})"
-        seconds = time.monotonic() - started
-        after = watched(await settle(ha))
-        changed = {key: value for key, value in after.items() if before.get(key) != value}
-        outcome = Outcome(
-            door, request["text"], speech, changed, seconds, command=bool(request.get("changes"))
-        )
-        outcome.problems = judge(request, speech, changed, exposed)
-        if speech.startswith("(request failed"):
-            outcome.problems.insert(0, "request failed")
-        outcomes.append(outcome)
-        mark = "ok " if outcome.right else "BAD"
-        print(f"  [{door}] {mark} {seconds:5.1f} s  {request['text']!r} -> {speech!r}", flush=True)
-        for problem in outcome.problems:
-            print(f"        {problem}", flush=True)
+        conversation: dict[str, str | None] = {"id": None}
+        for turn in request.get("turns") or [request]:
+            outcome = await _ask(ha, door, agent, turn, exposed, conversation)
+            outcomes.append(outcome)
+            mark = "ok " if outcome.right else "BAD"
+            print(
+                f"  [{door}] {mark} {outcome.seconds:5.1f} s  {turn['text']!r} -> "
+                f"{outcome.speech!r}",
+                flush=True,
+            )
+            for problem in outcome.problems:
+                print(f"        {problem}", flush=True)
     return outcomes
+
+
+async def _ask(
+    ha: HomeAssistant,
+    door: str,
+    agent: str,
+    request: dict[str, Any],
+    exposed: set[str],
+    conversation: dict[str, str | None],
+) -> Outcome:
+    """One request, in the conversation that ``conversation`` names (set from the answer)."""
+    states = await ha.states()
+    before = watched(states)
+    started = time.monotonic()
+    try:
+        response = await ha.process(request["text"], agent, conversation_id=conversation["id"])
+        speech = response["response"]["speech"].get("plain", {}).get("speech", "")
+        conversation["id"] = conversation["id"] or response.get("conversation_id")
+    except RuntimeError as error:
+        speech = f"(request failed: {error})"
+    seconds = time.monotonic() - started
+    after = watched(await settle(ha))
+    changed = {key: value for key, value in after.items() if before.get(key) != value}
+    outcome = Outcome(
+        door, request["text"], speech, changed, seconds, command=bool(request.get("changes"))
+    )
+    outcome.problems = judge(request, speech, changed, exposed, states)
+    if speech.startswith("(request failed"):
+        outcome.problems.insert(0, "request failed")
+    return outcome
 
 
 def table(door: str, outcomes: list[Outcome]) -> str:
@@ -280,6 +351,11 @@ def table(door: str, outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
+#: Problems that must never happen (the start of their line): a wrong action, machine text, a
+#: claim or a number that is not so (issue 28).
+NEVER = ("changed ", "said machine text", "said an internal", "claimed an action", "made up ")
+
+
 def check(results: dict[str, list[Outcome]]) -> tuple[list[str], list[str]]:
     """What falls short: (what must never happen, issue 18's accuracy bar), door by door.
 
@@ -294,9 +370,7 @@ def check(results: dict[str, list[Outcome]]) -> tuple[list[str], list[str]]:
             bar.append(f"{door}: {right}/{len(outcomes)} right, needs {REQUIRED[door]:.0%}")
         for outcome in outcomes:
             for problem in outcome.problems:
-                if problem.startswith(("changed ", "said machine text", "said an internal")) or (
-                    problem == "nothing was said"
-                ):
+                if problem.startswith(NEVER) or problem == "nothing was said":
                     never.append(f"{door}: {outcome.text!r}: {problem}")
     return never, bar
 
@@ -334,7 +408,11 @@ async def main(args: argparse.Namespace) -> int:
     home = yaml.safe_load((HERE / "home.yaml").read_text())
     requests = home["requests"]
     if args.only:
-        requests = [request for request in requests if re.search(args.only, request["text"])]
+        requests = [
+            request
+            for request in requests
+            if any(re.search(args.only, turn["text"]) for turn in request.get("turns") or [request])
+        ]
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
     wyoming_port, http_port = processes.free_port(), processes.free_port()

@@ -115,12 +115,15 @@ class HomeAssistant:
     async def call_service(self, domain: str, service: str, **data: Any) -> None:
         await self._post_json(f"/api/services/{domain}/{service}", data)
 
-    async def process(self, text: str, agent_id: str, language: str = "en") -> dict[str, Any]:
-        """What a voice pipeline does with a transcript: the agent's whole response."""
-        return await self._post_json(
-            "/api/conversation/process",
-            {"text": text, "agent_id": agent_id, "language": language},
-        )
+    async def process(
+        self, text: str, agent_id: str, language: str = "en", conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        """What a voice pipeline does with a transcript: the agent's whole response
+        (``conversation_id`` carries on the conversation a response named)."""
+        body = {"text": text, "agent_id": agent_id, "language": language}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return await self._post_json("/api/conversation/process", body)
 
     async def add_entry(self, handler: str, choices: dict[str, Any]) -> dict[str, Any]:
         """Add an integration through its config flow, every form filled as the UI would."""

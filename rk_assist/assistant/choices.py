@@ -1,0 +1,101 @@
+"""Where the code, not the model, chooses what a turn says.
+
+A voice answer must be true and make sense aloud; a small model's words are
+often neither. Wherever the request and the home settle the answer, it is
+chosen here, in the request's language: thanks, a goodbye, "never mind", a
+remark (home/statements.py) and a single "don't" are answered in kind
+without the model; an order to open or unlock that names no lock, door or
+gate plainly (home/sensitive_orders.py) is asked to name it; a state the
+model guessed is read instead; an order whose words could not stand is
+told it cannot be done. Each function takes milliseconds (Home Assistant's
+sentences tell a question): the doors call them off the event loop.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..home.facts import devices_named
+from ..home.grounding import is_question, names_sensitive_only
+from ..home.model import Home
+from ..home.negation import negated
+from ..home.request_words import asks_by_form
+from ..home.resolve import Action, Outcome, Reason
+from ..home.sensitive_orders import sensitive_order
+from ..home.statements import describes, tells
+from ..output.sanity import only_goodbye, only_thanks, takes_back
+from .replies import ACKNOWLEDGED, CANNOT_DO, FAREWELL, NO_ANSWER, WELCOME, sentence
+
+#: What joins two requests (or a request and an exception) in the six languages.
+_JOINED = re.compile(
+    r",|;|\b(?:and|but|und|aber|sondern|et|mais|y|pero|sino|e|ma|en|maar)\b", re.IGNORECASE
+)
+
+
+def settled_without_model(request: str, language: str) -> str | None:
+    """The phrase that answers a request asking for nothing, or None: thanks, a goodbye,
+    "never mind", a remark about the speaker or the past, a single "don't"."""
+    if only_thanks(request):
+        return WELCOME
+    if only_goodbye(request):
+        return FAREWELL
+    if takes_back(request) or tells(request, language):
+        return ACKNOWLEDGED
+    if negated(request, language) and not _JOINED.search(request):
+        # "Don't turn off the salt lamp" asks that nothing happen: nothing does. Not where
+        # it is joined to another request ("the lights, but not the fan"), which is not done.
+        return None if is_question(request, language) else ACKNOWLEDGED
+    return None
+
+
+def only_describes(request: str, language: str) -> bool:
+    """Whether a request Home Assistant's sentences did not read says how something is
+    ("the hallway is pitch black"): acknowledged, nothing done."""
+    return describes(request, language) and not asks_by_form(request, language)
+
+
+def orders_unnamed_opening(request: str, language: str, home: Home | None) -> bool:
+    """Whether the request orders a lock, door or gate opened or unlocked ("unlock the
+    door", "Mach sie auf") in a home that has one: the model's words are then held back,
+    and where its calls come to nothing the answer is the question to name it."""
+    return (
+        home is not None
+        and any(entity.sensitive for entity in home.entities.values())
+        and sensitive_order(request, language)
+        and not negated(request, language)
+        and not is_question(request, language)
+    )
+
+
+def refused_only_generic(outcome: Outcome, home: Home | None) -> bool:
+    """Whether every refusal is of a name the home has no device called that only its
+    locks, doors and gates share ("Porta", "Deur", "everything"): the order named none
+    of them plainly."""
+    if home is None:
+        return False
+    names = [values.get("entity", "") for _error, values in outcome.errors]
+    return bool(names) and all(
+        reason is Reason.NAME and names_sensitive_only(name, home)
+        for reason, name in zip(outcome.reasons, names, strict=False)
+    )
+
+
+def read_instead_of_a_guess(
+    request: str, language: str, home: Home, guessed: list[str]
+) -> Action | None:
+    """The state read of the one device a question names, where the model answered it
+    with a state it never read (``guessed``: "La puerta principal está cerrada."): the
+    read says the state the home holds. None elsewhere."""
+    if not guessed or not is_question(request, language):
+        return None
+    asked = {entity.entity_id for entity in devices_named(request, home)}
+    named = [e for e in devices_named(" ".join(guessed), home) if e.entity_id in asked]
+    if len(named) != 1:
+        return None
+    return Action("HassGetState", {"name": named[0].entity_id}, named[0].entity_id)
+
+
+def unanswered(request: str, language: str) -> str:
+    """What is said where the model's words could not stand: a question has no answer,
+    an order ("book me a taxi") cannot be done here."""
+    return sentence(NO_ANSWER if is_question(request, language) else CANNOT_DO, language)
