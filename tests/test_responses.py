@@ -22,7 +22,7 @@ from rk_assist.assistant.replies import NO_ANSWER, sentence
 from rk_assist.home.intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP, TEXT
 from rk_assist.home.model import load_home
 from rk_assist.home.resolve import Action, resolve_calls
-from rk_assist.home.responses import confirmation, in_language
+from rk_assist.home.responses import confirmation, in_language, state_sentence
 from rk_assist.http.chat import ChatRequest, ReplyReader, words_for_tool_results
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
@@ -350,3 +350,10 @@ def test_a_value_set_over_the_http_doors_is_said_with_its_own_sentence():
     )
     assert words_for_tool_results(messages, "en", every=True) == "Brightness set"
     assert words_for_tool_results(messages, "de", every=True) == "Helligkeit eingestellt"
+
+
+def test_a_state_is_said_in_the_requests_language():
+    """Home Assistant's state sentence says the raw state: "Keukenlamp is off"."""
+    assert state_sentence("Keukenlamp", "off", "nl") == "Keukenlamp is uit"
+    assert state_sentence("Stehlampe", "on", "de") == "Stehlampe ist an"
+    assert state_sentence("Kitchen light", "off", "en") == "Kitchen light is off"

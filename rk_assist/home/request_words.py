@@ -16,9 +16,11 @@ import itertools
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from hassil import Intents, recognize_all
-from hassil.expression import Sentence
+from hassil.expression import Alternative, Sentence, TextChunk
+from hassil.expression import Sequence as HassilSequence
 from hassil.intents import WildcardSlotList
 from hassil.parse_expression import parse_sentence
 from hassil.sample import sample_expression, sample_sentence
@@ -243,6 +245,43 @@ def state_words(language: str) -> frozenset[str]:
             except Exception:  # hassil is not ours: a template it cannot write out adds nothing
                 continue
     return frozenset(word for word in words if word and word not in _NOT_STATES)
+
+
+#: The states said in words (a moving cover's "opening" is said as Home Assistant has it).
+_SAID_STATES = frozenset({"on", "off", "open", "closed"})
+
+
+@functools.cache
+def state_names(language: str) -> dict[str, str]:
+    """How the language says a light's, switch's or cover's state ("off" -> "uit"), from
+    Home Assistant's own lists, written the plainest way. (Its lock states are templates of
+    optional endings with no plainest word: they stay as Home Assistant says them.)"""
+    found = language_data(language)
+    if found is None:
+        return {}
+    names: dict[str, str] = {}
+    for name in ("on_off_states", "cover_states"):
+        for value in (found[1].get("lists", {}).get(name) or {}).get("values", []):
+            if not isinstance(value, dict) or value.get("out") not in _SAID_STATES - names.keys():
+                continue
+            try:
+                plain = " ".join(_plainest(parse_sentence(str(value["in"])).expression).split())
+            except Exception:  # hassil is not ours: a template it cannot read adds nothing
+                continue
+            if plain:
+                names[str(value["out"])] = plain
+    return names
+
+
+def _plainest(expression: Any) -> str:
+    """A template written the plainest way: each first alternative, no optional part."""
+    if isinstance(expression, TextChunk):
+        return expression.text
+    if isinstance(expression, Alternative):
+        return "" if expression.is_optional else _plainest(expression.items[0])
+    if isinstance(expression, HassilSequence):
+        return "".join(_plainest(item) for item in expression.items)
+    raise ValueError(f"not a plain template: {expression!r}")
 
 
 def asks(text: str, language: str) -> bool:

@@ -30,6 +30,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .model import Home
 from .phrases import TARGET_IS, base_language, phrase
+from .request_words import state_names
 from .resolve import Action, Outcome
 
 FALLBACK_LANGUAGE = "en"
@@ -126,7 +127,20 @@ def _template(
     """The language's template for the action: the first of its keys that the intent has."""
     templates = _templates(language).get(action.intent) or {}
     keys = _keys(action, count, domain, device_class)
-    return next((templates[key] for key in keys if key in templates), None)
+    template = next((templates[key] for key in keys if key in templates), None)
+    return _states_in_words(template, language) if template is not None else None
+
+
+def _states_in_words(template: str, language: str) -> str:
+    """The template with a state said in the language ("Keukenlamp is uit", not "is off"):
+    Home Assistant's state sentences say the raw state, which is English."""
+    names = state_names(language) if base_language(language) != "en" else {}
+    if not names or "state.state_with_unit" not in template:
+        return template
+    said = json.dumps(names, ensure_ascii=False)
+    return template.replace(
+        "state.state_with_unit", f"({said}.get(state.state, state.state_with_unit))"
+    )
 
 
 def _keys(action: Action, count: int, domain: str, device_class: str | None) -> list[str]:
@@ -236,6 +250,7 @@ def state_sentence(name: str, state: str, language: str) -> str | None:
     template = templates.get("one") or templates.get("default")
     if template is None:
         return None
+    template = _states_in_words(template, language)
     return _render(template, {"name": name}, Target("", name, state), [])
 
 
