@@ -216,3 +216,17 @@ def test_a_follow_up_is_read_with_the_device_the_last_call_named():
     unlocked = {"function": {"name": "intent__HassTurnOff", "arguments": {"name": "Front Door"}}}
     history[1] = ChatMessage("assistant", "", (unlocked,))
     assert understood_call([*history, ChatMessage("user", "lock it")], TOOLS, "en") is None
+
+
+def test_a_value_the_tools_schema_does_not_allow_is_not_sent():
+    """Seen: "media_player" (a domain) as the class of "resume playback in the bedroom"."""
+    classes = {"type": "array", "items": {"type": "string", "enum": ["tv", "speaker"]}}
+    tools = (tool("media_player__HassMediaUnpause", {**TARGETS, "device_class": classes}),)
+    made = [
+        ToolCall(
+            "media_player__HassMediaUnpause",
+            {"name": "Living Room", "device_class": ["media_player"]},
+        )
+    ]
+    calls, _words = checked_calls(made, chat("resume the living room"), tools, "en")
+    assert calls == [ToolCall("media_player__HassMediaUnpause", {"name": "Living Room"})]

@@ -232,8 +232,24 @@ def _shaped(slots: dict[str, Any], tool: dict[str, Any]) -> dict[str, Any]:
             value = [value]
         elif isinstance(value, float) and value.is_integer() and "number" not in types:
             value = int(value)
-        arguments[slot] = value
+        value = _allowed(value, schema)
+        if value is not None:
+            arguments[slot] = value
     return arguments
+
+
+def _allowed(value: Any, schema: dict[str, Any]) -> Any:
+    """The value held to the values the tool's schema allows (its ``enum``, of the value
+    or of its items); None where nothing allowed is left. Seen: a device class
+    "media_player" (a domain) sent for "resume playback in the bedroom", and the call
+    refused by Home Assistant ("Sorry, that did not work.")."""
+    items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+    if isinstance(value, list) and isinstance(items.get("enum"), list):
+        kept = [item for item in value if item in items["enum"]]
+        return kept or None
+    if isinstance(schema.get("enum"), list) and value not in schema["enum"]:
+        return None
+    return value
 
 
 def checked_calls(
