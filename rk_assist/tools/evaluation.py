@@ -7,9 +7,13 @@ home) and compares the resulting actions with the expected ones. It reports
 exact-match accuracy, wrong actions (acting when it should not, or on the
 wrong thing: the failure a household notices), whether call text reached the
 speech, whether what is said is in the request's language, and the latency
-per turn, per language and per kind of request. Whatever the model scores is
-what it prints. The sets other than ``house-en`` were written after the rules
-they test, so that the eval measures requests nobody tuned the code to.
+per turn, per language and per kind of request; what is wrong with what is
+said (``SPEECH_FAULTS``); and whether the reply is of the class the request
+expects (the sensitive question, "unknown device", an acknowledgement...), as
+the code chose it, since a true reply of the wrong kind fails the person too.
+Whatever the model scores is what it prints. The sets other than ``house-en``
+were written after the rules they test, so that the eval measures requests
+nobody tuned the code to.
 """
 
 from __future__ import annotations
