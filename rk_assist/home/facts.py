@@ -35,10 +35,13 @@ _HOME_UNITS = re.compile(
 
 
 def _names_said(clause: str, home: Home) -> bool:
+    """Whether the clause says a device's or an area's name in full."""
+    if devices_named(clause, home):
+        return True
     said = f" {normalize(clause)} "
-    names = [name for entity in home.entities.values() for name in entity.names]
-    names += [area.name for area in home.areas.values()]
-    return any(f" {normalize(name)} " in said for name in names if normalize(name))
+    return any(
+        f" {normalize(area.name)} " in said for area in home.areas.values() if normalize(area.name)
+    )
 
 
 def devices_named(text: str, home: Home) -> list[Entity]:

@@ -9,24 +9,22 @@ negated request changes nothing in the home, whoever read it.
 
 from __future__ import annotations
 
-import re
-
-from .phrases import base_language
+from .phrases import LanguagePatterns
 
 #: Words of negation, by language. Spanish "no" followed by a comma is an answer ("No,
 #: enciende la luz"), not a negation of what follows.
-_NEGATION = {
-    "en": r"\b(?:not|never|don'?t|do not|doesn'?t|didn'?t|won'?t|shouldn'?t)\b",
-    "de": r"\b(?:nicht|nie|niemals|kein|keine|keinen)\b",
-    "fr": r"\b(?:pas|jamais)\b",
-    "es": r"\b(?:no(?!\s*,)|nunca|jamás)\b",
-    "it": r"\b(?:non|mai)\b",
-    "nl": r"\b(?:niet|nooit|geen)\b",
-}
-_PATTERNS = {code: re.compile(pattern, re.IGNORECASE) for code, pattern in _NEGATION.items()}
+_NEGATION = LanguagePatterns(
+    {
+        "en": r"\b(?:not|never|don'?t|do not|doesn'?t|didn'?t|won'?t|shouldn'?t)\b",
+        "de": r"\b(?:nicht|nie|niemals|kein|keine|keinen)\b",
+        "fr": r"\b(?:pas|jamais)\b",
+        "es": r"\b(?:no(?!\s*,)|nunca|jamás)\b",
+        "it": r"\b(?:non|mai)\b",
+        "nl": r"\b(?:niet|nooit|geen)\b",
+    }
+)
 
 
 def negated(text: str, language: str) -> bool:
     """Whether the request says not to do something (in its language; English elsewhere)."""
-    pattern = _PATTERNS.get(base_language(language), _PATTERNS["en"])
-    return pattern.search(text.replace("’", "'")) is not None
+    return _NEGATION.search(text, language)

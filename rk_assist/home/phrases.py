@@ -11,6 +11,7 @@ language that is missing falls back to English, key by key.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FALLBACK_LANGUAGE = "en"
@@ -295,6 +296,22 @@ LANGUAGES = tuple(PHRASES)
 def base_language(language: str | None) -> str:
     """ "de-CH" and "de_DE" speak "de"."""
     return (language or FALLBACK_LANGUAGE).replace("_", "-").split("-")[0].lower()
+
+
+class LanguagePatterns:
+    """Regular expressions for one kind of wording, per language (English where a language
+    has none): words of negation, a remark, an order to unlock, a question's first word."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self._compiled = {code: re.compile(p, re.IGNORECASE) for code, p in patterns.items()}
+
+    def of(self, language: str | None) -> re.Pattern[str]:
+        compiled = self._compiled
+        return compiled.get(base_language(language), compiled[FALLBACK_LANGUAGE])
+
+    def search(self, text: str, language: str | None) -> bool:
+        """Whether the text says it (a typographic apostrophe read as a plain one)."""
+        return self.of(language).search(text.replace("’", "'")) is not None
 
 
 def phrase(key: str, language: str | None = None, **values: Any) -> str:

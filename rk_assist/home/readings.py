@@ -17,48 +17,65 @@ from __future__ import annotations
 
 import re
 
+from .facts import devices_named
 from .grounding import is_question
 from .model import Entity, Home, normalize
-from .phrases import base_language
+from .phrases import LanguagePatterns, base_language
 from .resolve import Action
 
 #: Words that ask what a thermostat is set to, not what the room measures.
-_TARGET = {
-    "en": r"\bset (?:to|at)\b|\btargets?\b|\bsetpoint\b|\bset for\b",
-    "de": r"\b(?:eingestellt|gestellt|soll(?:temperatur|wert)?|zieltemperatur)\b",
-    "fr": r"\b(?:réglée?|programmée?|consigne)\b",
-    "es": r"\b(?:puest[oa]|programad[oa]|configurad[oa]|ajustad[oa]|consigna)\b",
-    "it": r"\b(?:impostat[oa]|regolat[oa]|programmat[oa])\b",
-    "nl": r"\b(?:ingesteld|gezet|doeltemperatuur)\b",
-}
+_TARGET = LanguagePatterns(
+    {
+        "en": r"\bset (?:to|at)\b|\btargets?\b|\bsetpoint\b|\bset for\b",
+        "de": r"\b(?:eingestellt|gestellt|soll(?:temperatur|wert)?|zieltemperatur)\b",
+        "fr": r"\b(?:réglée?|programmée?|consigne)\b",
+        "es": r"\b(?:puest[oa]|programad[oa]|configurad[oa]|ajustad[oa]|consigna)\b",
+        "it": r"\b(?:impostat[oa]|regolat[oa]|programmat[oa])\b",
+        "nl": r"\b(?:ingesteld|gezet|doeltemperatuur)\b",
+    }
+)
 #: Words that ask for a quantity, by the sensor device class that measures it.
 _QUANTITY = {
-    "humidity": {
-        "en": r"\bhumid(?:ity)?\b",
-        "de": r"\b(?:\w*feucht\w*)\b",
-        "fr": r"\bhumidit[ée]\b|\bhumide\b",
-        "es": r"\bhumedad\b|\bhúmed[oa]\b",
-        "it": r"\bumidit[àa]\b|\bumid[oa]\b",
-        "nl": r"\b(?:\w*vochtig\w*)\b",
-    },
-    "temperature": {
-        "en": r"\btemperature\b|\bhow (?:warm|cold|hot)\b|\bhow many degrees\b",
-        "de": r"\b\w*temperatur\b|\bwie (?:warm|kalt|heiß)\b|\bwie viel grad\b",
-        "fr": r"\btempérature\b|\bquelle chaleur\b|\bfait-il (?:chaud|froid)\b"
-        r"|\bcombien de degrés\b",
-        "es": r"\btemperatura\b|\bcuánto (?:calor|frío)\b|\bcuántos grados\b",
-        "it": r"\btemperatura\b|\bquanto (?:caldo|freddo)\b|\bquanti gradi\b",
-        "nl": r"\b\w*temperatuur\b|\bhoe (?:warm|koud)\b|\bhoeveel graden\b",
-    },
+    "humidity": LanguagePatterns(
+        {
+            "en": r"\bhumid(?:ity)?\b",
+            "de": r"\b(?:\w*feucht\w*)\b",
+            "fr": r"\bhumidit[ée]\b|\bhumide\b",
+            "es": r"\bhumedad\b|\bhúmed[oa]\b",
+            "it": r"\bumidit[àa]\b|\bumid[oa]\b",
+            "nl": r"\b(?:\w*vochtig\w*)\b",
+        }
+    ),
+    "temperature": LanguagePatterns(
+        {
+            "en": r"\btemperature\b|\bhow (?:warm|cold|hot)\b|\bhow many degrees\b",
+            "de": r"\b\w*temperatur\b|\bwie (?:warm|kalt|heiß)\b|\bwie viel grad\b",
+            "fr": r"\btempérature\b|\bquelle chaleur\b|\bfait-il (?:chaud|froid)\b"
+            r"|\bcombien de degrés\b",
+            "es": r"\btemperatura\b|\bcuánto (?:calor|frío)\b|\bcuántos grados\b",
+            "it": r"\btemperatura\b|\bquanto (?:caldo|freddo)\b|\bquanti gradi\b",
+            "nl": r"\b\w*temperatuur\b|\bhoe (?:warm|koud)\b|\bhoeveel graden\b",
+        }
+    ),
 }
-#: Words for outdoors and the words outdoor sensors are named with, per language.
-_OUTSIDE = {
-    "en": (r"\b(?:outside|outdoors?)\b", ("outside", "outdoor", "exterior")),
-    "de": (r"\b(?:draußen|draussen|außen|aussen)\b", ("außen", "aussen", "draußen")),
-    "fr": (r"\b(?:dehors|extérieur)\b", ("extérieur", "exterieur", "dehors")),
-    "es": (r"\b(?:fuera|afuera|exterior)\b", ("exterior", "fuera")),
-    "it": (r"\b(?:fuori|esterno|esterna|all'aperto)\b", ("esterno", "esterna", "fuori")),
-    "nl": (r"\b(?:buiten)\b", ("buiten",)),
+#: Words for outdoors, and the words outdoor sensors are named with, per language.
+_OUTSIDE = LanguagePatterns(
+    {
+        "en": r"\b(?:outside|outdoors?)\b",
+        "de": r"\b(?:draußen|draussen|außen|aussen)\b",
+        "fr": r"\b(?:dehors|extérieur)\b",
+        "es": r"\b(?:fuera|afuera|exterior)\b",
+        "it": r"\b(?:fuori|esterno|esterna|all'aperto)\b",
+        "nl": r"\b(?:buiten)\b",
+    }
+)
+_OUTDOOR_NAMES = {
+    "en": ("outside", "outdoor", "exterior"),
+    "de": ("außen", "aussen", "draußen"),
+    "fr": ("extérieur", "exterieur", "dehors"),
+    "es": ("exterior", "fuera"),
+    "it": ("esterno", "esterna", "fuori"),
+    "nl": ("buiten",),
 }
 _TARGET_DOMAINS = ("climate", "water_heater")
 
@@ -76,9 +93,8 @@ def target_asked(request: str, home: Home, language: str) -> Action | None:
     attribute in the home (``Home.attributes``) where the home holds states at
     all (Home Assistant's prompt holds none: its live context gives it).
     """
-    code = base_language(language)
-    target = _TARGET.get(code, _TARGET["en"])
-    if not re.search(target, request, re.IGNORECASE) or not _asks(request, language):
+    target = _TARGET.of(language)
+    if not target.search(request) or not _asks(request, language):
         return None
     pool = [e for e in home.entities.values() if e.domain in _TARGET_DOMAINS]
     entity = _the_one(request, home, pool, target, ())
@@ -94,15 +110,14 @@ def quantity_asked(request: str, home: Home, language: str) -> Action | None:
     """The read of the sensor that measures what a question asks for ("how humid"), or None."""
     if not _asks(request, language):
         return None
-    code = base_language(language)
     for device_class, words in _QUANTITY.items():
-        pattern = words.get(code, words["en"])
-        if not re.search(pattern, request, re.IGNORECASE):
+        pattern = words.of(language)
+        if not pattern.search(request):
             continue
         pool = [
             e for e in home.entities.values() if e.domain == "sensor" and _measures(e, device_class)
         ]
-        entity = _the_one(request, home, pool, pattern, _outdoor_words(request, code))
+        entity = _the_one(request, home, pool, pattern, _outdoor_words(request, language))
         if entity is not None:
             return Action("HassGetState", {"name": entity.entity_id}, entity.entity_id)
     return None
@@ -125,24 +140,24 @@ _NAME_STEMS = {
 
 
 def _asks(request: str, language: str) -> bool:
-    said = request.strip()
-    return said.endswith("?") or said.startswith("¿") or is_question(request, language)
+    return request.lstrip().startswith("¿") or is_question(request, language)
 
 
-def _outdoor_words(request: str, code: str) -> tuple[str, ...]:
+def _outdoor_words(request: str, language: str) -> tuple[str, ...]:
     """The words outdoor sensors are named with, where the request asks about outdoors."""
-    said, named = _OUTSIDE.get(code, _OUTSIDE["en"])
-    return named if re.search(said, request, re.IGNORECASE) else ()
+    if not _OUTSIDE.search(request, language):
+        return ()
+    return _OUTDOOR_NAMES.get(base_language(language), _OUTDOOR_NAMES["en"])
 
 
 def _the_one(
-    request: str, home: Home, pool: list[Entity], asked: str, outdoor: tuple[str, ...]
+    request: str, home: Home, pool: list[Entity], asked: re.Pattern[str], outdoor: tuple[str, ...]
 ) -> Entity | None:
     """The device of the pool the request means: named, placed, hinted at, or the only one."""
     if not pool:
         return None
     said = f" {normalize(request)} "
-    named = [e for e in pool if any(f" {normalize(n)} " in said for n in e.names if n)]
+    named = [e for e in devices_named(request, home) if e in pool]
     if len(named) == 1:
         return named[0]
     placed = [
@@ -155,11 +170,9 @@ def _the_one(
         return placed[0]
     # A word of the question inside a name ("outside" in Outside Humidity, "buiten" in
     # Buitentemperatuur), other than the words that ask.
-    hints = {
-        word
-        for word in normalize(re.sub(asked, " ", request, flags=re.IGNORECASE)).split()
-        if len(word) >= 4
-    } | {normalize(word) for word in outdoor}
+    hints = {word for word in normalize(asked.sub(" ", request)).split() if len(word) >= 4} | {
+        normalize(word) for word in outdoor
+    }
     hinted = [
         e
         for e in pool

@@ -27,7 +27,7 @@ from hassil.sample import sample_expression, sample_sentence
 from unicode_rbnf import RbnfEngine
 
 from .model import normalize
-from .phrases import LANGUAGES, base_language
+from .phrases import LANGUAGES, LanguagePatterns, base_language
 from .sentences import TRANSPORT_INTENTS, language_data, sentences_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -216,10 +216,9 @@ _QUESTION_START = {
     "it": r"(?:quale|quali|quanto|quanta|quanti|quante|come|dove|quando|chi|cosa|che cosa)",
     "nl": r"(?:wat|hoe|welke|welk|hoeveel|waar|wanneer|wie|is|zijn|staat|staan)",
 }
-_QUESTION_STARTS = {
-    code: re.compile(rf"^[¿¡\s]*{words}\b", re.IGNORECASE)
-    for code, words in _QUESTION_START.items()
-}
+_QUESTION_STARTS = LanguagePatterns(
+    {code: rf"^[¿¡\s]*{words}\b" for code, words in _QUESTION_START.items()}
+)
 
 
 #: Home Assistant's lists of the states a device is in ("on", "geschlossen", "cerrada con
@@ -232,18 +231,12 @@ _NOT_STATES = frozenset({"ein", "ausm"})
 @functools.cache
 def state_words(language: str) -> frozenset[str]:
     """The words Home Assistant's data says a device's state with, in the language."""
-    found = language_data(language)
-    if found is None:
-        return frozenset()
     words = set()
-    for name in _STATE_LISTS:
-        for value in (found[1].get("lists", {}).get(name) or {}).get("values", []):
-            template = value["in"] if isinstance(value, dict) else value
-            try:
-                samples = sample_expression(parse_sentence(str(template)).expression)
-                words |= {" ".join(sample.split()).lower() for sample in samples}
-            except Exception:  # hassil is not ours: a template it cannot write out adds nothing
-                continue
+    for _state, template in _state_templates(language, _STATE_LISTS):
+        try:
+            words |= {" ".join(sample.split()).lower() for sample in sample_expression(template)}
+        except Exception:  # hassil is not ours: a template it cannot write out adds nothing
+            continue
     return frozenset(word for word in words if word and word not in _NOT_STATES)
 
 
@@ -256,21 +249,35 @@ def state_names(language: str) -> dict[str, str]:
     """How the language says a light's, switch's or cover's state ("off" -> "uit"), from
     Home Assistant's own lists, written the plainest way. (Its lock states are templates of
     optional endings with no plainest word: they stay as Home Assistant says them.)"""
+    names: dict[str, str] = {}
+    for state, template in _state_templates(language, ("on_off_states", "cover_states")):
+        if state not in _SAID_STATES or state in names:
+            continue
+        try:
+            plain = " ".join(_plainest(template).split())
+        except ValueError:  # not a template of alternatives and optional parts only
+            continue
+        if plain:
+            names[state] = plain
+    return names
+
+
+def _state_templates(language: str, lists: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """Each (state, parsed template) of these lists of Home Assistant's data, in order."""
     found = language_data(language)
     if found is None:
-        return {}
-    names: dict[str, str] = {}
-    for name in ("on_off_states", "cover_states"):
+        return []
+    templates = []
+    for name in lists:
         for value in (found[1].get("lists", {}).get(name) or {}).get("values", []):
-            if not isinstance(value, dict) or value.get("out") not in _SAID_STATES - names.keys():
-                continue
+            spoken, state = (
+                (value["in"], value.get("out")) if isinstance(value, dict) else (value, value)
+            )
             try:
-                plain = " ".join(_plainest(parse_sentence(str(value["in"])).expression).split())
+                templates.append((str(state), parse_sentence(str(spoken)).expression))
             except Exception:  # hassil is not ours: a template it cannot read adds nothing
                 continue
-            if plain:
-                names[str(value["out"])] = plain
-    return names
+    return templates
 
 
 def _plainest(expression: Any) -> str:
@@ -295,8 +302,7 @@ def asks(text: str, language: str) -> bool:
 def asks_by_form(text: str, language: str) -> bool:
     """Whether the request is a question by its mark or its first word alone ("La cuisine
     est toute sombre" is read by Home Assistant's state sentences, but tells)."""
-    start = _QUESTION_STARTS.get(base_language(language), _QUESTION_STARTS["en"])
-    return text.rstrip().endswith("?") or start.search(text.replace("’", "'")) is not None
+    return text.rstrip().endswith("?") or _QUESTION_STARTS.search(text, language)
 
 
 #: Media intents told apart by their verbs alone: the transports, mute and unmute.
