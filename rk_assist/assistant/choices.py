@@ -16,13 +16,15 @@ from __future__ import annotations
 import re
 
 from ..home.facts import devices_named
-from ..home.grounding import is_question, names_sensitive_only
+from ..home.grounding import is_question, meant_sensitive, names_sensitive_only
 from ..home.model import Home
 from ..home.negation import negated
+from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.request_words import asks_by_form
-from ..home.resolve import Action, Outcome, Reason
+from ..home.resolve import Action, Outcome, Question, Reason
 from ..home.sensitive_orders import sensitive_order
 from ..home.statements import describes, tells
+from ..output.calls import ToolCall
 from ..output.sanity import only_goodbye, only_thanks, takes_back
 from .replies import ACKNOWLEDGED, CANNOT_DO, FAREWELL, NO_ANSWER, WELCOME, sentence
 
@@ -65,6 +67,18 @@ def orders_unnamed_opening(request: str, language: str, home: Home | None) -> bo
         and not negated(request, language)
         and not is_question(request, language)
     )
+
+
+def meant_unnamed_sensitive(request: str, language: str, meant: list[ToolCall], home: Home) -> bool:
+    """Whether the model's calls, none of which the request asked for, meant a lock, door
+    or gate it did not name plainly ("unlock it"): the answer is the question to name it.
+    Not for a request that says not to."""
+    return not negated(request, language) and meant_sensitive(meant, home)
+
+
+def asking_to_name_it(language: str) -> Outcome:
+    """The question back for an order to open or unlock that names nothing plainly."""
+    return Outcome(question=phrase(SAY_ITS_NAME, language), question_kind=Question.SENSITIVE)
 
 
 def refused_only_generic(outcome: Outcome, home: Home | None) -> bool:

@@ -21,18 +21,16 @@ from ..home.claims import claims_action
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
-    meant_sensitive,
     sensitive_as_said,
     untargeted_media,
 )
 from ..home.model import Home, normalize
-from ..home.negation import negated
-from ..home.phrases import NOT_CONNECTED, SAY_ITS_NAME, phrase
+from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.readings import quantity_asked, target_asked
 from ..home.references import with_device
 from ..home.request_words import reads_as_other, with_digits
-from ..home.resolve import Action, Outcome, Question, resolve_calls
+from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import in_language
 from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
@@ -41,6 +39,8 @@ from ..output.speech import BlockStripper, clean_for_speech
 from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, OutputConstraint
 from ..runtimes.worker import GenerationStream, ModelWorker
 from .choices import (
+    asking_to_name_it,
+    meant_unnamed_sensitive,
     only_describes,
     orders_unnamed_opening,
     read_instead_of_a_guess,
@@ -232,11 +232,10 @@ class Turn:
         if calls and home is not None:
             meant = await self._targets_said(calls)
             calls = await self._calls_asked_for(meant, home)
-            if not calls and await asyncio.to_thread(self._sensitive_unnamed, meant, home):
-                self._outcome = Outcome(
-                    question=phrase(SAY_ITS_NAME, self._language),
-                    question_kind=Question.SENSITIVE,
-                )
+            if not calls and await asyncio.to_thread(
+                meant_unnamed_sensitive, self._user_text, self._language, meant, home
+            ):
+                self._outcome = asking_to_name_it(self._language)
             elif not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
                 await self._talk_instead(request, started)
@@ -268,13 +267,7 @@ class Turn:
                 await self._speakable(raw, started)
             return
         _LOGGER.info("An order to open or unlock that names nothing plainly: %s", held)
-        self._outcome = Outcome(
-            question=phrase(SAY_ITS_NAME, self._language), question_kind=Question.SENSITIVE
-        )
-
-    def _sensitive_unnamed(self, meant: list[ToolCall], home: Home) -> bool:
-        """Whether the model meant a lock, door or gate the request did not name plainly."""
-        return not negated(self._user_text, self._language) and meant_sensitive(meant, home)
+        self._outcome = asking_to_name_it(self._language)
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""

@@ -254,6 +254,18 @@ def state_sentence(name: str, state: str, language: str) -> str | None:
     return _render(template, {"name": name}, Target("", name, state), [])
 
 
+def reading_sentence(name: str, attribute: str, value: Any, language: str) -> str | None:
+    """rk-assist's sentence for an attribute Home Assistant gave (a thermostat's target,
+    from its live context), the same template its Wyoming agent renders; None for a value
+    that is no number."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return None
+    template = _reading_template(attribute, language)
+    return _render(template, {"name": name}, Target("", name, "", {attribute: value}), [])
+
+
 def _render(
     template: str, slots: dict[str, Any], state: Target | None, matched: list
 ) -> str | None:

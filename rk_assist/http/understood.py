@@ -17,20 +17,19 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..assistant.choices import meant_unnamed_sensitive
 from ..home.grounding import (
     held_to_request,
-    meant_sensitive,
     sensitive_as_said,
     untargeted_media,
 )
 from ..home.intents import BY_NAME
 from ..home.model import Home
-from ..home.negation import negated
-from ..home.phrases import SAY_ITS_NAME, TARGET_IS, base_language, phrase
+from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
 from ..home.resolve import Action, resolve_calls
-from ..home.responses import in_language, state_sentence
+from ..home.responses import in_language, reading_sentence, state_sentence
 from ..home.sentences import MEDIA_INTENTS, Understood, understand
 from ..output.calls import ToolCall
 from .ha_prompt import home_from_prompt, item_in_live_context
@@ -151,7 +150,7 @@ def state_answer(messages: list[Any], language: str) -> str | None:
         return None
     if read is not None and read.reads:
         value = (item.get("attributes") or {}).get(read.reads)
-        return _target_sentence(str(name), value, language) if value is not None else None
+        return reading_sentence(str(name), read.reads, value, language)
     state = item.get("state")
     return state_sentence(str(name), str(state), language) if state is not None else None
 
@@ -164,17 +163,6 @@ def _reading_of(messages: list[Any], name: str, language: str) -> Action | None:
     if read is None or home is None or read.entity_id not in home.entities:
         return None
     return read if home.entities[read.entity_id].name.casefold() == name.casefold() else None
-
-
-def _target_sentence(name: str, value: Any, language: str) -> str | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    said = str(round(number, 1)).removesuffix(".0")
-    if base_language(language) != "en":  # a decimal comma, as Home Assistant's sentences
-        said = said.replace(".", ",")
-    return phrase(TARGET_IS, language, name=name, value=said)
 
 
 def _asks_state_of(messages: list[Any], name: str, language: str) -> bool:
@@ -271,7 +259,7 @@ def checked_calls(
     bare = untargeted_media(bare, request, language)
     sent, words = [], []
     held = held_to_request(bare, request, home, language)
-    if not held and not negated(request, language) and meant_sensitive(bare, home):
+    if not held and meant_unnamed_sensitive(request, language, bare, home):
         words.append(phrase(SAY_ITS_NAME, language))
     for call in held:
         tool = by_bare.get(call.name)
