@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from rk_assist.connection_budget import ConnectionBudget
-from rk_assist.http.chat import made_up_number
+from rk_assist.http.chat import made_up_fact
 from rk_assist.http.server import HttpFront
 from rk_assist.runtimes.base import ChatMessage
 from rk_assist.service import Service
@@ -220,11 +220,11 @@ def test_a_number_about_the_home_stands_only_on_a_tool_result():
         ChatMessage("system", HA_SYSTEM),
         ChatMessage("user", "how bright is the porch light"),
     ]
-    made_up = made_up_number(asked, "en")
+    made_up = made_up_fact(asked, "en")
     assert made_up is not None and made_up("The Porch Light is at 30%.")
     assert not made_up("Seven times eight is 56.")
     read = [*asked, ChatMessage("tool", '{"result": "Porch Light: brightness 30%"}')]
-    assert not made_up_number(read, "en")("The Porch Light is at 30%.")
+    assert not made_up_fact(read, "en")("The Porch Light is at 30%.")
 
 
 async def test_a_request_in_another_served_language_is_answered_in_it(service):

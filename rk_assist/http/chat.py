@@ -138,7 +138,7 @@ class ReplyReader:
         acted = any(m.role == "tool" for m in _since_the_person_spoke(chat.messages))
         claims = None if acted else (lambda clause: claims_action(clause, language))
         self._gate = (
-            SpeechGuard(said, other, made_up_number(chat.messages, language), claims)
+            SpeechGuard(said, other, made_up_fact(chat.messages, language), claims)
             if chat.tools
             else PassGate()
         )
@@ -223,7 +223,7 @@ def _unnamed_opening(messages: Sequence[ChatMessage], language: str) -> bool:
     return orders_unnamed_opening(request, language, home_from_prompt(system))
 
 
-def made_up_number(messages: Sequence[ChatMessage], language: str) -> Callable[[str], bool] | None:
+def made_up_fact(messages: Sequence[ChatMessage], language: str) -> Callable[[str], bool] | None:
     """Tells a clause with a number about the home that neither the person's words nor a
     tool result since holds, or a device's state with no tool result to stand on (Home
     Assistant's prompt carries no states: its live context does). Seen: "The heatpump is
