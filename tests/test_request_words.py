@@ -19,7 +19,14 @@ from rk_assist.home.grounding import (
 )
 from rk_assist.home.model import load_home, normalize
 from rk_assist.home.negation import negated
-from rk_assist.home.request_words import asks, media_verbs_read, numbers_in, polarity, with_digits
+from rk_assist.home.request_words import (
+    asks,
+    media_verbs_read,
+    numbers_in,
+    polarity,
+    value_not_said,
+    with_digits,
+)
 from rk_assist.home.resolve import resolve_calls
 from rk_assist.home.sentences import understand
 from rk_assist.output.calls import ToolCall
@@ -36,6 +43,9 @@ FRENCH = load_home(EVAL / "maison-fr" / "home.yaml")
         ("de", "Schalte das Licht ein", "Schalte das Licht ein"),  # "ein" is no number here
         ("fr", "Mets le chauffage à vingt-deux degrés", "Mets le chauffage à 22 degrés"),
         ("en", "dim it to forty percent", "dim it to 40 percent"),
+        # Several words, as speech-to-text writes them (seen: "twenty one" became 20).
+        ("en", "set the heat pump to twenty one degrees", "set the heat pump to 21 degrees"),
+        ("fr", "Mets le chauffage à vingt et un degrés", "Mets le chauffage à 21 degrés"),
         ("es", "pon la luz al cincuenta por ciento", "pon la luz al 50 por ciento"),
         ("nl", "zet de timer op tien minuten", "zet de timer op 10 minuten"),
         ("xx", "zwanzig", "zwanzig"),  # a language with no number rules: unchanged
@@ -280,3 +290,11 @@ def test_an_area_the_request_does_not_say_does_not_ride_along_with_a_name():
     assert held_to_request([said], "turn on the kitchen light in the kitchen", house) == [said]
     area_only = ToolCall("HassTurnOn", {"area": "Kitchen", "domain": "light"})
     assert held_to_request([area_only], "turn on the lights in the kitchen", house) == [area_only]
+
+
+def test_a_level_the_request_does_not_say():
+    """Seen: Home Assistant's sentences read "the bedroom one" as brightness 1."""
+    assert value_not_said({"area": "Bedroom", "brightness": 1}, "the bedroom one", "en")
+    assert value_not_said({"brightness": 50}, "set the lamp to 50%", "en") is None
+    assert value_not_said({"temperature": 21.0}, "Heizung auf 21 Grad", "de") is None
+    assert value_not_said({"name": "Lamp"}, "turn on the lamp", "en") is None

@@ -8,11 +8,12 @@ import pytest
 from rk_assist.home.grounding import (
     meant_sensitive,
     names_sensitive_only,
+    opens_only_sensitive,
     sensitive_as_said,
     timer_asked_for,
 )
 from rk_assist.home.intents import available_intents, build_tools, tool_signatures
-from rk_assist.home.model import Home, load_home, unexposed_entities
+from rk_assist.home.model import Area, Entity, Home, load_home, unexposed_entities
 from rk_assist.home.prompt import home_prompt
 from rk_assist.home.resolve import Question, resolve_calls
 from rk_assist.output.calls import ToolCall
@@ -440,3 +441,19 @@ def test_a_device_class_no_device_has_is_left_out():
     call = ToolCall("HassMediaUnpause", {"name": "Bedroom Speaker", "device_class": "media_player"})
     outcome = resolve_calls([call], HOME)
     assert [a.entity_id for a in outcome.actions] == ["media_player.bedroom_speaker"]
+
+
+def test_a_place_where_only_locks_and_doors_open():
+    """ "open up the entrance": a place, and what opens there is a lock."""
+    home = Home()
+    home.areas["entrance"] = Area("entrance", "Entrance")
+    home.areas["kitchen"] = Area("kitchen", "Kitchen")
+    home.entities["lock.front"] = Entity("lock.front", "Front Door", area_id="entrance")
+    home.entities["light.hall"] = Entity("light.hall", "Hall Light", area_id="entrance")
+    home.entities["cover.blind"] = Entity(
+        "cover.blind", "Kitchen Blind", area_id="kitchen", device_class="blind"
+    )
+    home.entities["lock.back"] = Entity("lock.back", "Back Door", area_id="kitchen")
+    assert opens_only_sensitive("Entrance", home)
+    assert not opens_only_sensitive("Kitchen", home)  # its blind opens too
+    assert not opens_only_sensitive("Attic", home)

@@ -11,6 +11,8 @@ from rk_assist.home.model import load_home
 from rk_assist.home.request_words import media_verbs_read
 from rk_assist.home.sentences import (
     media_request_without_target,
+    name_not_in_home,
+    near_miss,
     understand,
 )
 from rk_assist.output.calls import ToolCall
@@ -56,7 +58,8 @@ def test_without_target_keeps_everything_but_the_target():
     assert without_target(call) == ToolCall("HassSetVolume", {"volume_level": 30})
 
 
-HOME = load_home(Path(__file__).parent.parent / "eval" / "house-en" / "home.yaml")
+EVAL = Path(__file__).parent.parent / "eval"
+HOME = load_home(EVAL / "house-en" / "home.yaml")
 
 
 @pytest.mark.parametrize(
@@ -130,3 +133,34 @@ def test_a_sensitive_device_is_acted_on_only_when_the_request_names_it():
     assert sensitive_as_said(garage, "open everything in the garage", HOME).actions == []
     blind = resolve_calls([ToolCall("HassTurnOn", {"name": "Kitchen Blind"})], HOME)
     assert sensitive_as_said(blind, "open the blind", HOME).actions  # not sensitive
+
+
+def test_the_name_an_order_gives_that_the_home_lacks():
+    home = load_home(EVAL / "flat-en" / "home.yaml")
+    assert name_not_in_home("start the 3d printer", "en", home) == "3d printer"
+    assert name_not_in_home("open the garage window", "en", home) == "garage window"
+    assert name_not_in_home("switch on the tower fun", "en", home) == "tower fun"
+    # A name the home has, a place, or no name at all (chat read whole) is none.
+    assert name_not_in_home("turn on the arc lamp", "en", home) is None
+    assert name_not_in_home("open up the entrance", "en", home) is None
+    assert name_not_in_home("recommend a movie", "en", home) is None
+    assert name_not_in_home("tell me a joke", "en", home) is None
+    german = load_home(EVAL / "wohnung-de" / "home.yaml")
+    assert name_not_in_home("Öffne die Hintertür", "de", german) == "Hintertür"
+    assert name_not_in_home("Guten Abend", "de", german) is None
+
+
+@pytest.mark.parametrize(
+    ("home", "language", "text", "right"),
+    [
+        ("flat-en", "en", "switch on the tower fun", "switch on the Tower Fan"),
+        ("wohnung-de", "de", "Mach die Stehlampo aus", "Mach die Stehlampe aus"),
+        ("casa-es", "es", "Enciende la impresosa", "Enciende la Impresora"),
+        ("huis-nl", "nl", "Doe de zolderlam aan", "Doe de Zolderlamp aan"),
+        # A lock is named plainly, never guessed; a name near none is not put right.
+        ("flat-en", "en", "unlock the entrance dor", None),
+        ("flat-en", "en", "start the 3d printer", None),
+    ],
+)
+def test_a_name_one_letter_wrong_is_put_right(home, language, text, right):
+    assert near_miss(text, language, load_home(EVAL / home / "home.yaml")) == right

@@ -16,7 +16,7 @@ from rk_assist.assistant.conversations import ConversationStore
 from rk_assist.assistant.pipeline import AssistantSettings, Turn, TurnParts
 from rk_assist.assistant.replies import reply_class, words_of
 from rk_assist.home.call_grammar import answer_constraint
-from rk_assist.home.model import load_home
+from rk_assist.home.model import Home, load_home
 from rk_assist.runtimes.base import GenerationRequest
 
 HOME = load_home(Path(__file__).parent.parent / "eval" / "casa-es" / "home.yaml")
@@ -50,16 +50,18 @@ class ScriptedWorker:
         return ScriptedStream(self.answers.pop(0) if self.answers else "")
 
 
-async def turn(text: str, *answers: str, language: str = "es", grammar: bool = False):
+async def turn(
+    text: str, *answers: str, language: str = "es", grammar: bool = False, home: Home = HOME
+):
     parts = TurnParts(
         worker=ScriptedWorker(*answers),  # type: ignore[arg-type]
         settings=AssistantSettings(language=language),
         conversations=ConversationStore(),
         clock=lambda: datetime(2026, 12, 4, 22, 0),
-        home=HOME,
+        home=home,
         prompt=("system", None),
         # (The call grammar, where the runtime holds answers to it.)
-        constraint=answer_constraint(HOME) if grammar else None,
+        constraint=answer_constraint(home) if grammar else None,
         executor=None,
     )
     result = await Turn(parts, text, None, language).run()
@@ -97,3 +99,57 @@ async def test_the_model_that_says_nothing_is_asked_for_words_once_more():
         grammar=True,
     )
     assert len(worker.requests) == 2 and "problemas" in result.text
+
+
+async def test_an_order_to_open_a_door_the_home_lacks_is_told_so():
+    """Seen: "Apri la porta della cantina" / "Öffne die Hintertür" -> the question to name
+    the lock plainly, though the request named it plainly: it is no device here."""
+    result, _ = await turn(
+        "Abre la puerta del sótano",
+        '{"name": "HassTurnOn", "arguments": {"name": "Puerta principal"}}',
+    )
+    assert reply_class(result.reply, "es") == "unknown device"
+    assert "puerta del sótano" in words_of(result.reply, "es", HOME)
+
+
+async def test_an_order_to_open_the_door_unnamed_still_gets_the_question():
+    result, _ = await turn(
+        "Abre la puerta", '{"name": "HassTurnOn", "arguments": {"name": "Puerta"}}'
+    )
+    assert reply_class(result.reply, "es") == "sensitive question"
+
+
+async def test_an_order_to_open_a_place_with_a_lock_gets_the_question():
+    """Seen: "open up the entrance" -> "no device called Entrance": a place, and what
+    opens there is a lock."""
+    flat = load_home(Path(__file__).parent.parent / "eval" / "flat-en" / "home.yaml")
+    result, _ = await turn(
+        "open up the entrance",
+        '{"name": "HassTurnOn", "arguments": {"name": "Entrance"}}',
+        language="en",
+        home=flat,
+    )
+    assert reply_class(result.reply, "en") == "sensitive question"
+
+
+async def test_an_order_read_back_as_a_name_gets_the_question():
+    """Seen: "Schließ bitte auf" -> "Schließ bitte auf existiert nicht"."""
+    result, _ = await turn(
+        "Desbloquea por favor",
+        '{"name": "HassTurnOff", "arguments": {"name": "Desbloquea por favor"}}',
+    )
+    assert reply_class(result.reply, "es") == "sensitive question"
+
+
+async def test_an_order_for_a_device_the_home_lacks_is_told_so_not_cannot_do():
+    """Seen: "start the 3d printer" -> "I can't do that here." where the model found no
+    words: Home Assistant's own "no device called" is what is true."""
+    result, worker = await turn("Enciende la lavadora", "", "", grammar=True)
+    assert len(worker.requests) == 2
+    assert reply_class(result.reply, "es") == "unknown device"
+    assert "lavadora" in words_of(result.reply, "es", HOME)
+
+
+async def test_chat_the_model_found_no_words_for_is_not_an_unknown_device():
+    result, _ = await turn("Cuéntame un chiste", "", "", grammar=True)
+    assert reply_class(result.reply, "es") == "cannot do"

@@ -16,13 +16,21 @@ from __future__ import annotations
 import re
 
 from ..home.facts import devices_named
-from ..home.grounding import is_question, meant_sensitive, names_sensitive_only
-from ..home.model import Home
+from ..home.grounding import (
+    generic_name,
+    is_question,
+    meant_sensitive,
+    names_sensitive_only,
+    opens_only_sensitive,
+)
+from ..home.model import Home, normalize
 from ..home.negation import negated
-from ..home.phrases import SAY_ITS_NAME, phrase
+from ..home.phrases import NO_DEVICE, SAY_ITS_NAME, phrase
 from ..home.request_words import asks_by_form
 from ..home.resolve import Action, Outcome, Question, Reason
+from ..home.responses import in_language
 from ..home.sensitive_orders import sensitive_order
+from ..home.sentences import name_not_in_home
 from ..home.statements import describes, tells
 from ..output.calls import ToolCall
 from ..output.sanity import only_goodbye, only_thanks, takes_back
@@ -81,15 +89,52 @@ def asking_to_name_it(language: str) -> Outcome:
     return Outcome(question=phrase(SAY_ITS_NAME, language), question_kind=Question.SENSITIVE)
 
 
-def refused_only_generic(outcome: Outcome, home: Home | None) -> bool:
+def unknown_device(request: str, language: str, home: Home | None) -> Outcome | None:
+    """Home Assistant's "no device called ..." for an order that names a device the home
+    does not have ("start the 3d printer", "Öffne die Hintertür"), or None.
+
+    Said where the turn would otherwise say it cannot do that, or ask to name a
+    lock plainly that was named plainly: a name only locks, doors and gates
+    share ("the door"), "everything" and a place are no device's name and keep
+    those answers.
+    """
+    if home is None or is_question(request, language):
+        return None
+    name = name_not_in_home(request, language, home)
+    if (
+        name is None
+        or len(name) < _SHORTEST_NAME
+        or generic_name(name)
+        or names_sensitive_only(name, home)
+    ):
+        return None
+    outcome = Outcome(
+        refusals=[phrase(NO_DEVICE, language, name=name)],
+        reasons=[Reason.NAME],
+        errors=[("no_entity", {"entity": name})],
+    )
+    return in_language(outcome, language)
+
+
+#: Shorter than any device's name: a particle a sentence left ("Schließ bitte auf").
+_SHORTEST_NAME = 4
+
+
+def refused_only_generic(outcome: Outcome, home: Home | None, request: str = "") -> bool:
     """Whether every refusal is of a name the home has no device called that only its
-    locks, doors and gates share ("Porta", "Deur", "everything"): the order named none
-    of them plainly."""
+    locks, doors and gates share ("Porta", "Deur", "everything"), of a place where only
+    they open ("Entrance"), or of the request itself read back as a name ("Schließ
+    bitte auf"): the order named none of them plainly."""
     if home is None:
         return False
     names = [values.get("entity", "") for _error, values in outcome.errors]
     return bool(names) and all(
-        reason is Reason.NAME and names_sensitive_only(name, home)
+        reason is Reason.NAME
+        and (
+            names_sensitive_only(name, home)
+            or opens_only_sensitive(name, home)
+            or normalize(name) == normalize(request)
+        )
         for reason, name in zip(outcome.reasons, names, strict=False)
     )
 

@@ -55,6 +55,18 @@ class ConversationStore:
         conversation = self._conversations.get(conversation_id)
         return conversation.devices if conversation else ()
 
+    def last_request(self, conversation_id: str | None) -> str | None:
+        """What the person asked in the conversation's latest turn (for "and the fan too",
+        or the answer to a question asked back), or None."""
+        if not conversation_id:
+            return None
+        self._expire()
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None or not conversation.turns:
+            return None
+        asked = [m.content for m in conversation.turns[-1] if m.role == "user"]
+        return asked[-1] if asked else None
+
     def add_turn(
         self,
         conversation_id: str | None,

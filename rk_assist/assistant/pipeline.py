@@ -17,7 +17,9 @@ from datetime import datetime
 
 from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
+from ..home.changes import change_asked
 from ..home.claims import claims_action
+from ..home.clauses import as_before, requests_in
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -29,10 +31,10 @@ from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.readings import quantity_asked, target_asked
 from ..home.references import with_device
-from ..home.request_words import reads_as_other, with_digits
+from ..home.request_words import reads_as_other, value_not_said, with_digits
 from ..home.resolve import Action, Outcome, resolve_calls
-from ..home.responses import in_language
-from ..home.sentences import understand
+from ..home.responses import heard, in_language
+from ..home.sentences import near_miss, understand
 from ..output.calls import ToolCall, parse_tool_calls
 from ..output.sanity import SURE_OTHER, SpeechGuard
 from ..output.speech import BlockStripper, clean_for_speech
@@ -47,11 +49,12 @@ from .choices import (
     refused_only_generic,
     settled_without_model,
     unanswered,
+    unknown_device,
 )
 from .chunker import ClauseChunker
 from .conversations import ConversationStore
 from .prompt import request_note
-from .replies import ACKNOWLEDGED, Reply, remembered, reply_for, sentence
+from .replies import ACKNOWLEDGED, Act, Reply, remembered, reply_for, sentence, words_of
 
 _LOGGER = logging.getLogger(__name__)
 #: Carries actions out itself (the "services" mode): the actions, the home -> their results.
@@ -178,6 +181,9 @@ class Turn:
             await self._read_from_home(home, target_asked)
             or await self._understood_without_model(home)
             or await self._understood_by_reference(home)
+            or await self._understood_as_before(home)
+            or await self._understood_near_miss(home)
+            or await self._changed_by_how_much(home)
             or await self._read_from_home(home, quantity_asked)
         ):
             return self._remember(turn)
@@ -235,7 +241,7 @@ class Turn:
             if not calls and await asyncio.to_thread(
                 meant_unnamed_sensitive, self._user_text, self._language, meant, home
             ):
-                self._outcome = asking_to_name_it(self._language)
+                self._outcome = await self._unknown_or_name_it()
             elif not calls and request.constraint is not None:
                 # Nothing asked for was a device: the model should have talked.
                 await self._talk_instead(request, started)
@@ -261,13 +267,21 @@ class Turn:
         if outcome is not None and (
             outcome.actions
             or outcome.question
-            or not refused_only_generic(outcome, self._parts.home)
+            or not refused_only_generic(outcome, self._parts.home, self._user_text)
         ):
             for raw in held:
                 await self._speakable(raw, started)
             return
         _LOGGER.info("An order to open or unlock that names nothing plainly: %s", held)
-        self._outcome = asking_to_name_it(self._language)
+        self._outcome = await self._unknown_or_name_it()
+
+    async def _unknown_or_name_it(self) -> Outcome:
+        """Where an order to open names a device the home does not have ("the back door"),
+        Home Assistant's "no device called"; else the question to name it plainly."""
+        unknown = await asyncio.to_thread(
+            unknown_device, self._user_text, self._language, self._parts.home
+        )
+        return unknown or asking_to_name_it(self._language)
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""
@@ -324,6 +338,10 @@ class Turn:
         understood = await asyncio.to_thread(understand, text, self._language, home, self._here)
         if understood is None:
             return False
+        if unsaid := value_not_said(understood.slots, text, self._language):
+            # Seen: "the bedroom one" read as brightness 1 in the bedroom.
+            _LOGGER.info("Home Assistant's sentences read a %s the request did not say", unsaid)
+            return False
         call = ToolCall(understood.intent, understood.slots)
         outcome = resolve_calls([call], home, self._language)
         acted_on = [home.entities.get(action.entity_id or "") for action in outcome.actions]
@@ -343,6 +361,44 @@ class Turn:
             understood,
             outcome,
         )
+        return True
+
+    async def _understood_as_before(self, home: Home) -> bool:
+        """Whether the request is the conversation's last one for another device ("and the
+        bedroom lamp too"), or names the device its question back asked for ("the table
+        lamp"), and Home Assistant's sentences settle it so."""
+        previous = self._parts.conversations.last_request(self._conversation_id)
+        if previous is None:
+            return False
+        text = await asyncio.to_thread(
+            as_before, self._user_text, previous, self._language, home, self._here
+        )
+        if text is None:
+            return False
+        _LOGGER.info("Read as the request before, for what this one names: %r", text)
+        return await self._understood_without_model(home, text)
+
+    async def _understood_near_miss(self, home: Home) -> bool:
+        """Whether the request names a device with one letter wrong ("the tower fun") and,
+        put right, Home Assistant's sentences settle it."""
+        text = await asyncio.to_thread(near_miss, self._user_text, self._language, home)
+        if text is None:
+            return False
+        _LOGGER.info("Read with a name put right: %r", text)
+        return await self._understood_without_model(home, text)
+
+    async def _changed_by_how_much(self, home: Home) -> bool:
+        """Whether the request changes a level by how much ("a little brighter", "halfway",
+        "21 degrees in the lounge"); sets the outcome from the device's state."""
+        if not self._parts.settings.home_sentences or self._parts.executor is not None:
+            return False
+        action = await asyncio.to_thread(
+            change_asked, self._user_text, home, self._language, self._here
+        )
+        if action is None:
+            return False
+        self._outcome = Outcome(actions=[action])
+        _LOGGER.info("A change said by how much: %s", action)
         return True
 
     async def _read_from_home(
@@ -419,6 +475,19 @@ class Turn:
         finally:
             await generation.aclose()
         guard.log_held_back(_LOGGER)
+        if (
+            not said.strip()
+            or echoes(said, TALK_NOTE)
+            or reads_as_other(said, self._language, self._names())
+        ):
+            unknown = await asyncio.to_thread(
+                unknown_device, self._user_text, self._language, self._parts.home
+            )
+            if unknown is not None:
+                # An order for a device the home lacks: said so, as Home Assistant does.
+                _LOGGER.info("No words for an order naming no device here: %s", unknown)
+                self._outcome = unknown
+                return
         if not said.strip():
             said = await asyncio.to_thread(unanswered, self._user_text, self._language)
         elif echoes(said, TALK_NOTE):
@@ -606,6 +675,7 @@ class Assistant:
         stops the model at once.
         """
         await self.wait_for_home_prompt()
+        language = language or self.settings.language
         parts = TurnParts(
             worker=self.worker,
             settings=self.settings,
@@ -616,6 +686,80 @@ class Assistant:
             constraint=self.constraint(),
             executor=self.executor,
         )
-        return await Turn(
-            parts, text, conversation_id, language or self.settings.language, say, here
-        ).run()
+        home = parts.home
+        if home is not None and self.settings.home_sentences and self.executor is None:
+            area = home.areas.get(here or "")
+            clauses = await asyncio.to_thread(
+                requests_in, text, language, home, area.name if area else None
+            )
+            if clauses:
+                _LOGGER.info("Several requests in one: %s", clauses)
+                return await _each_answered(parts, clauses, conversation_id, language, say, here)
+        return await Turn(parts, text, conversation_id, language, say, here).run()
+
+
+def one_after_another(parts: list[str]) -> str:
+    """Sentences said one after another, each ended ("Turned on the light. Paused.")."""
+    ended = [p.strip() if p.strip()[-1:] in ".!?" else p.strip() + "." for p in parts if p.strip()]
+    return " ".join(ended)
+
+
+async def _each_answered(
+    parts: TurnParts,
+    clauses: list[str],
+    conversation_id: str | None,
+    language: str,
+    say: Say,
+    here: str | None,
+) -> TurnResult:
+    """Each of several requests said as one answered as a request of its own, in turn,
+    and their replies as one: what was done and what was not."""
+    said_before = False
+
+    async def say_after(chunk: str) -> None:
+        nonlocal said_before
+        if said_before and not chunk.startswith(" "):
+            chunk = " " + chunk
+        said_before = True
+        await say(chunk)
+
+    results = []
+    for clause in clauses:
+        started = said_before
+        result = await Turn(parts, clause, conversation_id, language, say_after, here).run()
+        if started and result.text and not result.text.startswith(" "):
+            result = replace(result, text=" " + result.text)
+        results.append(result)
+    text = "".join(result.text for result in results)
+    outcomes = [result.outcome for result in results if result.outcome is not None]
+    outcome = None
+    if outcomes:
+        asked = next((o for o in outcomes if o.question), None)
+        outcome = Outcome(
+            actions=[a for o in outcomes for a in o.actions],
+            question=asked.question if asked else None,
+            question_kind=asked.question_kind if asked else None,
+            refusals=[r for o in outcomes for r in o.refusals],
+            reasons=[r for o in outcomes for r in o.reasons],
+            errors=[e for o in outcomes for e in o.errors],
+        )
+    reply = reply_for(text, outcome)
+    if isinstance(reply, Act):
+        # Each request confirmed or declined in its own words, in turn, rendered here with
+        # its own devices (Home Assistant renders one text, with the first device only).
+        worded = [
+            heard(
+                words_of(result.reply, language, parts.home),
+                result.outcome.actions if result.outcome else [],
+                parts.home,
+            )
+            for result in results
+        ]
+        reply = Act(reply.actions, text, confirmed=one_after_another(worded))
+    return TurnResult(
+        reply,
+        text,
+        outcome,
+        next((r.stats for r in reversed(results) if r.stats is not None), None),
+        next((r.first_chunk_s for r in results if r.first_chunk_s is not None), None),
+    )

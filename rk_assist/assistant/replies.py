@@ -31,6 +31,11 @@ class Act:
 
     actions: tuple[Action, ...]
     text: str
+    #: What was asked and not done ("no device called ..."), said after the confirmation:
+    #: a turn says both what it did and what it did not.
+    not_done: str = ""
+    #: The confirmation already worded (several requests in one: each its own), if any.
+    confirmed: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def reply_for(text: str, outcome: Outcome | None) -> Reply:
     """The one reply for what the model said and what its calls came to."""
     if outcome is not None and not outcome.executed:
         if outcome.actions:
-            return Act(tuple(outcome.actions), text)
+            not_done = [*outcome.refusals, *([outcome.question] if outcome.question else [])]
+            return Act(tuple(outcome.actions), text, " ".join(not_done))
         if outcome.question:
             return AskBack(outcome.question, text, outcome.question_kind or Question.VALUE)
         if outcome.refusals:
@@ -77,7 +83,8 @@ def words_of(reply: Reply, language: str, home: Home | None) -> str:
     language; the model's words stand only where it has none for the intent.
     """
     if isinstance(reply, Act):
-        return confirmation(list(reply.actions), language, home) or reply.text
+        done = reply.confirmed or confirmation(list(reply.actions), language, home) or reply.text
+        return " ".join(part for part in (done, reply.not_done) if part)
     if isinstance(reply, AskBack):
         return f"{reply.text} {reply.question}".strip()
     if isinstance(reply, Decline):

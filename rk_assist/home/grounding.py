@@ -688,6 +688,44 @@ def names_sensitive_only(name: str, home: Home, domains: frozenset[str] | None =
     return bool(sharing) and all(entity.sensitive for entity in sharing)
 
 
+def opens_only_sensitive(place: str, home: Home) -> bool:
+    """Whether ``place`` is an area where all that opens is locks, doors and gates ("open up
+    the entrance"): an order to open it names none of them plainly."""
+    said = normalize(place)
+    areas = {
+        area.area_id
+        for area in home.areas.values()
+        if said in {normalize(n) for n in (area.name, *area.aliases)}
+    }
+    opening = [
+        entity
+        for entity in home.entities.values()
+        if entity.area_id in areas and entity.domain in _OPENING
+    ]
+    return bool(opening) and all(entity.sensitive for entity in opening)
+
+
+#: The domains whose devices open and close.
+_OPENING = frozenset({"lock", "cover", "valve"})
+
+
+def generic_name(name: str) -> bool:
+    """Whether a name says "all" or "everything" ("tout dans le garage", "alle Türen"),
+    or only words that locks, doors and gates share: no one device's name."""
+    words = normalize(name).split()
+    rest = " ".join(word for word in words if word not in _ALL)
+    return len(rest) < len(" ".join(words)) or not rest
+
+
+#: "All" and "every" in the six languages, as they come before a kind ("alle Türen").
+_ALL = frozenset(
+    {
+        "all", "every", "everything", "alle", "alles", "jede", "jedes", "tout", "tous",
+        "toutes", "todo", "todos", "todas", "tutto", "tutti", "tutte", "allemaal",
+    }
+)  # fmt: skip
+
+
 #: Domains that are only read (a door's contact sensor shares its name, not its lock).
 _READ_ONLY = frozenset({"sensor", "binary_sensor"})
 

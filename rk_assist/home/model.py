@@ -186,7 +186,14 @@ def _best_matches(spoken: str, items: Iterable[Any], names_of) -> list[Any]:
 _NAMES = vol.Any(None, [str])
 #: The attributes of a state that answers are read from (Home Assistant's live context keeps
 #: the same): a thermostat's target and the temperature it measures.
-READ_ATTRIBUTES = ("temperature", "current_temperature", "target_temp_low", "target_temp_high")
+READ_ATTRIBUTES = (
+    "temperature",
+    "current_temperature",
+    "target_temp_low",
+    "target_temp_high",
+    # A light's level (0-255): what "a little brighter" steps from.
+    "brightness",
+)
 
 
 def read_attributes(attributes: dict[str, Any] | None) -> dict[str, Any]:

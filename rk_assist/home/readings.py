@@ -97,7 +97,7 @@ def target_asked(request: str, home: Home, language: str) -> Action | None:
     if not target.search(request) or not _asks(request, language):
         return None
     pool = [e for e in home.entities.values() if e.domain in _TARGET_DOMAINS]
-    entity = _the_one(request, home, pool, target, ())
+    entity = the_one(request, home, pool, target, ())
     if entity is None:
         return None
     known = home.attributes.get(entity.entity_id, {})
@@ -117,7 +117,7 @@ def quantity_asked(request: str, home: Home, language: str) -> Action | None:
         pool = [
             e for e in home.entities.values() if e.domain == "sensor" and _measures(e, device_class)
         ]
-        entity = _the_one(request, home, pool, pattern, _outdoor_words(request, language))
+        entity = the_one(request, home, pool, pattern, _outdoor_words(request, language))
         if entity is not None:
             return Action("HassGetState", {"name": entity.entity_id}, entity.entity_id)
     return None
@@ -150,10 +150,15 @@ def _outdoor_words(request: str, language: str) -> tuple[str, ...]:
     return _OUTDOOR_NAMES.get(base_language(language), _OUTDOOR_NAMES["en"])
 
 
-def _the_one(
-    request: str, home: Home, pool: list[Entity], asked: re.Pattern[str], outdoor: tuple[str, ...]
+def the_one(
+    request: str,
+    home: Home,
+    pool: list[Entity],
+    asked: re.Pattern[str] | None = None,
+    outdoor: tuple[str, ...] = (),
 ) -> Entity | None:
-    """The device of the pool the request means: named, placed, hinted at, or the only one."""
+    """The device of the pool the request means: named, placed, hinted at (by a word other
+    than those of ``asked``), or the only one."""
     if not pool:
         return None
     said = f" {normalize(request)} "
@@ -170,7 +175,8 @@ def _the_one(
         return placed[0]
     # A word of the question inside a name ("outside" in Outside Humidity, "buiten" in
     # Buitentemperatuur), other than the words that ask.
-    hints = {word for word in normalize(asked.sub(" ", request)).split() if len(word) >= 4} | {
+    unasked = asked.sub(" ", request) if asked is not None else ""
+    hints = {word for word in normalize(unasked).split() if len(word) >= 4} | {
         normalize(word) for word in outdoor
     }
     hinted = [

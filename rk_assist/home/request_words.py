@@ -54,14 +54,17 @@ def _spelled_numbers(language: str) -> dict[str, int]:
     for number in _SPELLED:
         result = engine.format_number(number)
         for text in {result.text, *result.text_by_ruleset.values()}:
-            spelled.setdefault(text.lower(), number)
+            # Speech-to-text writes "twenty-one" as "twenty one" as often as not.
+            for way in (text, text.replace("-", " ")):
+                spelled.setdefault(way.lower(), number)
     return spelled
 
 
 def with_digits(text: str, language: str) -> str:
     """The request with its spelled-out numbers as digits ("auf zweiundzwanzig Grad": 22).
 
-    Longest spellings first, whole words only, so "vingt-deux" is 22, not 20 and 2.
+    Longest spellings first, whole words only, so "vingt-deux" and "twenty two" are 22,
+    not 20 and 2.
     """
     spelled = _spelled_numbers(language)
     if not spelled:
@@ -82,6 +85,21 @@ def numbers_in(text: str, language: str) -> set[float]:
     """The numbers a request says, in digits or in words (the 3 of "3D printer" is a name's)."""
     digits = with_digits(text, language).replace(",", ".")
     return {float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w)", digits)}
+
+
+#: The slots that carry a level the request must say itself.
+_LEVELS = ("brightness", "position", "temperature", "percentage", "volume_level")
+
+
+def value_not_said(slots: dict[str, object], text: str, language: str) -> str | None:
+    """The level slot whose number the request does not say ("the bedroom one" is not
+    brightness 1), or None: a value the request did not say is never sent."""
+    said = numbers_in(text, language)
+    for slot in _LEVELS:
+        value = slots.get(slot)
+        if isinstance(value, int | float) and float(value) not in said:
+            return slot
+    return None
 
 
 _ON_OFF_STATE = (_ON, _OFF, _STATE)

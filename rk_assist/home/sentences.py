@@ -19,13 +19,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from hassil import Intents, recognize_best
+from hassil import Intents, recognize_all, recognize_best
 from hassil.expression import TextChunk
 from hassil.intents import TextSlotList, TextSlotValue
 from home_assistant_intents import get_intents
 
 from .intents import STATE_INTENTS
-from .model import Home
+from .model import Home, normalize
 from .negation import negated
 from .statements import tells
 
@@ -208,3 +208,111 @@ def understand(text: str, language: str, home: Home, here: str | None = None) ->
         return None
     slots = {name: entity.value for name, entity in result.entities.items()}
     return Understood(result.intent.name, slots, named="name" in slots)
+
+
+#: The orders whose object is a device by name: where an unknown name is said back.
+_DEVICE_ORDERS = ("HassTurnOn", "HassTurnOff", "HassToggle")
+
+
+def name_not_in_home(text: str, language: str, home: Home) -> str | None:
+    """The device name an order gives that the home has no device, area or floor called
+    ("start the 3d printer", "Apri la porta della cantina"), or None.
+
+    Home Assistant's own agent answers such an order "no device called ..." by
+    matching its sentences with the name left open; so is it read here, with the
+    shortest name any on/off sentence leaves (the verb and the article are the
+    sentence's). A sentence whose open name is the whole request read nothing.
+    Milliseconds: run it off the event loop.
+    """
+    intents = sentences_of(language, _DEVICE_ORDERS)
+    if intents is None or not home.entities:
+        return None
+    # Words the sentences skip ("please", "bitte", "por favor") are nobody's name, and
+    # the request without them is not one either ("Desbloquea por favor").
+    skipped = {normalize(word) for word in intents.skip_words}
+    whole = normalize(text)
+    bare = f" {whole} "
+    for word in sorted(skipped, key=len, reverse=True):
+        bare = bare.replace(f" {word} ", " ")
+    bare = bare.strip()
+    names = set()
+    try:
+        for result in recognize_all(
+            text,
+            intents,
+            slot_lists=_home_lists(home),
+            language=intents.language,
+            allow_unmatched_entities=True,
+        ):
+            if not result.unmatched_entities and "name" in result.entities:
+                return None  # read whole, with a device the home has
+            if set(result.unmatched_entities) != {"name"} or result.entities:
+                continue  # (read whole without a name: "open the garage window")
+            name = result.unmatched_entities["name"].text.strip(" ,.!?¿¡")
+            if (
+                name
+                and normalize(name) not in (whole, bare, *skipped)
+                and len(name.split()) <= _MOST_NAME_WORDS
+            ):
+                names.add(name)
+    except Exception as err:  # hassil is not ours: a failure means "not read"
+        _LOGGER.warning("Home Assistant's sentences could not be matched: %s", err)
+        return None
+    if not names:
+        return None
+    name = min(names, key=len)
+    # A name that holds a device's name is that device said with a word too many ("shut
+    # off the printer", "turn of the studio light"), not a device the home lacks.
+    said = f" {normalize(name)} "
+    if any(f" {normalize(n)} " in said for e in home.entities.values() for n in e.names):
+        return None
+    known = {normalize(n) for e in home.entities.values() for n in e.names}
+    known |= {normalize(n) for a in home.areas.values() for n in (a.name, *a.aliases)}
+    known |= {normalize(n) for f in home.floors.values() for n in (f.name, *f.aliases)}
+    return None if normalize(name) in known else name
+
+
+#: More words than a device's name has: a sentence that left a clause open, not a name.
+_MOST_NAME_WORDS = 5
+
+
+def near_miss(text: str, language: str, home: Home) -> str | None:
+    """The request with a name speech-to-text got one letter wrong ("the tower fun",
+    "die Stehlampo") put right, where exactly one device of the home is that close and
+    it is not a lock, door or gate (those are named plainly); else None."""
+    said = name_not_in_home(text, language, home)
+    if said is None:
+        return None
+    wrong = normalize(said)
+    close = {
+        entity.entity_id: name
+        for entity in home.entities.values()
+        for name in entity.names
+        if _one_edit(wrong, normalize(name))
+    }
+    if len(close) != 1:
+        return None
+    entity_id, name = next(iter(close.items()))
+    if home.entities[entity_id].sensitive:
+        return None
+    start = text.lower().find(said.lower())
+    if start < 0:
+        return None
+    return text[:start] + name + text[start + len(said) :]
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether two names differ by one letter put in, left out or changed (not both
+    short: "fan" and "fun" are a name apart only inside a longer one)."""
+    if a == b or abs(len(a) - len(b)) > 1 or min(len(a), len(b)) < _SHORTEST_NEAR:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+#: Names shorter than this are too short to put right by one letter.
+_SHORTEST_NEAR = 6

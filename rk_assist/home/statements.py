@@ -49,13 +49,15 @@ _STATEMENT = LanguagePatterns(
         ),
         "es": (
             r"^(?:yo|nosotros)\b(?! (?:quiero|querría|quisiera|necesito))"
-            r"|^(?:tengo|estoy|soy|me encanta|me gusta|me voy|creo)\b"
+            r"|^(?:tengo|estoy|soy|me encanta|me gusta|me voy|creo|voy|salgo|vuelvo)\b"
+            # "Ya apagué la luz": already, and a verb of the first person's past.
+            r"|^ya \w+(?:é|í)\b"
             r"|\b(?:he|hemos|había|habíamos) \w+(?:ado|ido|to|cho)\b"
             r"|\b(?:ayer|anoche|antes de ayer|hace un rato|esta mañana)\b"
         ),
         "it": (
             r"^(?:io|noi)\b(?! (?:voglio|vorrei|vogliamo|ho bisogno))"
-            r"|^(?:ho|sono|abbiamo|siamo|mi piace|adoro|credo)\b"
+            r"|^(?:ho|sono|abbiamo|siamo|mi piace|adoro|credo|vado|esco|torno)\b"
             r"|\b(?:ieri|stanotte|stamattina|poco fa|prima d'ora)\b"
         ),
         "nl": (
