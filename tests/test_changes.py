@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from rk_assist.home.changes import change_asked
-from rk_assist.home.model import load_home
+from rk_assist.home.grounding import numbers_said
+from rk_assist.home.model import Area, Entity, Home, load_home
 from rk_assist.home.request_words import with_digits
+from rk_assist.output.calls import ToolCall
 
 EVAL = Path(__file__).parent.parent / "eval"
 
@@ -127,3 +129,24 @@ def test_the_place_heard_in_settles_which_device():
         "cover.lounge_blinds",
         {"position": 50},
     )
+
+
+def test_a_speaker_called_as_its_room_does_not_hide_the_rooms_thermostat():
+    """Seen in a real Home Assistant: "set the living room to 22 degrees" set the volume of
+    the speaker called Living Room."""
+    home = Home()
+    home.areas["living_room"] = Area("living_room", "Living Room")
+    home.entities["media_player.living_room"] = Entity(
+        "media_player.living_room", "Living Room", area_id="living_room"
+    )
+    home.entities["climate.heatpump"] = Entity(
+        "climate.heatpump", "HeatPump", area_id="living_room"
+    )
+    found = change_asked("set the living room to 22 degrees", home, "en")
+    assert (found.intent, found.entity_id, found.slots["temperature"]) == (
+        "HassClimateSetTemperature",
+        "climate.heatpump",
+        22,
+    )
+    volume = ToolCall("HassSetVolume", {"name": "Living Room", "volume_level": 22})
+    assert "volume_level" not in numbers_said(volume, "set the living room to 22 degrees").arguments

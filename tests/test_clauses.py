@@ -189,6 +189,15 @@ async def _quiet(_chunk: str) -> None:
             "Enciende la luz del baño",
             "Enciende el toallero",
         ),
+        # "the one of...": the kind said before, left out.
+        (
+            "casa-es",
+            "es",
+            "La de la mesilla",
+            "Enciende la lámpara",
+            "Enciende la lámpara de la mesilla",
+        ),
+        ("casa-it", "it", "Quella della camera", "Accendi la luce", "Accendi la luce della camera"),
     ],
 )
 def test_a_request_read_as_the_one_before(home, language, text, previous, read):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rk_assist.home.model import load_home
-from rk_assist.home.readings import reading_asked
+from rk_assist.home.readings import lights_on_asked, reading_asked
 from rk_assist.home.responses import confirmation, heard
 
 EVAL = Path(__file__).parent.parent / "eval"
@@ -62,3 +62,28 @@ def test_a_thermostat_with_no_single_target_is_not_read_as_one():
     home = load_home(EVAL / "flat-en" / "home.yaml")
     home.attributes.pop("climate.flat")
     assert reading_asked("what is the thermostat set to", home, "en") is None
+
+
+@pytest.mark.parametrize(
+    ("home", "language", "text", "lights"),
+    [
+        ("wohnung-de", "de", "Ist im Bad noch ein Licht an", {"light.bad", "light.spiegel"}),
+        (
+            "maison-fr",
+            "fr",
+            "Est-ce qu'il y a une lumière allumée dans la cuisine",
+            {"light.cuisine", "light.plan_de_travail"},
+        ),
+        (
+            "huis-nl",
+            "nl",
+            "Brandt er nog licht in de woonkamer?",
+            {"light.woonkamer", "light.staande_lamp"},
+        ),
+        ("wohnung-de", "de", "Mach das Licht im Bad an", set()),  # an order, not a question
+        ("flat-en", "en", "is the lounge ceiling light on", set()),  # one device, named
+    ],
+)
+def test_whether_a_place_has_a_light_on_reads_its_lights(home, language, text, lights):
+    reads = lights_on_asked(text, load_home(EVAL / home / "home.yaml"), language)
+    assert {read.entity_id for read in reads} == lights

@@ -29,7 +29,7 @@ from ..home.grounding import (
 from ..home.model import Home, normalize
 from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
-from ..home.readings import quantity_asked, target_asked
+from ..home.readings import lights_on_asked, quantity_asked, target_asked
 from ..home.references import with_device
 from ..home.request_words import reads_as_other, value_not_said, with_digits
 from ..home.resolve import Action, Outcome, resolve_calls
@@ -185,6 +185,7 @@ class Turn:
             or await self._understood_near_miss(home)
             or await self._changed_by_how_much(home)
             or await self._read_from_home(home, quantity_asked)
+            or await self._lights_on_asked(home)
         ):
             return self._remember(turn)
         if home is not None and await asyncio.to_thread(
@@ -386,6 +387,18 @@ class Turn:
             return False
         _LOGGER.info("Read with a name put right: %r", text)
         return await self._understood_without_model(home, text)
+
+    async def _lights_on_asked(self, home: Home) -> bool:
+        """Whether the request asks if a place has a light on ("Brandt er nog licht in de
+        woonkamer?"); sets the reads of that place's lights."""
+        if not self._parts.settings.home_sentences or self._parts.executor is not None:
+            return False
+        reads = await asyncio.to_thread(lights_on_asked, self._user_text, home, self._language)
+        if not reads:
+            return False
+        self._outcome = Outcome(actions=reads)
+        _LOGGER.info("A question about a place's lights: %s", reads)
+        return True
 
     async def _changed_by_how_much(self, home: Home) -> bool:
         """Whether the request changes a level by how much ("a little brighter", "halfway",

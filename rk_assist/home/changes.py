@@ -23,7 +23,7 @@ from .model import Entity, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
 from .readings import the_one
-from .request_words import numbers_in
+from .request_words import degrees_said, numbers_in
 from .resolve import Action
 from .statements import tells
 
@@ -119,17 +119,6 @@ _SOUND = LanguagePatterns(
         "nl": r"\b(?:volume|geluid|harder|zachter|luider|stiller)\b",
     }
 )
-#: Degrees said with a number: a temperature for the place's thermostat.
-_DEGREES = LanguagePatterns(
-    {
-        "en": r"\d+(?:[.,]\d+)?\s*(?:degrees?|°)",
-        "de": r"\d+(?:[.,]\d+)?\s*(?:grad|°)",
-        "fr": r"\d+(?:[.,]\d+)?\s*(?:degrés?|°)",
-        "es": r"\d+(?:[.,]\d+)?\s*(?:grados?|°)",
-        "it": r"\d+(?:[.,]\d+)?\s*(?:grad[oi]|°)",
-        "nl": r"\d+(?:[.,]\d+)?\s*(?:graden|graad|°)",
-    }
-)
 _SMALL, _LARGE = 10, 30  # points of brightness
 _DEGREE_SMALL, _DEGREE_LARGE = 1, 3
 
@@ -170,10 +159,7 @@ def _temperature_for_place(
 ) -> Action | None:
     """ "make it 21 degrees in the lounge": the thermostat of the place said (or heard in,
     or the home's only one)."""
-    said = _DEGREES.of(language).findall(request)
-    if len(said) != 1:
-        return None
-    numbers = numbers_in(said[0], language)
+    numbers = degrees_said(request, language)
     climate = _device(request, home, ("climate",), here, only=False)
     if climate is None or len(numbers) != 1:
         return None
@@ -181,46 +167,70 @@ def _temperature_for_place(
 
 
 def _relative(request: str, home: Home, language: str, here: str | None) -> Action | None:
+    found = _relative_to(request, home, language, here)
+    if found is None:
+        return None
+    sign, entity = found
+    large = _A_LOT.search(request, language)
+    if entity.domain == "climate":
+        target = _number(home.attributes.get(entity.entity_id, {}).get("temperature"))
+        if target is None:
+            return None
+        step = _DEGREE_LARGE if large else _DEGREE_SMALL
+        return _act("HassClimateSetTemperature", entity, temperature=target + sign * step)
+    if entity.domain == "media_player":
+        step = _percent_said(request, language)
+        return _act(
+            "HassSetVolumeRelative",
+            entity,
+            volume_step=sign * step if step else ("up" if sign > 0 else "down"),
+        )
+    level = _brightness(entity, home)
+    if level is None:
+        return None
+    step = _percent_said(request, language) or (_LARGE if large else _SMALL)
+    return _act("HassLightSet", entity, brightness=max(1, min(100, level + sign * step)))
+
+
+def state_needed(request: str, home: Home, language: str, here: str | None = None) -> Entity | None:
+    """The device whose state a change by how much needs and the home does not hold
+    (Home Assistant's prompt lists no states: its live context gives them), or None."""
+    if change_asked(request, home, language, here) is not None:
+        return None
+    if negated(request, language) or tells(request, language) or is_question(request, language):
+        return None
+    found = _relative_to(request, home, language, here)
+    if found is None or found[1].domain == "media_player":
+        return None
+    return found[1]
+
+
+def _relative_to(
+    request: str, home: Home, language: str, here: str | None
+) -> tuple[int, Entity] | None:
+    """The direction (1 up, -1 down) and the device of a change by how much, or None."""
     up, down = _UP.search(request, language), _DOWN.search(request, language)
     if up == down:
         return None  # neither, or both: not a change by how much
     if numbers_in(request, language) and not _percent_said(request, language):
         return None  # "dim the lamp to 15 percent": a level, Home Assistant's sentences
     sign = 1 if up else -1
-    large = _A_LOT.search(request, language)
     if _WARMTH.search(request, language):
         climate = _device(request, home, ("climate",), here)
-        target = (
-            _number(home.attributes.get(climate.entity_id, {}).get("temperature"))
-            if (climate)
-            else None
-        )
-        if climate is None or target is None:
-            return None
-        step = _DEGREE_LARGE if large else _DEGREE_SMALL
-        return _act("HassClimateSetTemperature", climate, temperature=target + sign * step)
-    player = (
-        _device(request, home, ("media_player",), here)
-        if (_SOUND.search(request, language) or _named(request, home, "media_player"))
-        else None
-    )
-    if player is not None:
-        step = _percent_said(request, language)
-        return _act(
-            "HassSetVolumeRelative",
-            player,
-            volume_step=sign * step if step else ("up" if up else "down"),
-        )
+        return (sign, climate) if climate is not None else None
+    if _SOUND.search(request, language) or _named(request, home, "media_player"):
+        player = _device(request, home, ("media_player",), here)
+        if player is not None:
+            return sign, player
     light = _named(request, home, "light")
-    if light is None:
-        return None
-    level = _brightness(light, home)
-    if level is None:
-        return None
-    step = _percent_said(request, language) or (_LARGE if large else _SMALL)
-    if not (_A_LITTLE.search(request, language) or large or _percent_said(request, language)):
+    said_how_much = (
+        _A_LITTLE.search(request, language)
+        or _A_LOT.search(request, language)
+        or _percent_said(request, language)
+    )
+    if light is None or not said_how_much:
         return None  # "dim the lamp": by how much is not said; the sentences ask
-    return _act("HassLightSet", light, brightness=max(1, min(100, level + sign * step)))
+    return sign, light
 
 
 def _device(
@@ -229,7 +239,7 @@ def _device(
     """The device of these domains the request means: named, in the place said, in the
     place it was heard in, or (``only``) the only one. None where the request names a
     device of another kind: the change is that device's, not this one's."""
-    named = devices_named(request, home)
+    named = [e for e in devices_named(request, home) if not _a_place_too(e, home)]
     if any(e.domain not in domains for e in named):
         return None
     pool = [e for e in home.entities.values() if e.domain in domains]
@@ -241,6 +251,13 @@ def _device(
         return found
     in_here = [e for e in pool if (area := home.area_of(e)) is not None and area.name == here]
     return in_here[0] if len(in_here) == 1 else None
+
+
+def _a_place_too(entity: Entity, home: Home) -> bool:
+    """Whether a device is called as its area is (a "Living Room" speaker): its name
+    in a request may be the place."""
+    places = {normalize(n) for a in home.areas.values() for n in (a.name, *a.aliases)}
+    return any(normalize(name) in places for name in entity.names)
 
 
 def _place_said(request: str, home: Home, pool: list[Entity]) -> bool:

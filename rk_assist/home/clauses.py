@@ -108,10 +108,7 @@ def _completed(
     )
     read_state = None
     for head, tail in combos:
-        if head and (
-            normalize(part).startswith(normalize(head))
-            or part.split()[0].lower() == head.split()[-1].lower()
-        ):
+        if head and _overlaps(head, part):
             continue
         candidate = " ".join(w for w in (head, part, tail) if w)
         intent = _intent_read(candidate, language, home, here)
@@ -122,6 +119,12 @@ def _completed(
         if read_state is None and (head or not before):
             read_state = candidate
     return read_state
+
+
+def _overlaps(head: str, part: str) -> bool:
+    """Whether the words borrowed are already the clause's own first words."""
+    borrowed, own = head.lower().split(), part.lower().split()
+    return any(borrowed[-k:] == own[:k] for k in range(1, len(borrowed) + 1))
 
 
 def _understood(text: str, language: str, home: Home, here: str | None) -> bool:
@@ -187,9 +190,16 @@ _TOO = LanguagePatterns(
         "nl": r"^\s*(?:en)\s+|\s*\b(?:ook)\b",
     }
 )
-#: "the bedroom one": the kind said before, in English (other languages agree the
-#: article with it: "la de la mesilla", not read yet).
-_ONE = {"en": re.compile(r"\bone\b", re.IGNORECASE)}
+#: "the bedroom one", "la de la mesilla", "quella della camera": the kind said before,
+#: left out. Each stands for the previous request's last word (English) or its last two,
+#: the article with the noun ("la lámpara"); German and Dutch end a request with a
+#: particle ("ein", "aan"), so theirs are not read yet.
+_ONE = {
+    "en": (re.compile(r"\bone\b", re.IGNORECASE), 1),
+    "es": (re.compile(r"^(?:la|el|las|los)(?= de\b)", re.IGNORECASE), 2),
+    "it": (re.compile(r"^(?:quell[aoie]|quel)(?= d)", re.IGNORECASE), 2),
+    "fr": (re.compile(r"^(?:celle|celui|celles|ceux)(?= d)", re.IGNORECASE), 2),
+}
 
 
 def as_before(
@@ -199,9 +209,9 @@ def as_before(
     too" after "turn on the wardrobe light"; "the table lamp" answering "which lamp?"
     after "turn on the lamp"), where Home Assistant's sentences read that; else None."""
     part = _TOO.of(language).sub(" ", text).strip(" ,.!?")
-    one = _ONE.get(language.split("-")[0])
-    if one is not None and one.search(part) and previous.split():
-        part = one.sub(previous.split()[-1], part)
+    one, words = _ONE.get(language.split("-")[0], (None, 0))
+    if one is not None and one.search(part) and len(previous.split()) > words:
+        part = one.sub(" ".join(previous.split()[-words:]), part, count=1)
     if not part or (not devices_named(part, home) and not _places_said(part, home)):
         return None
     found = _completed(part, previous, previous, language, home, here)

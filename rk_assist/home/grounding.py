@@ -33,6 +33,7 @@ from .phrases import SAY_ITS_NAME, base_language, phrase
 from .request_words import (
     MEDIA_VERBS,
     asks,
+    degrees_said,
     kinds_read,
     media_verbs_read,
     numbers_in,
@@ -422,10 +423,13 @@ def numbers_said(call: ToolCall, request: str, language: str = "en") -> ToolCall
     if spec is None:
         return call
     said = _numbers_in(request, language)
+    # A number said in degrees is a temperature: "set the living room to 22 degrees"
+    # set a speaker called Living Room to volume 22.
+    degrees = degrees_said(request, language) if "temperature" not in spec.slots else set()
     kept = {}
     for slot, value in call.arguments.items():
         numeric = spec.slots.get(slot) in _NUMERIC_KINDS and isinstance(value, int | float)
-        if numeric and float(value) not in said:
+        if numeric and (float(value) not in said or float(value) in degrees):
             continue
         kept[slot] = value
     return call if kept == call.arguments else ToolCall(call.name, kept)

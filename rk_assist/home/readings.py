@@ -187,3 +187,52 @@ def the_one(
     if len(hinted) == 1:
         return hinted[0]
     return pool[0] if len(pool) == 1 else None
+
+
+#: Words for lights, and for a light being on, per language: "is any light on in the
+#: bathroom" said in the word orders Home Assistant's sentences do not read ("Ist im Bad
+#: noch ein Licht an", "Brandt er nog licht in de woonkamer?").
+_LIGHTS = LanguagePatterns(
+    {
+        "en": r"\b(?:lights?|lamps?)\b",
+        "de": r"\b(?:licht|lichter|lampe|lampen)\b",
+        "fr": r"\b(?:lumières?|lampes?)\b",
+        "es": r"\b(?:luz|luces|lámparas?)\b",
+        "it": r"\b(?:luc[ei]|lampad[ae])\b",
+        "nl": r"\b(?:licht|lichten|lamp|lampen)\b",
+    }
+)
+_LIT = LanguagePatterns(
+    {
+        "en": r"\bon\b",
+        "de": r"\b(?:an|brennt|brennen|eingeschaltet)\b",
+        "fr": r"\ballumée?s?\b",
+        "es": r"\b(?:encendidas?|prendidas?)\b",
+        "it": r"\b(?:accese?|acceso)\b",
+        "nl": r"\b(?:aan|brandt|branden)\b",
+    }
+)
+
+
+def lights_on_asked(request: str, home: Home, language: str) -> list[Action]:
+    """The reads of a place's lights a question asks about ("is any light on in the
+    kitchen"), or []: one place said, and it has lights."""
+    if (
+        not _asks(request, language)
+        or not _LIGHTS.search(request, language)
+        or not _LIT.search(request, language)
+        or devices_named(request, home)  # a device named is asked about itself
+    ):
+        return []
+    said = f" {normalize(request)} "
+    places = [
+        area
+        for area in home.areas.values()
+        if any(f" {normalize(n)} " in said for n in (area.name, *area.aliases) if n)
+    ]
+    if len(places) != 1:
+        return []
+    lights = [
+        e for e in home.entities.values() if e.domain == "light" and e.area_id == places[0].area_id
+    ]
+    return [Action("HassGetState", {"name": e.entity_id}, e.entity_id) for e in lights]

@@ -87,6 +87,25 @@ def numbers_in(text: str, language: str) -> set[float]:
     return {float(n) for n in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?!\w)", digits)}
 
 
+#: A number said in degrees, per language.
+_DEGREES = LanguagePatterns(
+    {
+        "en": r"(\d+(?:[.,]\d+)?)\s*(?:degrees?|°)",
+        "de": r"(\d+(?:[.,]\d+)?)\s*(?:grad|°)",
+        "fr": r"(\d+(?:[.,]\d+)?)\s*(?:degrés?|°)",
+        "es": r"(\d+(?:[.,]\d+)?)\s*(?:grados?|°)",
+        "it": r"(\d+(?:[.,]\d+)?)\s*(?:grad[oi]|°)",
+        "nl": r"(\d+(?:[.,]\d+)?)\s*(?:graden|graad|°)",
+    }
+)
+
+
+def degrees_said(text: str, language: str) -> set[float]:
+    """The numbers a request says in degrees ("auf 21 Grad", "twenty one degrees")."""
+    digits = with_digits(text, language)
+    return {float(n.replace(",", ".")) for n in _DEGREES.of(language).findall(digits)}
+
+
 #: The slots that carry a level the request must say itself.
 _LEVELS = ("brightness", "position", "temperature", "percentage", "volume_level")
 

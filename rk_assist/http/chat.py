@@ -44,9 +44,10 @@ from .ha_prompt import home_from_prompt
 from .understood import (
     call_arguments,
     call_name,
+    changed_after_reading,
     checked_calls,
     state_answer,
-    understood_call,
+    understood_calls,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -313,9 +314,14 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
     if settled is not None:
         # A voice assistant thanked or told something: nothing to do or ask the model.
         return ReplyPiece(content=sentence(settled, language), stats=GenerationStats())
-    call = await asyncio.to_thread(understood_call, list(chat.messages), chat.tools, language)
-    if call is not None:
-        return ReplyPiece(tool_calls=[call], stats=GenerationStats())
+    calls = await asyncio.to_thread(understood_calls, list(chat.messages), chat.tools, language)
+    if not calls:
+        changed = await asyncio.to_thread(
+            changed_after_reading, list(chat.messages), chat.tools, language
+        )
+        calls = [changed] if changed is not None else []
+    if calls:
+        return ReplyPiece(tool_calls=calls, stats=GenerationStats())
     if (
         asked
         and latest is not None

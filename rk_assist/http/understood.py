@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..assistant.choices import meant_unnamed_sensitive
+from ..home.changes import change_asked, state_needed
+from ..home.clauses import as_before, requests_in
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -28,9 +31,10 @@ from ..home.model import Home
 from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
+from ..home.request_words import with_digits
 from ..home.resolve import Action, resolve_calls
 from ..home.responses import in_language, reading_sentence, state_sentence
-from ..home.sentences import MEDIA_INTENTS, Understood, understand
+from ..home.sentences import MEDIA_INTENTS, Understood, near_miss, understand
 from ..output.calls import ToolCall
 from .ha_prompt import home_from_prompt, item_in_live_context
 
@@ -38,26 +42,143 @@ _LOGGER = logging.getLogger(__name__)
 LIVE_CONTEXT = "GetLiveContext"
 
 
-def understood_call(
+def understood_calls(
     messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
-) -> ToolCall | None:
-    """The offered tool's call for a new request Home Assistant's sentences settle, or None."""
+) -> list[ToolCall]:
+    """The offered tools' calls for a new request the code settles without the model:
+    one Home Assistant's sentences read, several said as one ("turn on the bed light and
+    the fan"), one for the device named after the last request ("and the fan too"), a name
+    one letter off put right, or a change by how much that needs no state ("halfway",
+    "21 degrees in the lounge"). [] where the model is to answer."""
     if not tools or not messages or messages[-1].role != "user":
-        return None
+        return []
     system = messages[0].content if messages[0].role == "system" else ""
     home = home_from_prompt(system)
     if home is None:
+        return []
+    request = with_digits(messages[-1].content, language)
+    call = _sentences_call(messages, tools, language, home)
+    if call is not None:
+        return [call]
+    clauses = requests_in(request, language, home)
+    calls = [_call_for(clause, messages, home, tools, language) for clause in clauses]
+    if clauses and all(calls):
+        _LOGGER.info("Several requests in one: %s", calls)
+        return [call for call in calls if call is not None]
+    previous = next((m.content for m in reversed(messages[:-1]) if m.role == "user"), None)
+    for text in (
+        as_before(request, previous, language, home) if previous else None,
+        near_miss(request, language, home),
+    ):
+        call = _call_for(text, messages, home, tools, language) if text else None
+        if call is not None:
+            return [call]
+    call = _change_call(request, home, tools, language)
+    if call is not None:
+        return [call]
+    live = _offered(tools, LIVE_CONTEXT)
+    needed = state_needed(request, home, language) if live is not None else None
+    if live is not None and needed is not None:
+        # "a little warmer": from what the thermostat is set to, which Home Assistant's
+        # prompt does not say; its live context does (see changed_after_reading).
+        call = ToolCall(live["function"]["name"], {"name": needed.name})
+        _LOGGER.info("A change by how much, from the state the live context gives: %s", call)
+        return [call]
+    return []
+
+
+def _change_call(
+    request: str, home: Home, tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    change = change_asked(request, home, language)
+    tool = _offered(tools, change.intent) if change is not None else None
+    if change is None or tool is None or change.entity_id not in home.entities:
         return None
+    slots = {**change.slots, "name": home.entities[change.entity_id].name}
+    call = ToolCall(tool["function"]["name"], _shaped(slots, tool))
+    _LOGGER.info("A change said by how much: %s", call)
+    return call
+
+
+def changed_after_reading(
+    messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    """The call for a change by how much, once the live context gave the device's state
+    it steps from (the round ``understood_calls`` asked for), or None."""
+    if not tools or not messages or messages[-1].role != "tool" or messages[0].role != "system":
+        return None
+    asked = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    if asked is None or len(asked.tool_calls) != 1:
+        return None
+    name = str(call_arguments(asked.tool_calls[0]).get("name") or "")
+    if call_name(asked.tool_calls[0]).rpartition("__")[2] != LIVE_CONTEXT or not name:
+        return None
+    home = home_from_prompt(messages[0].content)
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    request = with_digits(request, language)
+    needed = state_needed(request, home, language) if home is not None else None
+    if home is None or needed is None or needed.name.casefold() != name.casefold():
+        return None
+    item = item_in_live_context(_result_text(messages[-1].content) or "", name)
+    if item is None:
+        return None
+    known = replace(
+        home,
+        states={**home.states, needed.entity_id: str(item.get("state", ""))},
+        attributes={**home.attributes, needed.entity_id: dict(item.get("attributes") or {})},
+    )
+    return _change_call(request, known, tools, language)
+
+
+def _result_text(content: str) -> str | None:
+    """The text of a tool result Home Assistant sends (its ``result``), or None."""
+    try:
+        result = json.loads(content)
+    except ValueError:
+        return None
+    while isinstance(result, dict) and isinstance(result.get("data"), dict):
+        result = result["data"]
+    text = result.get("result") if isinstance(result, dict) else None
+    return text if isinstance(text, str) else None
+
+
+def _call_for(
+    text: str, messages: list[Any], home: Home, tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    understood = understand(text, language, home)
+    return _call_of(understood, home, tools) if understood is not None else None
+
+
+def understood_call(
+    messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    """The first of ``understood_calls``, or None."""
+    calls = understood_calls(messages, tools, language)
+    return calls[0] if calls else None
+
+
+def _sentences_call(
+    messages: list[Any], tools: tuple[dict[str, Any], ...], language: str, home: Home
+) -> ToolCall | None:
+    """The offered tool's call for a new request Home Assistant's sentences settle, or None."""
     # A thermostat's target before Home Assistant's sentences, which read it as the
     # room's temperature; what a sensor measures after them.
     call = _read_call(messages[-1].content, home, tools, language, target_asked)
     if call is not None:
         return call
-    understood = understand(messages[-1].content, language, home)
+    understood = understand(with_digits(messages[-1].content, language), language, home)
     if understood is None:
         understood = _by_reference(messages, home, language)
     if understood is None:
         return _read_call(messages[-1].content, home, tools, language, quantity_asked)
+    return _call_of(understood, home, tools)
+
+
+def _call_of(
+    understood: Understood, home: Home, tools: tuple[dict[str, Any], ...]
+) -> ToolCall | None:
+    """The offered tool's call for what Home Assistant's sentences read, where it settles
+    the request (a state question: the live context's call for the device)."""
     tool = _offered(tools, understood.intent)
     if tool is None:
         live = _offered(tools, LIVE_CONTEXT)
