@@ -67,6 +67,20 @@ TOOLS = (
 )
 
 
+HEATPUMP_LIVE = (
+    "Live Context: An overview of the areas and the devices in this smart home:\n"
+    "- names: HeatPump\n  domain: climate\n  state: heat\n"
+    "  attributes:\n    current_temperature: 25.0\n    temperature: 20.0\n"
+)
+
+
+def with_heatpump_read(asked: list[ChatMessage], call: ToolCall) -> list[ChatMessage]:
+    """The round after a live-context call: the call, and what Home Assistant gives."""
+    made = {"function": {"name": call.name, "arguments": call.arguments}}
+    result = json.dumps({"data": {"result": HEATPUMP_LIVE}, "error": False})
+    return [*asked, ChatMessage("assistant", "", (made,)), ChatMessage("tool", result)]
+
+
 def chat(text: str) -> list[ChatMessage]:
     return [ChatMessage("system", HA_PROMPT), ChatMessage("user", text)]
 
@@ -189,18 +203,7 @@ def test_what_a_thermostat_is_set_to_is_said_from_the_live_context():
     asked = [ChatMessage("system", prompt), ChatMessage("user", "what is the heatpump set to")]
     call = understood_call(asked, TOOLS, "en")
     assert call == ToolCall("homeassistant__GetLiveContext", {"name": "HeatPump"})
-    live = (
-        "Live Context: An overview of the areas and the devices in this smart home:\n"
-        "- names: HeatPump\n  domain: climate\n  state: heat\n"
-        "  attributes:\n    current_temperature: 25.0\n    temperature: 20.0\n"
-    )
-    messages = [
-        *asked,
-        ChatMessage(
-            "assistant", "", ({"function": {"name": call.name, "arguments": call.arguments}},)
-        ),
-        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
-    ]
+    messages = with_heatpump_read(asked, call)
     assert state_answer(messages, "en") == "HeatPump is set to 20 degrees."
 
 
@@ -301,18 +304,7 @@ def test_a_little_warmer_steps_from_the_target_the_live_context_gives():
     ]
     read = understood_calls(asked, tools, "en")
     assert read == [ToolCall("homeassistant__GetLiveContext", {"name": "HeatPump"})]
-    live = (
-        "Live Context: An overview of the areas and the devices in this smart home:\n"
-        "- names: HeatPump\n  domain: climate\n  state: heat\n"
-        "  attributes:\n    current_temperature: 25.0\n    temperature: 20.0\n"
-    )
-    messages = [
-        *asked,
-        ChatMessage(
-            "assistant", "", ({"function": {"name": read[0].name, "arguments": read[0].arguments}},)
-        ),
-        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
-    ]
+    messages = with_heatpump_read(asked, read[0])
     assert changed_after_reading(messages, tools, "en") == ToolCall(
         "intent__HassClimateSetTemperature", {"name": "HeatPump", "temperature": 21.0}
     )
