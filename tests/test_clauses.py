@@ -15,7 +15,7 @@ import pytest
 from rk_assist.assistant.conversations import ConversationStore
 from rk_assist.assistant.pipeline import AssistantSettings, Turn, TurnParts, _each_answered
 from rk_assist.assistant.replies import Act, reply_class, words_of
-from rk_assist.home.clauses import as_before, requests_in
+from rk_assist.home.clauses import as_before, requests_in, without_courtesy
 from rk_assist.home.model import load_home
 
 from .test_turn_rules import ScriptedWorker
@@ -217,3 +217,17 @@ async def test_the_answer_to_which_one_completes_the_request():
     assert [(a.intent, a.entity_id) for a in second.outcome.actions] == [
         ("HassTurnOn", "light.table_lamp")
     ]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "plain"),
+    [
+        ("nl", "Kun je het bedlampje even uitdoen?", "Kun je het bedlampje uitdoen"),
+        ("nl", "Mag de keukenlamp even aan?", "de keukenlamp aan"),
+        ("fr", "Pourrais-tu allumer la ventilation", "allumer la ventilation"),
+        ("en", "would you mind turning on the shower fan", "turn on the shower fan"),
+        ("en", "turn on the shower fan", None),
+    ],
+)
+def test_the_courtesy_around_a_request_is_taken_away(language, text, plain):
+    assert without_courtesy(text, language) == plain

@@ -19,7 +19,7 @@ from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
-from ..home.clauses import as_before, requests_in
+from ..home.clauses import as_before, requests_in, without_courtesy
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -183,6 +183,7 @@ class Turn:
             or await self._understood_by_reference(home)
             or await self._understood_as_before(home)
             or await self._understood_near_miss(home)
+            or await self._understood_without_courtesy(home)
             or await self._changed_by_how_much(home)
             or await self._read_from_home(home, quantity_asked)
             or await self._lights_on_asked(home)
@@ -399,6 +400,15 @@ class Turn:
         self._outcome = Outcome(actions=reads)
         _LOGGER.info("A question about a place's lights: %s", reads)
         return True
+
+    async def _understood_without_courtesy(self, home: Home) -> bool:
+        """Whether the request, the courtesy around it taken away ("Mag de keukenlamp even
+        aan?"), is one Home Assistant's sentences settle."""
+        text = await asyncio.to_thread(without_courtesy, self._user_text, self._language)
+        if text is None:
+            return False
+        _LOGGER.info("Read without its courtesy: %r", text)
+        return await self._understood_without_model(home, text)
 
     async def _changed_by_how_much(self, home: Home) -> bool:
         """Whether the request changes a level by how much ("a little brighter", "halfway",

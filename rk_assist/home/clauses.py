@@ -216,3 +216,38 @@ def as_before(
         return None
     found = _completed(part, previous, previous, language, home, here)
     return found if found is not None and normalize(found) != normalize(part) else None
+
+
+#: Courtesy around a request that Home Assistant's sentences do not skip: a modal asking
+#: ("tu pourrais", "mag"), a softening word ("even", "eens"), "would you mind" with its
+#: "-ing". Taken away, what is left is the order itself.
+_COURTESY = LanguagePatterns(
+    {
+        "en": r"^\s*(?:would you mind|do you mind)\s+|\b(?:just|quickly|real quick)\b",
+        "de": r"\b(?:schnell|kurz|einmal)\b",
+        "fr": r"^\s*(?:est-ce que\s+)?(?:tu pourrais|pourrais-tu|vous pourriez|pourriez-vous"
+        r"|tu voudrais bien|tu veux bien)\s+",
+        "es": r"^\s*(?:¿\s*)?(?:me haces el favor de|me harías el favor de)\s+",
+        "it": r"^\s*(?:ti dispiace|mi fai il favore di)\s+",
+        "nl": r"^\s*(?:mag|mogen)\s+|\b(?:even|eens|effe|ff|nou)\b",
+    }
+)
+_GERUND = re.compile(r"\b(\w{2,}?)(?:ing)\b")
+
+
+def without_courtesy(text: str, language: str) -> str | None:
+    """The request with the courtesy around it taken away ("Kun je het bedlampje even
+    uitdoen?" -> "Kun je het bedlampje uitdoen?"), or None where it has none."""
+    pattern = _COURTESY.of(language)
+    plain = pattern.sub(" ", text)
+    if language.split("-")[0] == "en" and re.match(r"^\s*(?:would|do) you mind\b", text, re.I):
+        plain = _GERUND.sub(lambda m: _verb_of(m.group(1)), plain, count=1)
+    plain = " ".join(plain.split()).strip(" ?")
+    return plain if plain and plain != " ".join(text.split()).strip(" ?") else None
+
+
+def _verb_of(stem: str) -> str:
+    """The verb of an English "-ing" ("turning" -> "turn", "switching" -> "switch")."""
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        return stem[:-1]  # "shutting" -> "shut"
+    return stem

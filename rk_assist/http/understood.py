@@ -20,7 +20,7 @@ from typing import Any
 
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
-from ..home.clauses import as_before, requests_in
+from ..home.clauses import as_before, requests_in, without_courtesy
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -69,6 +69,7 @@ def understood_calls(
     for text in (
         as_before(request, previous, language, home) if previous else None,
         near_miss(request, language, home),
+        without_courtesy(request, language),
     ):
         call = _call_for(text, messages, home, tools, language) if text else None
         if call is not None:
