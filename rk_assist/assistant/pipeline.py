@@ -196,6 +196,14 @@ class Turn:
             # turned such remarks into state reads and made-up devices.
             await self._speakable(sentence(ACKNOWLEDGED, self._language), time.perf_counter())
             return self._remember(turn)
+        if home is not None and parts.settings.home_sentences and parts.executor is None:
+            unknown = await asyncio.to_thread(unknown_device, self._user_text, self._language, home)
+            if unknown is not None:
+                # An order for a device the home lacks, read by Home Assistant's own order
+                # sentences: its "no device called ...", without the model's guesses.
+                _LOGGER.info("An order naming no device here: %s", unknown.refusals)
+                self._outcome = unknown
+                return self._remember(turn)
         system_prompt, tools = parts.prompt
         request = GenerationRequest(
             system_prompt=system_prompt,
