@@ -308,3 +308,11 @@ def test_a_little_warmer_steps_from_the_target_the_live_context_gives():
     assert changed_after_reading(messages, tools, "en") == ToolCall(
         "intent__HassClimateSetTemperature", {"name": "HeatPump", "temperature": 21.0}
     )
+
+
+async def test_an_order_for_a_device_the_prompt_does_not_list_is_told_so():
+    from rk_assist.http.chat import ChatRequest, _settled_reply
+
+    chat_request = ChatRequest(model="m", messages=tuple(chat("turn on the jacuzzi")), tools=TOOLS)
+    reply = await _settled_reply(chat_request, "en")
+    assert reply is not None and "jacuzzi" in reply.content.lower() and not reply.tool_calls

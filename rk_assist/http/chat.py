@@ -17,7 +17,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assistant.choices import only_describes, orders_unnamed_opening, settled_without_model
+from ..assistant.choices import (
+    only_describes,
+    orders_unnamed_opening,
+    settled_without_model,
+    unknown_device,
+)
 from ..assistant.replies import (
     ACKNOWLEDGED,
     FAILED_ACTION,
@@ -38,9 +43,16 @@ from ..output.speech import (
     TOOL_CALL_BLOCKS,
     BlockStripper,
 )
-from ..runtimes.base import ChatMessage, GenerationRequest, GenerationStats, Sampling
+from ..runtimes.base import (
+    ChatMessage,
+    GenerationRequest,
+    GenerationStats,
+    OutputConstraint,
+    Sampling,
+)
 from ..runtimes.worker import ModelWorker
 from .ha_prompt import home_from_prompt
+from .tool_grammar import client_constraint
 from .understood import (
     call_arguments,
     call_name,
@@ -65,6 +77,8 @@ class ChatRequest:
     think: bool | None = None
     #: A structured answer was asked for: a bare JSON reply is content, not a call.
     wants_json: bool = False
+    #: OpenAI's ``tool_choice``: "auto" (or None), "required", or one function named.
+    tool_choice: Any = None
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -108,7 +122,25 @@ def generation_request(
         max_new_tokens=max(limit, 1),
         tools_json=json.dumps(list(chat.tools)) if chat.tools else None,
         sampling=chat.sampling,
+        constraint=_tools_constraint(chat, system),
     )
+
+
+def _unknown_device(chat: ChatRequest, request: str, language: str) -> str | None:
+    """Home Assistant's "no device called ..." for an order naming a device its prompt
+    does not list, or None."""
+    system = chat.messages[0].content if chat.messages[0].role == "system" else ""
+    home = home_from_prompt(system)
+    unknown = unknown_device(request, language, home) if home is not None else None
+    return " ".join(unknown.refusals) if unknown is not None else None
+
+
+def _tools_constraint(chat: ChatRequest, system: str) -> OutputConstraint | None:
+    """Words, or calls of the offered tools as their schemas allow (``tool_grammar``);
+    None without tools, for a structured answer, or for a model asked to think first."""
+    if not chat.tools or chat.wants_json or chat.think:
+        return None
+    return client_constraint(chat.tools, home_from_prompt(system), chat.tool_choice)
 
 
 class ReplyReader:
@@ -322,6 +354,15 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
         calls = [changed] if changed is not None else []
     if calls:
         return ReplyPiece(tool_calls=calls, stats=GenerationStats())
+    unknown = (
+        await asyncio.to_thread(_unknown_device, chat, latest.content, language)
+        if asked and latest is not None
+        else None
+    )
+    if unknown is not None:
+        # An order for a device Home Assistant's prompt does not list: said so (the
+        # model may only name listed devices, so it could not say which it missed).
+        return ReplyPiece(content=unknown, stats=GenerationStats())
     if (
         asked
         and latest is not None

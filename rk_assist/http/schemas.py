@@ -205,6 +205,7 @@ def openai_chat(body: Any) -> ChatRequest:
         sampling=Sampling(temperature=data["temperature"], top_p=data["top_p"], seed=data["seed"]),
         max_tokens=_positive(data["max_completion_tokens"] or data["max_tokens"]),
         wants_json=response_format.get("type", "text") != "text",
+        tool_choice=data["tool_choice"],
     )
 
 
