@@ -104,21 +104,26 @@ def vocab_only_model() -> llama_cpp.Llama:
     )
 
 
+def assert_grammar_takes(llm: llama_cpp.Llama, gbnf: str, text: str) -> None:
+    """llama.cpp's grammar takes ``text`` token by token, and may end after it."""
+    # llama-cpp-python offers no public vocab handle; the runtime reads the same one.
+    guard = GrammarGuard(llm._model.vocab, gbnf)
+    try:
+        for token in llm.tokenize(text.encode(), add_bos=False):
+            assert guard.allows(token), (text, llm.detokenize([token]))
+            guard.accept(token)
+        assert guard.allows(llm.token_eos())  # complete: the answer may end here
+    finally:
+        guard.close()
+
+
 @pytest.mark.parametrize("free_names", [True, False])
 def test_llama_cpp_parses_the_grammar_and_agrees_with_the_matcher(free_names):
     """Token by token, llama.cpp's grammar accepts what the Python follower accepts."""
     llm = vocab_only_model()
     constraint = answer_constraint(HOME, free_names=free_names)
     for text in GOOD:
-        # llama-cpp-python offers no public vocab handle; the runtime reads the same one.
-        guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
-        try:
-            for token in llm.tokenize(text.encode(), add_bos=False):
-                assert guard.allows(token), (text, llm.detokenize([token]))
-                guard.accept(token)
-            assert guard.allows(llm.token_eos())  # complete: the answer may end here
-        finally:
-            guard.close()
+        assert_grammar_takes(llm, constraint.gbnf, text)
     for text in BAD[:6]:
         # llama-cpp-python offers no public vocab handle; the runtime reads the same one.
         guard = GrammarGuard(llm._model.vocab, constraint.gbnf)

@@ -8,15 +8,13 @@ Python follower and with llama.cpp's own grammar parser, token by token.
 
 from __future__ import annotations
 
-import llama_cpp
 import pytest
 
 from rk_assist.home.call_grammar import CallMatcher
 from rk_assist.http.ha_prompt import home_from_prompt
 from rk_assist.http.tool_grammar import client_constraint
-from rk_assist.runtimes.embedded import embedded_model_path
-from rk_assist.runtimes.grammar_sampling import GrammarGuard
 
+from .test_call_grammar import assert_grammar_takes, vocab_only_model
 from .test_ha_prompt import HA_PROMPT, TARGETS, tool
 
 HOME = home_from_prompt(HA_PROMPT)
@@ -99,16 +97,7 @@ def test_no_tool_it_can_write_is_no_constraint():
 
 
 def test_llama_cpp_parses_the_grammar_and_agrees_with_the_follower():
-    llm = llama_cpp.Llama(
-        model_path=str(embedded_model_path()), vocab_only=True, n_ctx=64, verbose=False
-    )
+    llm = vocab_only_model()
     constraint = client_constraint(TOOLS, HOME)
     for text in GOOD:
-        guard = GrammarGuard(llm._model.vocab, constraint.gbnf)
-        try:
-            for token in llm.tokenize(text.encode(), add_bos=False):
-                assert guard.allows(token), (text, llm.detokenize([token]))
-                guard.accept(token)
-            assert guard.allows(llm.token_eos())
-        finally:
-            guard.close()
+        assert_grammar_takes(llm, constraint.gbnf, text)
