@@ -448,3 +448,30 @@ async def test_cache_management_answers_local_peers(service):
             assert gone.status == 200
         async with session.delete(f"{url}/v1/cache/{doomed['model']}/{doomed['name']}") as gone:
             assert gone.status == 404
+
+
+async def test_openai_stream_sends_one_call_a_chunk(service):
+    """Home Assistant's llama_cpp integration reads the first call of each chunk only:
+    "turn on the kitchen light and the porch light" turned on the kitchen light alone."""
+    await wait_idle(service)
+    client = openai.AsyncOpenAI(base_url=f"{base_url(service)}/v1", api_key="unused")
+    stream = await client.chat.completions.create(
+        model=model_name(service),
+        messages=[
+            {"role": "system", "content": HA_SYSTEM},
+            {"role": "user", "content": "turn on the kitchen light and the porch light"},
+        ],
+        tools=HA_TOOLS,
+        stream=True,
+        temperature=0,
+    )
+    chunks = [chunk async for chunk in stream]
+    calls = [
+        c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls
+    ]
+    assert [len(batch) for batch in calls] == [1, 1]
+    assert [batch[0].index for batch in calls] == [0, 1]
+    assert {json.loads(b[0].function.arguments)["name"] for b in calls} == {
+        "Kitchen Light",
+        "Porch Light",
+    }

@@ -104,14 +104,13 @@ class OpenAiApi:
         try:
             await send({**chunk, "choices": [_choice({"role": "assistant", "content": ""})]})
             while piece is not None:
-                delta: dict[str, Any] = {}
                 if piece.content:
-                    delta["content"] = piece.content
-                if piece.tool_calls:
-                    delta["tool_calls"] = _calls(piece.tool_calls, calls)
-                    calls += len(piece.tool_calls)
-                if delta:
-                    await send({**chunk, "choices": [_choice(delta)]})
+                    await send({**chunk, "choices": [_choice({"content": piece.content})]})
+                # One call a chunk, as OpenAI streams them: Home Assistant's llama_cpp
+                # integration reads only the first call of each chunk.
+                for call in _calls(piece.tool_calls, calls):
+                    await send({**chunk, "choices": [_choice({"tool_calls": [call]})]})
+                calls += len(piece.tool_calls)
                 if piece.stats is not None:
                     reason = _finish_reason(piece.stats, calls > 0)
                     await send({**chunk, "choices": [_choice({}, reason)]})
