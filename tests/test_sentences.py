@@ -148,6 +148,9 @@ def test_the_name_an_order_gives_that_the_home_lacks():
     german = load_home(EVAL / "wohnung-de" / "home.yaml")
     assert name_not_in_home("Öffne die Hintertür", "de", german) == "Hintertür"
     assert name_not_in_home("Guten Abend", "de", german) is None
+    # A quantity is no name: "launch a timer of 5 minutes" is a timer.
+    french = load_home(EVAL / "maison-fr" / "home.yaml")
+    assert name_not_in_home("Lance un minuteur de 5 minutes", "fr", french) is None
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -253,6 +254,7 @@ def name_not_in_home(text: str, language: str, home: Home) -> str | None:
                 name
                 and normalize(name) not in (whole, bare, *skipped)
                 and len(name.split()) <= _MOST_NAME_WORDS
+                and not _QUANTITY.search(name)
             ):
                 names.add(name)
     except Exception as err:  # hassil is not ours: a failure means "not read"
@@ -273,7 +275,10 @@ def name_not_in_home(text: str, language: str, home: Home) -> str | None:
 
 
 #: More words than a device's name has: a sentence that left a clause open, not a name.
-_MOST_NAME_WORDS = 5
+_MOST_NAME_WORDS = 4
+#: A number and the word it counts ("un minuteur de 5 minutes"): a quantity, not a name
+#: ("3d printer" is one).
+_QUANTITY = re.compile(r"\d+(?:[.,]\d+)?\s+\w")
 
 
 def near_miss(text: str, language: str, home: Home) -> str | None:
