@@ -123,8 +123,8 @@ _SHORTEST_NAME = 4
 def refused_only_generic(outcome: Outcome, home: Home | None, request: str = "") -> bool:
     """Whether every refusal is of a name the home has no device called that only its
     locks, doors and gates share ("Porta", "Deur", "everything"), of a place where only
-    they open ("Entrance"), or of the request itself read back as a name ("Schließ
-    bitte auf"): the order named none of them plainly."""
+    they open ("Entrance"), of a kind they are of ("Cover"), or of the request itself read
+    back as a name ("Schließ bitte auf"): the order named none of them plainly."""
     if home is None:
         return False
     names = [values.get("entity", "") for _error, values in outcome.errors]
@@ -133,9 +133,20 @@ def refused_only_generic(outcome: Outcome, home: Home | None, request: str = "")
         and (
             names_sensitive_only(name, home)
             or opens_only_sensitive(name, home)
+            or _a_kind_with_locks(name, home)
             or normalize(name) == normalize(request)
         )
         for reason, name in zip(outcome.reasons, names, strict=False)
+    )
+
+
+def _a_kind_with_locks(name: str, home: Home) -> bool:
+    """Whether a name is a kind of device ("Cover", "locks") of which the home has a lock,
+    door or gate: "open all covers" names none of them plainly."""
+    said = normalize(name)
+    return any(
+        entity.sensitive and said in (entity.domain, f"{entity.domain}s")
+        for entity in home.entities.values()
     )
 
 
