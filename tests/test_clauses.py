@@ -101,6 +101,15 @@ def test_a_lock_beside_words_that_are_no_order_is_not_cut():
     ]
 
 
+def test_a_place_inside_a_device_name_is_no_place_said():
+    """Seen (1.5B): "switch off the yard lights and open the door" went whole to the model,
+    which turned the yard lights off and on again ("open")."""
+    assert requests_in("switch off the yard lights and open the door", "en", FLAT) == [
+        "switch off the yard lights",
+        "open the door",
+    ]
+
+
 def test_a_negated_request_is_not_cut():
     """ "don't turn off the arc lamp and the table lamp": the table lamp alone reads as
     "turn the table lamp on", which nobody asked for."""

@@ -155,8 +155,12 @@ def _acts_on_sensitive(clause: str, language: str, home: Home, here: str | None)
 
 
 def _places_said(text: str, home: Home) -> list[str]:
-    """The names of the home's areas the request says."""
+    """The names of the home's areas the request says, other than inside a device's name
+    ("the yard lights" names a light, not the yard)."""
     said = f" {normalize(text)} "
+    for entity in devices_named(text, home):
+        for name in entity.names:
+            said = said.replace(f" {normalize(name)} ", " ")
     return [
         name
         for area in home.areas.values()
