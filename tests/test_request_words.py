@@ -25,6 +25,7 @@ from rk_assist.home.request_words import (
     numbers_in,
     polarity,
     value_not_said,
+    verb_slip,
     with_digits,
 )
 from rk_assist.home.resolve import resolve_calls
@@ -298,3 +299,10 @@ def test_a_level_the_request_does_not_say():
     assert value_not_said({"brightness": 50}, "set the lamp to 50%", "en") is None
     assert value_not_said({"temperature": 21.0}, "Heizung auf 21 Grad", "de") is None
     assert value_not_said({"name": "Lamp"}, "turn on the lamp", "en") is None
+
+
+def test_on_or_off_with_a_doubled_letter_heard_single():
+    """Seen: "turn of the hall lantern" (speech-to-text) was not understood."""
+    assert verb_slip("turn of the studio light", "en") == "turn off the studio light"
+    assert verb_slip("turn off the studio light", "en") is None
+    assert verb_slip("Schalte das Licht aus", "de") is None

@@ -31,7 +31,7 @@ from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.readings import lights_on_asked, quantity_asked, target_asked
 from ..home.references import with_device
-from ..home.request_words import reads_as_other, value_not_said, with_digits
+from ..home.request_words import reads_as_other, value_not_said, verb_slip, with_digits
 from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import heard, in_language
 from ..home.sentences import near_miss, understand
@@ -389,13 +389,18 @@ class Turn:
         return await self._understood_without_model(home, text)
 
     async def _understood_near_miss(self, home: Home) -> bool:
-        """Whether the request names a device with one letter wrong ("the tower fun") and,
-        put right, Home Assistant's sentences settle it."""
-        text = await asyncio.to_thread(near_miss, self._user_text, self._language, home)
-        if text is None:
-            return False
-        _LOGGER.info("Read with a name put right: %r", text)
-        return await self._understood_without_model(home, text)
+        """Whether the request names a device with one letter wrong ("the tower fun"), or
+        says "on" or "off" with a doubled letter single ("turn of"), and, put right, Home
+        Assistant's sentences settle it."""
+        for text in (
+            await asyncio.to_thread(near_miss, self._user_text, self._language, home),
+            await asyncio.to_thread(verb_slip, self._user_text, self._language),
+        ):
+            if text is not None:
+                _LOGGER.info("Read with a word put right: %r", text)
+                if await self._understood_without_model(home, text):
+                    return True
+        return False
 
     async def _lights_on_asked(self, home: Home) -> bool:
         """Whether the request asks if a place has a light on ("Brandt er nog licht in de

@@ -503,3 +503,25 @@ def color_value(word: str, language: str) -> str:
     """
     said = word.strip().lower()
     return next((out for pattern, out in _colors(language) if pattern.fullmatch(said)), word)
+
+
+def verb_slip(text: str, language: str) -> str | None:
+    """The request with a word of on or off that speech-to-text wrote with a doubled
+    letter single ("turn of the light": "off") put right, or None.
+
+    A doubled letter heard as one is the slip; a word that is one only with the
+    letter doubled back is read so. Home Assistant's sentences then judge the result.
+    """
+    verbs = {word for side in _verbs(language).values() for word in side}
+    doubled = {
+        word[:i] + word[i + 1 :]: word
+        for word in verbs
+        for i in range(1, len(word))
+        if word[i] == word[i - 1]
+    }
+    words = text.split()
+    for number, word in enumerate(words):
+        bare = word.lower().strip(",.!?")
+        if bare in doubled and bare not in verbs:
+            return " ".join([*words[:number], doubled[bare], *words[number + 1 :]])
+    return None

@@ -31,7 +31,7 @@ from ..home.model import Home
 from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
-from ..home.request_words import with_digits
+from ..home.request_words import verb_slip, with_digits
 from ..home.resolve import Action, resolve_calls
 from ..home.responses import in_language, reading_sentence, state_sentence
 from ..home.sentences import MEDIA_INTENTS, Understood, near_miss, understand
@@ -69,6 +69,7 @@ def understood_calls(
     for text in (
         as_before(request, previous, language, home) if previous else None,
         near_miss(request, language, home),
+        verb_slip(request, language),
         without_courtesy(request, language),
     ):
         call = _call_for(text, messages, home, tools, language) if text else None
