@@ -46,6 +46,8 @@ GOOD = [
     '<tool_call>\n{"name": "intent__HassTurnOn", "arguments": {"name": "big light"}}\n'
     "</tool_call>",
     "The capital of France is Paris.",
+    # The bare JSON line a small Qwen writes as often as the tags.
+    '{"name": "intent__HassMediaPause", "arguments": {}}',
 ]
 BAD = [
     # A floor the prompt does not list (it lists none), an area it does not list.
@@ -62,6 +64,7 @@ BAD = [
     '<tool_call>\n{"name": "intent__HassToggle", "arguments": {}}\n</tool_call>',
     "}",
     '{"name": "intent__HassTurnOn"}',
+    '{"name": "intent__HassTurnOn", "arguments": {"name": "Jacuzzi"}}',
 ]
 
 

@@ -7,7 +7,7 @@ called Kitchen" was spoken), braces, and arguments of the wrong kind. Here
 the client's tools (Home Assistant's Assist API, Extended OpenAI
 Conversation's functions, plain OpenAI tools) become the same kind of
 pattern as ``home/call_grammar.py``: an answer is words, or calls of offered
-tools in Qwen's ``<tool_call>`` blocks whose arguments follow each tool's
+tools (in Qwen's ``<tool_call>`` blocks or bare) whose arguments follow each tool's
 JSON schema (enums, numbers, booleans, arrays of enums), with device, area
 and floor names limited to those Home Assistant's prompt lists. The model
 still chooses: greedy calls, free words; ``tool_choice`` narrows it.
@@ -62,7 +62,10 @@ def client_constraint(
             calls.append(call)
     if not calls:
         return None
-    block = seq(Lit("<tool_call>\n"), Ref("call", alt(calls)), Lit("\n</tool_call>"))
+    call = Ref("call", alt(calls))
+    # Qwen's own tags, or the bare JSON line a small Qwen writes as often (held to the
+    # tags alone, the 0.5B said "Pause the music" instead of calling).
+    block = Ref("block", alt((seq(Lit("<tool_call>\n"), call, Lit("\n</tool_call>")), call)))
     answer = seq(block, Repeat(seq(Lit("\n"), block), 0, MOST_CALLS - 1))
     if tool_choice == "required" or chosen is not None:
         return constraint_of(answer)
@@ -94,7 +97,12 @@ def _call_of(function: dict[str, Any], home: Home | None) -> Pattern | None:
         slots.append((key, value))
     head = Lit(f'{{"name": {json.dumps(function["name"])}, "arguments": {{')
     arguments = _slot_lists(slots, required)
-    return seq(head, Lit("}}")) if arguments is None else seq(head, arguments, Lit("}}"))
+    if arguments is None:
+        return seq(head, Lit("}}"))
+    if not required:
+        # No argument needed: "pause the music" is the player that plays.
+        arguments = Repeat(arguments, 0, 1)
+    return seq(head, arguments, Lit("}}"))
 
 
 def _value_of(key: str, schema: dict[str, Any], home: Home | None) -> Pattern | None:

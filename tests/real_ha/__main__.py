@@ -319,8 +319,12 @@ async def _ask(
     states = await ha.states()
     before = watched(states)
     started = time.monotonic()
+    # "here": the request heard by the device of the entity ``heard_by`` names.
+    device = await ha.device_of(request["heard_by"]) if request.get("heard_by") else None
     try:
-        response = await ha.process(request["text"], agent, conversation_id=conversation["id"])
+        response = await ha.process(
+            request["text"], agent, conversation_id=conversation["id"], device_id=device
+        )
         speech = response["response"]["speech"].get("plain", {}).get("speech", "")
         conversation["id"] = conversation["id"] or response.get("conversation_id")
     except RuntimeError as error:

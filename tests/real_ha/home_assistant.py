@@ -116,14 +116,27 @@ class HomeAssistant:
         await self._post_json(f"/api/services/{domain}/{service}", data)
 
     async def process(
-        self, text: str, agent_id: str, language: str = "en", conversation_id: str | None = None
+        self,
+        text: str,
+        agent_id: str,
+        language: str = "en",
+        conversation_id: str | None = None,
+        device_id: str | None = None,
     ) -> dict[str, Any]:
         """What a voice pipeline does with a transcript: the agent's whole response
-        (``conversation_id`` carries on the conversation a response named)."""
+        (``conversation_id`` carries on the conversation a response named; ``device_id``
+        is the device that heard it, as a satellite's pipeline says)."""
         body = {"text": text, "agent_id": agent_id, "language": language}
         if conversation_id:
             body["conversation_id"] = conversation_id
+        if device_id:
+            body["device_id"] = device_id
         return await self._post_json("/api/conversation/process", body)
+
+    async def device_of(self, entity_id: str) -> str | None:
+        """The device an entity belongs to (the demo's devices stand in for satellites)."""
+        entry = await self.ws("config/entity_registry/get", entity_id=entity_id)
+        return entry.get("device_id")
 
     async def add_entry(self, handler: str, choices: dict[str, Any]) -> dict[str, Any]:
         """Add an integration through its config flow, every form filled as the UI would."""
