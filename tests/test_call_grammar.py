@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import llama_cpp
+import numpy as np
 import pytest
 
 from rk_assist.home.call_grammar import CallMatcher, answer_constraint, answer_pattern
@@ -198,3 +199,14 @@ def test_calls_are_greedy_whatever_the_temperature():
     speech = CallsGreedy(TokenPicker(50.0, 0, 1.0, seed=1), texts.__getitem__)
     first = np.array([1.0, 5.0, 4.9, 4.8])
     assert len({speech.pick(first) for _ in range(40)}) > 1 and not speech.in_call
+
+
+def test_top_p_of_one_keeps_every_candidate():
+    """Seen in a real Home Assistant (its llama_cpp integration sends top_p 1): the running
+    sum fell short of 1 by rounding, and the draw failed ("a and p must have same size")."""
+    from rk_assist.runtimes.grammar_sampling import TokenPicker
+
+    logits = np.log(np.array([0.7, 0.2, 0.1, 1e-9] * 40, dtype=np.float32))
+    picker = TokenPicker(1.0, 0, 1.0, seed=3)
+    for _ in range(50):
+        assert 0 <= picker.pick(logits) < len(logits)

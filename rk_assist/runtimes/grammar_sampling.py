@@ -86,7 +86,8 @@ class TokenPicker:
         scaled = logits[order] / self.temperature
         weights = np.exp(scaled - scaled.max())
         weights /= weights.sum()
-        keep = int(np.searchsorted(np.cumsum(weights), self.top_p) + 1)
+        # At top_p 1 the running sum may never reach it (rounding): keep every candidate.
+        keep = min(int(np.searchsorted(np.cumsum(weights), self.top_p) + 1), len(weights))
         weights = weights[:keep] / weights[:keep].sum()
         return int(order[self._random.choice(keep, p=weights)])
 
