@@ -82,7 +82,21 @@ class HomeAssistant:
         return self.token
 
     async def ws(self, kind: str, **fields: Any) -> Any:
-        """One websocket command and its result (the connection is opened once)."""
+        """One websocket command and its result (the connection is opened once, and again
+        where Home Assistant closed it: it does so to a connection left idle for minutes)."""
+        for attempt in (1, 2):
+            if self._ws is not None and self._ws.closed:
+                self._ws = None
+            try:
+                return await self._ws_command(kind, fields)
+            except (ConnectionError, aiohttp.ClientError, TypeError):
+                # (A closed socket's next message is no JSON: TypeError.)
+                self._ws = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _ws_command(self, kind: str, fields: dict[str, Any]) -> Any:
         if self._ws is None:
             self._ws = await self.session.ws_connect(self.base_url + "/api/websocket")
             await self._ws.receive_json()
