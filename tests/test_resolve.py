@@ -9,6 +9,7 @@ from rk_assist.home.grounding import (
     meant_sensitive,
     names_sensitive_only,
     opens_only_sensitive,
+    place_said,
     sensitive_as_said,
     timer_asked_for,
 )
@@ -457,3 +458,19 @@ def test_a_place_where_only_locks_and_doors_open():
     assert opens_only_sensitive("Entrance", home)
     assert not opens_only_sensitive("Kitchen", home)  # its blind opens too
     assert not opens_only_sensitive("Attic", home)
+
+
+def test_a_call_with_no_target_takes_the_one_place_the_request_says():
+    """Seen: "resume playback in the bedroom" called with no target; another player resumed."""
+    home = Home()
+    home.areas["bedroom"] = Area("bedroom", "Bedroom")
+    home.entities["media_player.bedroom"] = Entity(
+        "media_player.bedroom", "Bedroom Speaker", area_id="bedroom"
+    )
+    call = ToolCall("HassMediaUnpause", {})
+    assert place_said(call, "resume playback in the bedroom", home).arguments == {
+        "area": "Bedroom"
+    }
+    assert place_said(call, "resume playback", home) == call
+    named = ToolCall("HassMediaUnpause", {"name": "Bedroom Speaker"})
+    assert place_said(named, "resume the bedroom speaker in the bedroom", home) == named

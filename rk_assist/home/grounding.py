@@ -236,6 +236,29 @@ def area_said(call: ToolCall, request: str, home: Home) -> ToolCall:
     return ToolCall(call.name, {k: v for k, v in call.arguments.items() if k != "area"})
 
 
+def place_said(call: ToolCall, request: str, home: Home) -> ToolCall:
+    """A call with no target, for a request that says one place: the place goes in.
+
+    Seen in a real Home Assistant (Ollama door, the call grammar allowing no
+    target): "resume playback in the bedroom" was called with no target, and
+    Home Assistant resumed another player. The request said where.
+    """
+    spec = BY_NAME.get(call.name)
+    targeted = {"name", "area", "floor"} & set(call.arguments)
+    if spec is None or spec.domains is None or targeted:
+        return call
+    said = f" {normalize(request)} "
+    places = {
+        area.name
+        for area in home.areas.values()
+        for name in (area.name, *area.aliases)
+        if f" {normalize(name)} " in said
+    }
+    if len(places) != 1:
+        return call
+    return ToolCall(call.name, {**call.arguments, "area": places.pop()})
+
+
 def _device_over_area(
     call: ToolCall, request: str, home: Home, domains: frozenset[str] | None
 ) -> ToolCall:
@@ -612,7 +635,11 @@ def held_to_request(
             numbers_said(
                 verb_of_request(
                     named_in_request(
-                        area_said(duration_as_read(call, request, language), request, home),
+                        place_said(
+                            area_said(duration_as_read(call, request, language), request, home),
+                            request,
+                            home,
+                        ),
                         request,
                         home,
                     ),
