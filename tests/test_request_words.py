@@ -47,6 +47,8 @@ FRENCH = load_home(EVAL / "maison-fr" / "home.yaml")
         # Several words, as speech-to-text writes them (seen: "twenty one" became 20).
         ("en", "set the heat pump to twenty one degrees", "set the heat pump to 21 degrees"),
         ("fr", "Mets le chauffage à vingt et un degrés", "Mets le chauffage à 21 degrés"),
+        # "pour cent" is percent, not "pour 100" (Home Assistant's sentences then missed it).
+        ("fr", "Règle le lampadaire à trente pour cent", "Règle le lampadaire à 30 pour cent"),
         ("es", "pon la luz al cincuenta por ciento", "pon la luz al 50 por ciento"),
         ("nl", "zet de timer op tien minuten", "zet de timer op 10 minuten"),
         ("xx", "zwanzig", "zwanzig"),  # a language with no number rules: unchanged

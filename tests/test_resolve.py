@@ -468,9 +468,7 @@ def test_a_call_with_no_target_takes_the_one_place_the_request_says():
         "media_player.bedroom", "Bedroom Speaker", area_id="bedroom"
     )
     call = ToolCall("HassMediaUnpause", {})
-    assert place_said(call, "resume playback in the bedroom", home).arguments == {
-        "area": "Bedroom"
-    }
+    assert place_said(call, "resume playback in the bedroom", home).arguments == {"area": "Bedroom"}
     assert place_said(call, "resume playback", home) == call
     named = ToolCall("HassMediaUnpause", {"name": "Bedroom Speaker"})
     assert place_said(named, "resume the bedroom speaker in the bedroom", home) == named

@@ -76,8 +76,12 @@ def with_digits(text: str, language: str) -> str:
 @functools.cache
 def _number_pattern(language: str) -> re.Pattern[str]:
     words = sorted(_spelled_numbers(language), key=len, reverse=True)
+    # "pour cent", "por ciento", "per cento" say percent: their "hundred" is no number.
     return re.compile(
-        r"(?<![\w-])(" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE
+        r"(?<![\w-])(?<!pour )(?<!por )(?<!per )("
+        + "|".join(re.escape(w) for w in words)
+        + r")(?![\w-])",
+        re.IGNORECASE,
     )
 
 
