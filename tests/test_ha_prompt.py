@@ -316,3 +316,24 @@ async def test_an_order_for_a_device_the_prompt_does_not_list_is_told_so():
     chat_request = ChatRequest(model="m", messages=tuple(chat("turn on the jacuzzi")), tools=TOOLS)
     reply = await _settled_reply(chat_request, "en")
     assert reply is not None and "jacuzzi" in reply.content.lower() and not reply.tool_calls
+
+
+def test_a_place_question_is_answered_from_the_live_context():
+    """Seen in a real Home Assistant (Ollama door): "are any lights on in the kitchen" ->
+    "Yes," while the kitchen's lights were off: now the live context's states say it."""
+    asked = chat("are any lights on in the kitchen")
+    call = understood_call(asked, TOOLS, "en")
+    assert call is not None and call.name == "homeassistant__GetLiveContext"
+    assert "name" not in call.arguments
+    live = (
+        "Live Context: An overview of the areas and the devices in this smart home:\n"
+        "- names: Kitchen Lights\n  domain: light\n  state: 'off'\n  areas: Kitchen\n"
+        "- names: Ceiling Lights\n  domain: light\n  state: 'on'\n  areas: Living Room\n"
+    )
+    made = {"function": {"name": call.name, "arguments": call.arguments}}
+    messages = [
+        *asked,
+        ChatMessage("assistant", "", (made,)),
+        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
+    ]
+    assert state_answer(messages, "en") == "Kitchen lights is off"

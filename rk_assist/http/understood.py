@@ -36,7 +36,7 @@ from ..home.resolve import Action, resolve_calls
 from ..home.responses import in_language, reading_sentence, state_sentence
 from ..home.sentences import MEDIA_INTENTS, Understood, near_miss, understand
 from ..output.calls import ToolCall
-from .ha_prompt import home_from_prompt, item_in_live_context
+from .ha_prompt import home_from_prompt, item_in_live_context, overview_items
 
 _LOGGER = logging.getLogger(__name__)
 LIVE_CONTEXT = "GetLiveContext"
@@ -184,9 +184,16 @@ def _call_of(
     tool = _offered(tools, understood.intent)
     if tool is None:
         live = _offered(tools, LIVE_CONTEXT)
-        if understood.intent == "HassGetState" and understood.named and live is not None:
+        asks_place = "area" in understood.slots and "domain" in understood.slots
+        if (
+            understood.intent == "HassGetState"
+            and live is not None
+            and (understood.named or asks_place)
+        ):
             # Home Assistant answers state questions through its live context: ask it for
-            # the one device; its state then comes back and is said (see state_answer).
+            # the device, or a place's devices of the kind ("are any lights on in the
+            # kitchen"); their states then come back and are said (see state_answer).
+            # Seen before: the model answered "Yes," while the kitchen's lights were off.
             call = ToolCall(live["function"]["name"], _shaped(understood.slots, live))
             _LOGGER.info("A state question, asked through the live context: %s", call)
             return call
@@ -256,8 +263,10 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     if asked is None or len(asked.tool_calls) != 1:
         return None
     name = call_arguments(asked.tool_calls[0]).get("name")
-    if call_name(asked.tool_calls[0]).rpartition("__")[2] != LIVE_CONTEXT or not name:
+    if call_name(asked.tool_calls[0]).rpartition("__")[2] != LIVE_CONTEXT:
         return None
+    if not name:
+        return _place_answer(messages, language)
     read = _reading_of(messages, str(name), language)
     if read is None and not _asks_state_of(messages, str(name), language):
         return None  # the live context was wanted for something else: the model answers
@@ -276,6 +285,34 @@ def state_answer(messages: list[Any], language: str) -> str | None:
         return reading_sentence(str(name), read.reads, value, language)
     state = item.get("state")
     return state_sentence(str(name), str(state), language) if state is not None else None
+
+
+def _place_answer(messages: list[Any], language: str) -> str | None:
+    """Home Assistant's sentence for a place's devices of a kind ("are any lights on in the
+    kitchen"), from the live context it just gave: the first in the state asked about,
+    else the first of them with its own state; None where the round was for something else."""
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    home = home_from_prompt(messages[0].content) if messages[0].role == "system" else None
+    understood = understand(request, language, home) if home is not None else None
+    if understood is None or understood.intent != "HassGetState" or understood.named:
+        return None
+    area, kinds = understood.slots.get("area"), understood.slots.get("domain")
+    if not isinstance(area, str) or kinds is None:
+        return None
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds)
+    text = _result_text(messages[-1].content) or ""
+    there = [
+        item
+        for item in overview_items(text) or []
+        if str(item.get("domain")) in kinds
+        and area.casefold() in {a.strip().casefold() for a in str(item.get("areas", "")).split(",")}
+    ]
+    if not there:
+        return None
+    wanted = understood.slots.get("state")
+    item = next((i for i in there if str(i.get("state")) == wanted), there[0])
+    names = [n.strip() for n in str(item.get("names", "")).split(",") if n.strip()]
+    return state_sentence(names[0], str(item.get("state")), language) if names else None
 
 
 def _reading_of(messages: list[Any], name: str, language: str) -> Action | None:
