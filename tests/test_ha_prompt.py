@@ -74,10 +74,12 @@ HEATPUMP_LIVE = (
 )
 
 
-def with_heatpump_read(asked: list[ChatMessage], call: ToolCall) -> list[ChatMessage]:
+def with_live_read(
+    asked: list[ChatMessage], call: ToolCall, live: str = HEATPUMP_LIVE
+) -> list[ChatMessage]:
     """The round after a live-context call: the call, and what Home Assistant gives."""
     made = {"function": {"name": call.name, "arguments": call.arguments}}
-    result = json.dumps({"data": {"result": HEATPUMP_LIVE}, "error": False})
+    result = json.dumps({"data": {"result": live}, "error": False})
     return [*asked, ChatMessage("assistant", "", (made,)), ChatMessage("tool", result)]
 
 
@@ -142,12 +144,7 @@ def test_a_state_question_is_asked_of_the_live_context_and_its_state_is_said():
         "Live Context: An overview of the areas and the devices in this smart home:\n"
         "- names: Front Door\n  domain: lock\n  state: unlocked\n"
     )
-    asked = {"function": {"name": call.name, "arguments": call.arguments}}
-    messages = [
-        *chat("is the front door locked"),
-        ChatMessage("assistant", "", (asked,)),
-        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
-    ]
+    messages = with_live_read(chat("is the front door locked"), call, live)
     assert state_answer(messages, "en") == "Front door is unlocked"
 
 
@@ -203,7 +200,7 @@ def test_what_a_thermostat_is_set_to_is_said_from_the_live_context():
     asked = [ChatMessage("system", prompt), ChatMessage("user", "what is the heatpump set to")]
     call = understood_call(asked, TOOLS, "en")
     assert call == ToolCall("homeassistant__GetLiveContext", {"name": "HeatPump"})
-    messages = with_heatpump_read(asked, call)
+    messages = with_live_read(asked, call)
     assert state_answer(messages, "en") == "HeatPump is set to 20 degrees."
 
 
@@ -304,7 +301,7 @@ def test_a_little_warmer_steps_from_the_target_the_live_context_gives():
     ]
     read = understood_calls(asked, tools, "en")
     assert read == [ToolCall("homeassistant__GetLiveContext", {"name": "HeatPump"})]
-    messages = with_heatpump_read(asked, read[0])
+    messages = with_live_read(asked, read[0])
     assert changed_after_reading(messages, tools, "en") == ToolCall(
         "intent__HassClimateSetTemperature", {"name": "HeatPump", "temperature": 21.0}
     )
@@ -330,10 +327,5 @@ def test_a_place_question_is_answered_from_the_live_context():
         "- names: Kitchen Lights\n  domain: light\n  state: 'off'\n  areas: Kitchen\n"
         "- names: Ceiling Lights\n  domain: light\n  state: 'on'\n  areas: Living Room\n"
     )
-    made = {"function": {"name": call.name, "arguments": call.arguments}}
-    messages = [
-        *asked,
-        ChatMessage("assistant", "", (made,)),
-        ChatMessage("tool", json.dumps({"data": {"result": live}, "error": False})),
-    ]
+    messages = with_live_read(asked, call, live)
     assert state_answer(messages, "en") == "Kitchen lights is off"
