@@ -12,6 +12,11 @@ Bürolicht und den Drucker aus": "Schalte das Bürolicht aus"). A request is
 cut only where Home Assistant's sentences read at least one clause as an order
 on a device of this home; each clause is then answered as a request of its
 own, with every rule that holds for one (the sensitive rule, "don't").
+
+The same completion reads a request against the one before it ("and the fan
+too", the answer to "which lamp?": ``as_before``), and a request is read
+again without the courtesy around it that Home Assistant's sentences do not
+skip ("Mag de keukenlamp even aan?": ``without_courtesy``).
 """
 
 from __future__ import annotations
