@@ -261,13 +261,8 @@ def _a_place_too(entity: Entity, home: Home) -> bool:
 
 
 def _place_said(request: str, home: Home, pool: list[Entity]) -> bool:
-    said = f" {normalize(request)} "
-    return any(
-        f" {normalize(n)} " in said
-        for e in pool
-        if (area := home.area_of(e)) is not None
-        for n in (area.name, *area.aliases)
-    )
+    said = {area.area_id for area in home.areas_said(request)}
+    return any(entity.area_id in said for entity in pool)
 
 
 def _named(request: str, home: Home, domain: str) -> Entity | None:

@@ -25,7 +25,7 @@ import re
 
 from ..output.calls import ToolCall
 from .facts import devices_named
-from .model import Home, normalize
+from .model import Area, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
 from .request_words import with_digits
@@ -159,19 +159,14 @@ def _acts_on_sensitive(clause: str, language: str, home: Home, here: str | None)
     )
 
 
-def _places_said(text: str, home: Home) -> list[str]:
-    """The names of the home's areas the request says, other than inside a device's name
-    ("the yard lights" names a light, not the yard)."""
+def _places_said(text: str, home: Home) -> list[Area]:
+    """The home's areas the request says, other than inside a device's name ("the yard
+    lights" names a light, not the yard)."""
     said = f" {normalize(text)} "
     for entity in devices_named(text, home):
         for name in entity.names:
             said = said.replace(f" {normalize(name)} ", " ")
-    return [
-        name
-        for area in home.areas.values()
-        for name in (area.name, *area.aliases)
-        if f" {normalize(name)} " in said
-    ]
+    return home.areas_said(said)
 
 
 def _place_missed(read: list[str | None], language: str, home: Home, here: str | None) -> bool:

@@ -247,16 +247,10 @@ def place_said(call: ToolCall, request: str, home: Home) -> ToolCall:
     targeted = {"name", "area", "floor"} & set(call.arguments)
     if spec is None or spec.domains is None or targeted:
         return call
-    said = f" {normalize(request)} "
-    places = {
-        area.name
-        for area in home.areas.values()
-        for name in (area.name, *area.aliases)
-        if f" {normalize(name)} " in said
-    }
+    places = home.areas_said(request)
     if len(places) != 1:
         return call
-    return ToolCall(call.name, {**call.arguments, "area": places.pop()})
+    return ToolCall(call.name, {**call.arguments, "area": places[0].name})
 
 
 def _device_over_area(

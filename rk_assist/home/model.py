@@ -124,6 +124,18 @@ class Home:
     def area_of(self, entity: Entity) -> Area | None:
         return self.areas.get(entity.area_id) if entity.area_id else None
 
+    def areas_said(self, text: str) -> list[Area]:
+        """The areas whose name or an alias the text says, as whole words."""
+        said = f" {normalize(text)} "
+        return [
+            area
+            for area in self.areas.values()
+            if any(
+                (name := normalize(spoken)) and f" {name} " in said
+                for spoken in (area.name, *area.aliases)
+            )
+        ]
+
     def find_area(self, spoken: str) -> list[Area]:
         return _best_matches(spoken, self.areas.values(), lambda a: (a.name, *a.aliases, a.area_id))
 

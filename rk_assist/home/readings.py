@@ -161,16 +161,11 @@ def the_one(
     than those of ``asked``), or the only one."""
     if not pool:
         return None
-    said = f" {normalize(request)} "
     named = [e for e in devices_named(request, home) if e in pool]
     if len(named) == 1:
         return named[0]
-    placed = [
-        e
-        for e in pool
-        if (area := home.area_of(e)) is not None
-        and any(f" {normalize(n)} " in said for n in (area.name, *area.aliases) if n)
-    ]
+    said = {area.area_id for area in home.areas_said(request)}
+    placed = [e for e in pool if e.area_id is not None and e.area_id in said]
     if len(placed) == 1:
         return placed[0]
     # A word of the question inside a name ("outside" in Outside Humidity, "buiten" in
@@ -224,12 +219,7 @@ def lights_on_asked(request: str, home: Home, language: str) -> list[Action]:
         or devices_named(request, home)  # a device named is asked about itself
     ):
         return []
-    said = f" {normalize(request)} "
-    places = [
-        area
-        for area in home.areas.values()
-        if any(f" {normalize(n)} " in said for n in (area.name, *area.aliases) if n)
-    ]
+    places = home.areas_said(request)
     if len(places) != 1:
         return []
     lights = [
