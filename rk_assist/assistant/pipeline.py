@@ -19,7 +19,7 @@ from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
-from ..home.clauses import as_before, requests_in, without_courtesy
+from ..home.clauses import read_again, requests_in
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -31,10 +31,10 @@ from ..home.phrases import NOT_CONNECTED, phrase
 from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.readings import lights_on_asked, quantity_asked, target_asked
 from ..home.references import with_device
-from ..home.request_words import reads_as_other, value_not_said, verb_slip, with_digits
+from ..home.request_words import reads_as_other, value_not_said, with_digits
 from ..home.resolve import Action, Outcome, resolve_calls
 from ..home.responses import heard, in_language
-from ..home.sentences import near_miss, understand
+from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
 from ..output.sanity import SURE_OTHER, SpeechGuard
 from ..output.speech import BlockStripper, clean_for_speech
@@ -153,6 +153,8 @@ class Turn:
         self._held: list[str] | None = None
         #: What the speech rules held back of the model's words, and why.
         self._dropped: list[tuple[str, str]] = []
+        #: ``_unknown_device``'s answer, once read (in a tuple: None is an answer).
+        self._unknown: tuple[Outcome | None] | None = None
 
     def _result(self) -> TurnResult:
         text = "".join(self._chunks)
@@ -177,16 +179,17 @@ class Turn:
         # The prompt describes the home as it was when its state was last prepared;
         # calls are checked against the home as it is now.
         home = parts.home
+        text, language, here = self._user_text, self._language, self._here
         if home is not None and (
-            await self._read_from_home(home, target_asked)
+            # A thermostat's target before Home Assistant's sentences, which read it as
+            # the room's temperature; what a sensor measures after them.
+            await self._settled_from_home(lambda: target_asked(text, home, language))
             or await self._understood_without_model(home)
             or await self._understood_by_reference(home)
-            or await self._understood_as_before(home)
-            or await self._understood_near_miss(home)
-            or await self._understood_without_courtesy(home)
-            or await self._changed_by_how_much(home)
-            or await self._read_from_home(home, quantity_asked)
-            or await self._lights_on_asked(home)
+            or await self._understood_read_again(home)
+            or await self._settled_from_home(lambda: change_asked(text, home, language, here))
+            or await self._settled_from_home(lambda: quantity_asked(text, home, language))
+            or await self._settled_from_home(lambda: lights_on_asked(text, home, language))
         ):
             return self._remember(turn)
         if home is not None and await asyncio.to_thread(
@@ -196,8 +199,8 @@ class Turn:
             # turned such remarks into state reads and made-up devices.
             await self._speakable(sentence(ACKNOWLEDGED, self._language), time.perf_counter())
             return self._remember(turn)
-        if home is not None and parts.settings.home_sentences and parts.executor is None:
-            unknown = await asyncio.to_thread(unknown_device, self._user_text, self._language, home)
+        if home is not None and self._sentences_first:
+            unknown = await self._unknown_device()
             if unknown is not None:
                 # An order for a device the home lacks, read by Home Assistant's own order
                 # sentences: its "no device called ...", without the model's guesses.
@@ -288,10 +291,24 @@ class Turn:
     async def _unknown_or_name_it(self) -> Outcome:
         """Where an order to open names a device the home does not have ("the back door"),
         Home Assistant's "no device called"; else the question to name it plainly."""
-        unknown = await asyncio.to_thread(
-            unknown_device, self._user_text, self._language, self._parts.home
-        )
-        return unknown or asking_to_name_it(self._language)
+        return await self._unknown_device() or asking_to_name_it(self._language)
+
+    async def _unknown_device(self) -> Outcome | None:
+        """Home Assistant's "no device called ..." for an order naming a device the home
+        lacks (``choices.unknown_device``), read once a turn however often it is asked."""
+        if self._unknown is None:
+            self._unknown = (
+                await asyncio.to_thread(
+                    unknown_device, self._user_text, self._language, self._parts.home
+                ),
+            )
+        return self._unknown[0]
+
+    @property
+    def _sentences_first(self) -> bool:
+        """Whether requests the code settles skip the model: Home Assistant's sentences on,
+        and Home Assistant (not rk-assist's services mode) carrying actions out."""
+        return self._parts.settings.home_sentences and self._parts.executor is None
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""
@@ -341,7 +358,7 @@ class Turn:
         ``text``: the request as read (default: as said); ``only``: the one device
         it may act on.
         """
-        if not self._parts.settings.home_sentences or self._parts.executor is not None:
+        if not self._sentences_first:
             return False
         started = time.perf_counter()
         text = text or self._user_text
@@ -373,85 +390,33 @@ class Turn:
         )
         return True
 
-    async def _understood_as_before(self, home: Home) -> bool:
-        """Whether the request is the conversation's last one for another device ("and the
-        bedroom lamp too"), or names the device its question back asked for ("the table
-        lamp"), and Home Assistant's sentences settle it so."""
+    async def _understood_read_again(self, home: Home) -> bool:
+        """Whether the request, read again as it may have been meant (``clauses.read_again``:
+        the last request for the device now named, a name or a verb misheard, without its
+        courtesy), is one Home Assistant's sentences settle."""
         previous = self._parts.conversations.last_request(self._conversation_id)
-        if previous is None:
-            return False
-        text = await asyncio.to_thread(
-            as_before, self._user_text, previous, self._language, home, self._here
-        )
-        if text is None:
-            return False
-        _LOGGER.info("Read as the request before, for what this one names: %r", text)
-        return await self._understood_without_model(home, text)
-
-    async def _understood_near_miss(self, home: Home) -> bool:
-        """Whether the request names a device with one letter wrong ("the tower fun"), or
-        says "on" or "off" with a doubled letter single ("turn of"), and, put right, Home
-        Assistant's sentences settle it."""
-        for text in (
-            await asyncio.to_thread(near_miss, self._user_text, self._language, home),
-            await asyncio.to_thread(verb_slip, self._user_text, self._language),
-        ):
-            if text is not None:
-                _LOGGER.info("Read with a word put right: %r", text)
-                if await self._understood_without_model(home, text):
-                    return True
+        readings = read_again(self._user_text, self._language, home, previous, self._here)
+        while (reading := await asyncio.to_thread(next, readings, None)) is not None:
+            how, text = reading
+            _LOGGER.info("Read %s: %r", how, text)
+            if await self._understood_without_model(home, text):
+                return True
         return False
 
-    async def _lights_on_asked(self, home: Home) -> bool:
-        """Whether the request asks if a place has a light on ("Brandt er nog licht in de
-        woonkamer?"); sets the reads of that place's lights."""
-        if not self._parts.settings.home_sentences or self._parts.executor is not None:
+    async def _settled_from_home(self, find: Callable[[], Action | list[Action] | None]) -> bool:
+        """Whether ``find`` (milliseconds: in a thread) settles the request from the home
+        itself; sets the outcome. A thermostat's target, what a sensor measures, a place's
+        lights: a state read Home Assistant renders with the live value (a small model made
+        these numbers up). A change said by how much ("a little brighter", "halfway"):
+        stepped from the device's state."""
+        if not self._sentences_first:
             return False
-        reads = await asyncio.to_thread(lights_on_asked, self._user_text, home, self._language)
-        if not reads:
+        found = await asyncio.to_thread(find)
+        actions = found if isinstance(found, list) else [found] if found is not None else []
+        if not actions:
             return False
-        self._outcome = Outcome(actions=reads)
-        _LOGGER.info("A question about a place's lights: %s", reads)
-        return True
-
-    async def _understood_without_courtesy(self, home: Home) -> bool:
-        """Whether the request, the courtesy around it taken away ("Mag de keukenlamp even
-        aan?"), is one Home Assistant's sentences settle."""
-        text = await asyncio.to_thread(without_courtesy, self._user_text, self._language)
-        if text is None:
-            return False
-        _LOGGER.info("Read without its courtesy: %r", text)
-        return await self._understood_without_model(home, text)
-
-    async def _changed_by_how_much(self, home: Home) -> bool:
-        """Whether the request changes a level by how much ("a little brighter", "halfway",
-        "21 degrees in the lounge"); sets the outcome from the device's state."""
-        if not self._parts.settings.home_sentences or self._parts.executor is not None:
-            return False
-        action = await asyncio.to_thread(
-            change_asked, self._user_text, home, self._language, self._here
-        )
-        if action is None:
-            return False
-        self._outcome = Outcome(actions=[action])
-        _LOGGER.info("A change said by how much: %s", action)
-        return True
-
-    async def _read_from_home(
-        self, home: Home, asked: Callable[[str, Home, str], Action | None]
-    ) -> bool:
-        """Whether the request asks what a device measures or is set to; sets the outcome.
-
-        The answer is a state read Home Assistant renders with the live value
-        (``home/readings.py``): a small model made these numbers up.
-        """
-        if not self._parts.settings.home_sentences or self._parts.executor is not None:
-            return False
-        read = await asyncio.to_thread(asked, self._user_text, home, self._language)
-        if read is None:
-            return False
-        self._outcome = Outcome(actions=[read])
-        _LOGGER.info("A question the home's state answers: %s", read)
+        self._outcome = Outcome(actions=actions)
+        _LOGGER.info("Settled from the home's own state: %s", actions)
         return True
 
     async def _targets_said(self, calls: list[ToolCall]) -> list[ToolCall]:
@@ -516,9 +481,7 @@ class Turn:
             or echoes(said, TALK_NOTE)
             or reads_as_other(said, self._language, self._names())
         ):
-            unknown = await asyncio.to_thread(
-                unknown_device, self._user_text, self._language, self._parts.home
-            )
+            unknown = await self._unknown_device()
             if unknown is not None:
                 # An order for a device the home lacks: said so, as Home Assistant does.
                 _LOGGER.info("No words for an order naming no device here: %s", unknown)

@@ -22,15 +22,16 @@ skip ("Mag de keukenlamp even aan?": ``without_courtesy``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..output.calls import ToolCall
 from .facts import devices_named
 from .model import Area, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
-from .request_words import with_digits
+from .request_words import verb_slip, with_digits
 from .resolve import resolve_calls
-from .sentences import understand
+from .sentences import near_miss, understand
 from .services import STATE_INTENTS
 
 #: Where one request ends and the next begins, in each language.
@@ -255,3 +256,25 @@ def _verb_of(stem: str) -> str:
     if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
         return stem[:-1]  # "shutting" -> "shut"
     return stem
+
+
+def read_again(
+    text: str,
+    language: str,
+    home: Home,
+    previous: str | None = None,
+    here: str | None = None,
+) -> Iterator[tuple[str, str]]:
+    """The request read again as it may have been meant, each with how, in the order they
+    are tried (each reading only once the one before did not serve): the last request
+    (``previous``) for the device it names, a name one letter off put right, "on" or "off"
+    heard with a letter short, the courtesy around it taken away. Every door asks Home
+    Assistant's sentences about each in turn."""
+    if previous is not None and (found := as_before(text, previous, language, home, here)):
+        yield "as the request before, for what this one names", found
+    if found := near_miss(text, language, home):
+        yield "with a name put right", found
+    if found := verb_slip(text, language):
+        yield "with on or off put right", found
+    if found := without_courtesy(text, language):
+        yield "without its courtesy", found

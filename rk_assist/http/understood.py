@@ -20,7 +20,7 @@ from typing import Any
 
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
-from ..home.clauses import as_before, requests_in, without_courtesy
+from ..home.clauses import read_again, requests_in
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -31,10 +31,10 @@ from ..home.model import Home
 from ..home.phrases import SAY_ITS_NAME, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
-from ..home.request_words import verb_slip, with_digits
+from ..home.request_words import with_digits
 from ..home.resolve import Action, resolve_calls
 from ..home.responses import in_language, reading_sentence, state_sentence
-from ..home.sentences import MEDIA_INTENTS, Understood, near_miss, understand
+from ..home.sentences import MEDIA_INTENTS, Understood, understand
 from ..output.calls import ToolCall
 from .ha_prompt import home_from_prompt, item_in_live_context, overview_items
 
@@ -66,13 +66,8 @@ def understood_calls(
         _LOGGER.info("Several requests in one: %s", calls)
         return [call for call in calls if call is not None]
     previous = next((m.content for m in reversed(messages[:-1]) if m.role == "user"), None)
-    for text in (
-        as_before(request, previous, language, home) if previous else None,
-        near_miss(request, language, home),
-        verb_slip(request, language),
-        without_courtesy(request, language),
-    ):
-        call = _call_for(text, messages, home, tools, language) if text else None
+    for _how, text in read_again(request, language, home, previous):
+        call = _call_for(text, messages, home, tools, language)
         if call is not None:
             return [call]
     call = _change_call(request, home, tools, language)
@@ -270,14 +265,8 @@ def state_answer(messages: list[Any], language: str) -> str | None:
     read = _reading_of(messages, str(name), language)
     if read is None and not _asks_state_of(messages, str(name), language):
         return None  # the live context was wanted for something else: the model answers
-    try:
-        result = json.loads(messages[-1].content)
-    except ValueError:
-        return None
-    while isinstance(result, dict) and isinstance(result.get("data"), dict):
-        result = result["data"]
-    text = result.get("result") if isinstance(result, dict) else None
-    item = item_in_live_context(text, str(name)) if isinstance(text, str) else None
+    text = _result_text(messages[-1].content)
+    item = item_in_live_context(text, str(name)) if text is not None else None
     if item is None:
         return None
     if read is not None and read.reads:
