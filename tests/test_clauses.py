@@ -207,6 +207,23 @@ async def _quiet(_chunk: str) -> None:
             "Enciende la lámpara de la mesilla",
         ),
         ("casa-it", "it", "Quella della camera", "Accendi la luce", "Accendi la luce della camera"),
+        (
+            "casa-it",
+            "it",
+            "quella nel soggiorno",
+            "Accendi la luce",
+            "Accendi la luce nel soggiorno",
+        ),
+        ("casa-es", "es", "La del baño", "Enciende la luz", "Enciende la luz del baño"),
+        # German and Dutch: the pronoun left out, the place read into the request before.
+        (
+            "wohnung-de",
+            "de",
+            "Die im Schlafzimmer",
+            "Schalte die Lampe ein",
+            "Schalte die Lampe im Schlafzimmer ein",
+        ),
+        ("huis-nl", "nl", "Die in de keuken", "Doe de lamp aan", "Doe de lamp in de keuken aan"),
     ],
 )
 def test_a_request_read_as_the_one_before(home, language, text, previous, read):

@@ -16,6 +16,7 @@ from rk_assist.home.references import with_device
         ("nl", "Doe hem maar uit", "Doe Bed Light uit"),
         ("fr", "Éteins-la maintenant", "Éteins Bed Light"),
         ("es", "Ahora apágala", "apaga Bed Light"),
+        ("es", "Apágala ya", "Apaga Bed Light"),
         ("it", "Adesso spegnila", "spegni Bed Light"),
     ],
 )

@@ -197,14 +197,23 @@ _TOO = LanguagePatterns(
 )
 #: "the bedroom one", "la de la mesilla", "quella della camera": the kind said before,
 #: left out. Each stands for the previous request's last word (English) or its last two,
-#: the article with the noun ("la lámpara"); German and Dutch end a request with a
-#: particle ("ein", "aan"), so theirs are not read yet.
+#: the article with the noun ("la lámpara").
 _ONE = {
     "en": (re.compile(r"\bone\b", re.IGNORECASE), 1),
-    "es": (re.compile(r"^(?:la|el|las|los)(?= de\b)", re.IGNORECASE), 2),
-    "it": (re.compile(r"^(?:quell[aoie]|quel)(?= d)", re.IGNORECASE), 2),
-    "fr": (re.compile(r"^(?:celle|celui|celles|ceux)(?= d)", re.IGNORECASE), 2),
+    "es": (re.compile(r"^(?:la|el|las|los)(?= (?:de|del|en)\b)", re.IGNORECASE), 2),
+    "it": (re.compile(r"^(?:quell[aoie]|quel)(?= (?:d\w*|in|nel\w*|sul\w*)\b)", re.I), 2),
+    "fr": (re.compile(r"^(?:celle|celui|celles|ceux)(?= (?:d\w*|dans|sur)\b)", re.I), 2),
 }
+#: German and Dutch end a request with a particle ("ein", "aan"), so the kind cannot be
+#: borrowed as its last words: "die im Schlafzimmer" leaves its pronoun out, and the
+#: place is read into the request before ("Schalte die Lampe im Schlafzimmer ein").
+_THAT_ONE = LanguagePatterns(
+    {
+        "en": r"(?!)",  # English says "the one" (``_ONE``)
+        "de": r"^\s*(?:die|der|das|den|dem)\s+(?=(?:im|in|vom|von|am|an|auf|beim|bei|neben)\b)",
+        "nl": r"^\s*(?:die|dat|de|het)\s+(?=(?:in|op|van|bij|naast|boven)\b)",
+    }
+)
 
 
 def as_before(
@@ -214,6 +223,7 @@ def as_before(
     too" after "turn on the wardrobe light"; "the table lamp" answering "which lamp?"
     after "turn on the lamp"), where Home Assistant's sentences read that; else None."""
     part = _TOO.of(language).sub(" ", text).strip(" ,.!?")
+    part = _THAT_ONE.of(language).sub("", part).strip()
     one, words = _ONE.get(language.split("-")[0], (None, 0))
     if one is not None and one.search(part) and len(previous.split()) > words:
         part = one.sub(" ".join(previous.split()[-words:]), part, count=1)

@@ -20,6 +20,7 @@ import voluptuous as vol
 import yaml
 
 from ..errors import HomeFileError
+from .cover_kinds import OPENINGS, may_be_an_opening
 
 # Leading articles and possessives of the languages rk-assist speaks: a model writes
 # "la ventilation" for the device called "Ventilation" (names and requests alike lose them).
@@ -32,7 +33,6 @@ _ARTICLES = {
     "het", "de", "een", "mijn", "ons", "onze",  # nl
 }  # fmt: skip
 _SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
-_SENSITIVE_COVERS = frozenset({"door", "garage", "gate", None})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -85,11 +85,17 @@ class Entity:
     def sensitive(self) -> bool:
         """A device whose wrong action lets someone in or costs dear: acted on only by name.
 
-        A cover of no known class may be a door: it counts as one.
+        A cover of no known class may be a door: it counts as one unless its name says
+        another kind ("Kitchen Window", "Rollladen"); curtains, blinds, shades, shutters,
+        awnings and windows let nobody in.
         """
-        return self.domain in _SENSITIVE_DOMAINS or (
-            self.domain == "cover" and self.device_class in _SENSITIVE_COVERS
-        )
+        if self.domain in _SENSITIVE_DOMAINS:
+            return True
+        if self.domain != "cover":
+            return False
+        if self.device_class is None:
+            return may_be_an_opening(self.names)
+        return self.device_class in OPENINGS
 
 
 @dataclass

@@ -38,7 +38,7 @@ _FOLLOW_UP_WORDS = {
     "en": r"\b(?:now|again|then|also|too|as well|just|and)\b",
     "de": r"\b(?:jetzt|nun|wieder|auch|dann|mal|noch|und)\b",
     "fr": r"\b(?:maintenant|aussi|encore|alors|et)\b",
-    "es": r"\b(?:ahora|también|otra vez|de nuevo|y)\b",
+    "es": r"\b(?:ahora|ya|también|otra vez|de nuevo|y)\b",
     "it": r"\b(?:ora|adesso|anche|di nuovo|ancora|e)\b",
     "nl": r"\b(?:nu|ook|weer|maar|even|dan|en)\b",
 }
