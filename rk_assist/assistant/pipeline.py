@@ -20,6 +20,7 @@ from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
 from ..home.clauses import read_again, requests_in
+from ..home.descriptions import described, home_with_description
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -187,6 +188,7 @@ class Turn:
             or await self._understood_without_model(home)
             or await self._understood_by_reference(home)
             or await self._understood_read_again(home)
+            or await self._understood_described(home)
             or await self._settled_from_home(lambda: change_asked(text, home, language, here))
             or await self._settled_from_home(lambda: quantity_asked(text, home, language))
             or await self._settled_from_home(lambda: lights_on_asked(text, home, language))
@@ -402,6 +404,18 @@ class Turn:
             if await self._understood_without_model(home, text):
                 return True
         return False
+
+    async def _understood_described(self, home: Home) -> bool:
+        """Whether the request names a device by its place and kind ("lock the entry
+        lock": the one lock in the Entry) in words Home Assistant's sentences then read
+        as naming it (``descriptions``)."""
+        found = await asyncio.to_thread(described, self._user_text, home)
+        if found is None:
+            return False
+        _LOGGER.info("%r describes %s", found.words, found.entity.entity_id)
+        return await self._understood_without_model(
+            home_with_description(home, found), only=found.entity.entity_id
+        )
 
     async def _settled_from_home(self, find: Callable[[], Action | list[Action] | None]) -> bool:
         """Whether ``find`` (milliseconds: in a thread) settles the request from the home

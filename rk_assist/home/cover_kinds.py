@@ -61,6 +61,14 @@ def _class_words() -> dict[str, frozenset[tuple[str, bool]]]:
     return {cover_class: frozenset(said) for cover_class, said in words.items()}
 
 
+@functools.cache
+def class_word_parts() -> frozenset[str]:
+    """Every single word of every cover class's words ("garage", "door", "persiana")."""
+    return frozenset(
+        part for words in _class_words().values() for word, _ in words for part in word.split()
+    )
+
+
 def _says(name_words: list[str], word: str, compounds: bool) -> bool:
     if " " in word:
         return f" {word} " in f" {' '.join(name_words)} "

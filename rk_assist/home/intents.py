@@ -148,6 +148,20 @@ INTENTS: tuple[IntentSpec, ...] = (
     ),
     IntentSpec("HassCancelTimer", "Cancel the timer", None, targets=()),
     IntentSpec(
+        "HassListAddItem",
+        "Add an item to a to-do list",
+        frozenset({"todo"}),
+        slots={"item": TEXT},
+        required=("item",),
+    ),
+    IntentSpec(
+        "HassListCompleteItem",
+        "Check off an item of a to-do list",
+        frozenset({"todo"}),
+        slots={"item": TEXT},
+        required=("item",),
+    ),
+    IntentSpec(
         "HassShoppingListAddItem",
         "Add an item to the shopping list",
         None,

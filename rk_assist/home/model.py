@@ -150,6 +150,25 @@ class Home:
             spoken, self.floors.values(), lambda f: (f.name, *f.aliases, f.floor_id)
         )
 
+    def telling_apart(self, entity: Entity) -> dict[str, str]:
+        """What Home Assistant needs beside a device's name to find exactly it: the domain
+        where an entity of another domain shares the name (a lock and its tamper sensor,
+        both "Smart Lock"), the area where one of its own domain does. Home Assistant
+        refuses a call naming a shared name alone, as a duplicate."""
+        shared = [
+            other
+            for other in self.entities.values()
+            if other.entity_id != entity.entity_id
+            and {normalize(n) for n in other.names} & {normalize(entity.name)}
+        ]
+        slots: dict[str, str] = {}
+        if shared:
+            slots["domain"] = entity.domain
+        area = self.area_of(entity)
+        if area is not None and any(other.domain == entity.domain for other in shared):
+            slots["area"] = area.name
+        return slots
+
     def find_entities(
         self, spoken: str, candidates: Iterable[Entity] | None = None
     ) -> list[Entity]:

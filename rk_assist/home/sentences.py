@@ -100,11 +100,16 @@ def media_request_without_target(text: str, language: str) -> str | None:
     None when Home Assistant's sentences for the language do not read it so.
     Takes milliseconds once the language is loaded (up to ~0.1 s the first time).
     """
+    result = _media_without_target(text, language)
+    return result.intent.name if result is not None else None
+
+
+def _media_without_target(text: str, language: str) -> Any:
+    """hassil's reading of a media request that names no player, or None."""
     intents = sentences_of(language, tuple(sorted(MEDIA_INTENTS)))
     if intents is None:
         return None
-    result = recognize_best(text, intents, slot_lists=_NO_TARGETS, language=intents.language)
-    return result.intent.name if result is not None else None
+    return recognize_best(text, intents, slot_lists=_NO_TARGETS, language=intents.language)
 
 
 @dataclass(frozen=True)
@@ -197,6 +202,10 @@ def understand(text: str, language: str, home: Home, here: str | None = None) ->
             best_slot_name="name",
             intent_context={"area": {"value": here, "text": here}} if here else None,
         )
+        if result is None and here is None:
+            # "turn the volume down to 30%": Home Assistant's sentences for it ask for the
+            # satellite's area; with none known, the player in use (``resolve``).
+            result = _media_without_target(text, language)
     except Exception as err:  # hassil is not ours: a failure means "not understood"
         _LOGGER.warning("Home Assistant's sentences could not be matched: %s", err)
         return None

@@ -21,6 +21,7 @@ from typing import Any
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
 from ..home.clauses import read_again, requests_in
+from ..home.descriptions import described, home_with_description
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -70,6 +71,14 @@ def understood_calls(
         call = _call_for(text, messages, home, tools, language)
         if call is not None:
             return [call]
+    if (found := described(request, home)) is not None:
+        # "lock the entry lock": the one lock in the Entry, called as Home Assistant has it.
+        described_home = home_with_description(home, found)
+        understood = understand(request, language, described_home)
+        if understood is not None and understood.named:
+            call = _call_of(understood, described_home, tools, known=home)
+            if call is not None:
+                return [call]
     call = _change_call(request, home, tools, language)
     if call is not None:
         return [call]
@@ -172,10 +181,15 @@ def _sentences_call(
 
 
 def _call_of(
-    understood: Understood, home: Home, tools: tuple[dict[str, Any], ...]
+    understood: Understood,
+    home: Home,
+    tools: tuple[dict[str, Any], ...],
+    known: Home | None = None,
 ) -> ToolCall | None:
     """The offered tool's call for what Home Assistant's sentences read, where it settles
-    the request (a state question: the live context's call for the device)."""
+    the request (a state question: the live context's call for the device). ``known``:
+    the home as Home Assistant's prompt lists it, where ``home`` names a device
+    otherwise (by the request's description of it)."""
     tool = _offered(tools, understood.intent)
     if tool is None:
         live = _offered(tools, LIVE_CONTEXT)
@@ -193,12 +207,33 @@ def _call_of(
             _LOGGER.info("A state question, asked through the live context: %s", call)
             return call
         return None
-    if not _settled(understood.intent, understood.slots, understood.named, home):
+    untargeted = understood.intent in MEDIA_INTENTS and not any(
+        key in understood.slots for key in ("name", "area", "floor")
+    )
+    # (A media order with no player named is for the one playing: Home Assistant knows
+    # which one plays, its prompt does not say.)
+    if not untargeted and not _settled(understood.intent, understood.slots, understood.named, home):
         _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
         return None
-    call = ToolCall(tool["function"]["name"], _shaped(understood.slots, tool))
+    slots = _targeted(understood.intent, understood.slots, home, known or home)
+    call = ToolCall(tool["function"]["name"], _shaped(slots, tool))
     _LOGGER.info("Understood with Home Assistant's sentences: %s", call)
     return call
+
+
+def _targeted(intent: str, slots: dict[str, Any], home: Home, known: Home) -> dict[str, Any]:
+    """The slots naming their one device as Home Assistant knows it, with what tells it
+    apart from others of its name (``Home.telling_apart``: Home Assistant refused "Smart
+    Lock" as a duplicate, the lock's tamper sensor has its name)."""
+    if not isinstance(slots.get("name"), str) or intent not in BY_NAME:
+        return slots
+    acted_on = {
+        action.entity_id for action in resolve_calls([ToolCall(intent, slots)], home).actions
+    }
+    entity = known.entities.get(next(iter(acted_on), "") or "")
+    if len(acted_on) != 1 or entity is None:
+        return slots
+    return {**slots, "name": entity.name, **known.telling_apart(entity)}
 
 
 def _by_reference(messages: list[Any], home: Home, language: str) -> Understood | None:
@@ -428,7 +463,8 @@ def checked_calls(
             if not _settled(call.name, call.arguments, "name" in call.arguments, home):
                 words.append(phrase(SAY_ITS_NAME, language))
                 continue
-        sent.append(ToolCall(tool["function"]["name"], _shaped(call.arguments, tool)))
+        arguments = _targeted(call.name, call.arguments, home, home)
+        sent.append(ToolCall(tool["function"]["name"], _shaped(arguments, tool)))
     if [c.name for c in sent] != [c.name for c in calls] or words:
         _LOGGER.info("The model's calls %s, held to the home: %s; said: %s", calls, sent, words)
     return sent, " ".join(dict.fromkeys(words))

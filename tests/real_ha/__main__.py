@@ -69,6 +69,8 @@ SERVICES = {
     ("lock", "unlocked"): ("lock", "unlock"),
     ("cover", "open"): ("cover", "open_cover"),
     ("cover", "closed"): ("cover", "close_cover"),
+    ("valve", "open"): ("valve", "open_valve"),
+    ("valve", "closed"): ("valve", "close_valve"),
     ("media_player", "playing"): ("media_player", "media_play"),
     ("media_player", "paused"): ("media_player", "media_pause"),
 }

@@ -1,0 +1,128 @@
+""" "The entry lock": a device described by its place and its kind, not by its name.
+
+People name a device by where it is and what it is ("lock the entry lock", "open the
+front yard valve", "the living room ceiling light" where two rooms have a "Ceiling
+Light"), while Home Assistant builds names from the device's maker ("Smart Lock",
+"Rain Bird"). Where exactly one device in the place said is of the kind said, the
+words stand for it: the home is read again with those words as one more name of that
+device, so Home Assistant's sentences read the request as naming it (a lock too: the
+request names it as plainly as a person can). Several of that kind there, or none:
+no reading, and the request goes on as it would have.
+
+The kind is a word of the device's own name, its domain ("lock", "valve"), or a cover
+class Home Assistant's words say in any language ("curtains", "Rollladen").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+from .cover_kinds import class_word_parts, named_kinds
+from .model import Entity, Home, normalize
+
+#: Read-only entities share a device's name ("Smart Lock" the tamper sensor) but are not
+#: what an order acts on.
+_READ_ONLY = frozenset({"sensor", "binary_sensor"})
+#: At most this many words say the kind ("ceiling light").
+_KIND_WORDS = 3
+#: Words that join a kind said before its place ("la persiana del salón", "the lock of
+#: the entry"), each language's; the article after them is skipped too.
+_JOINERS = frozenset(
+    {"of", "de", "del", "della", "dello", "dei", "delle", "di", "du", "des", "d", "van", "vom"}
+)
+_ARTICLES = frozenset({"the", "la", "le", "il", "lo", "l", "el", "les", "los", "las", "het"})
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Described:
+    """The words of the request that describe one device, and the device."""
+
+    words: str
+    entity: Entity
+
+
+def _fold(word: str) -> str:
+    word = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in word if not unicodedata.combining(c)).lower()
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _fits(kind: list[str], entity: Entity) -> bool:
+    """Whether the words say the device's kind: words of its name, its domain, or the
+    cover class its class or name says."""
+    said = [_singular(word) for word in kind]
+    own = {_singular(word) for name in entity.names for word in normalize(name).split()}
+    kind_words = own | {entity.domain} | (class_word_parts() - _ARTICLES - _JOINERS)
+    pairs = zip(said, kind, strict=True)
+    if not all(word in kind_words or plain in kind_words for word, plain in pairs):
+        return False  # a word that says no kind: a verb, "now", "to 50%"
+    if all(word in own for word in said):
+        return True
+    if len(said) == 1 and said[0] == entity.domain:
+        return True
+    kinds = named_kinds(" ".join(kind))
+    if not kinds or entity.domain != "cover":
+        return False
+    classes = {entity.device_class} if entity.device_class else set()
+    for name in entity.names:
+        classes |= named_kinds(name)
+    return bool(kinds & classes)
+
+
+def described(text: str, home: Home) -> Described | None:
+    """The device the request describes by place and kind, where exactly one fits."""
+    tokens = [(match.group(0), match.start(), match.end()) for match in _WORD.finditer(text)]
+    folded = [_fold(token) for token, _, _ in tokens]
+    found: dict[str, Described] = {}
+    for area in home.areas.values():
+        for spoken in (area.name, *area.aliases):
+            place = normalize(spoken).split()
+            for start in range(len(folded) - len(place) + 1):
+                if folded[start : start + len(place)] != place:
+                    continue
+                end = start + len(place)
+                for first, last in _kind_spans(folded, start, end):
+                    pool = [
+                        entity
+                        for entity in home.entities.values()
+                        if entity.area_id == area.area_id and entity.domain not in _READ_ONLY
+                    ]
+                    kind = folded[first:last] if last <= start else folded[end:last]
+                    fitting = [entity for entity in pool if _fits(kind, entity)]
+                    if len(fitting) == 1:
+                        span_start = min(first, start)
+                        span_end = max(last, end)
+                        words = text[tokens[span_start][1] : tokens[span_end - 1][2]]
+                        found.setdefault(words, Described(words, fitting[0]))
+                        break
+    if len(found) != 1:
+        return None
+    return next(iter(found.values()))
+
+
+def _kind_spans(folded: list[str], start: int, end: int) -> list[tuple[int, int]]:
+    """Where the kind may be said around a place at ``start:end``: the words after it
+    ("the entry lock"), longest first; or before it, joined ("la persiana del salón")."""
+    spans = [(end, end + size) for size in range(_KIND_WORDS, 0, -1) if end + size <= len(folded)]
+    before = start
+    if before and folded[before - 1] in _ARTICLES:
+        before -= 1
+    if before and folded[before - 1] in _JOINERS:
+        joined = before - 1
+        spans += [
+            (joined - size, joined) for size in range(_KIND_WORDS, 0, -1) if joined - size >= 0
+        ]
+    return spans
+
+
+def home_with_description(home: Home, found: Described) -> Home:
+    """The home with the request's words as the only name of the device they describe
+    (its own name may be another's too: "Ceiling Light" in two rooms)."""
+    named = replace(found.entity, name=found.words, aliases=())
+    return replace(home, entities={**home.entities, named.entity_id: named})

@@ -1,0 +1,151 @@
+"""Homes as Home Assistant builds them (issue 32): shared names, a device said by its place
+and kind, to-do lists, a volume level with no player named.
+
+Seen with Home Assistant's Ollama integration: "Lock smart lock" called "Smart Lock", which
+the lock's tamper sensor shares, and Home Assistant refused it as a duplicate; "lock the
+entry lock" and "open the front yard valve" got "can't find a device called ...".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rk_assist.home.descriptions import described, home_with_description
+from rk_assist.home.model import load_home
+from rk_assist.home.sentences import understand
+from rk_assist.http.understood import checked_calls, understood_call
+from rk_assist.output.calls import ToolCall
+from rk_assist.runtimes.base import ChatMessage
+
+from .test_ha_prompt import TARGETS, tool
+
+BUILT = load_home(Path(__file__).parent.parent / "eval" / "built-en" / "home.yaml")
+
+# As Home Assistant 2026.11 lists such a home to its LLM doors: a lock and its sensor
+# share a name, and two lights share one in two rooms.
+HA_PROMPT = """You are a voice assistant for Home Assistant.
+Static Context: An overview of the areas and the devices in this smart home:
+- names: Smart Lock
+  domain: lock
+  areas: Entry
+- names: Smart Lock
+  domain: binary_sensor
+  areas: Entry
+- names: Ceiling Light
+  domain: light
+  areas: Living Room
+- names: Ceiling Light
+  domain: light
+  areas: Bedroom
+- names: Rain Bird
+  domain: valve
+  areas: Front Yard
+- names: Personal Tasks
+  domain: todo
+- names: Living Room Speaker
+  domain: media_player
+  areas: Living Room
+
+The current time is 10:00.
+"""
+ITEM = {"item": {"type": "string"}, "name": {"type": "string"}}
+VOLUME = {**TARGETS, "volume_level": {"type": "integer"}}
+TOOLS = (
+    tool("intent__HassTurnOn", TARGETS),
+    tool("intent__HassTurnOff", TARGETS),
+    tool("intent__HassLightSet", {**TARGETS, "brightness": {"type": "integer"}}),
+    tool("todo__HassListAddItem", ITEM),
+    tool("media_player__HassSetVolume", VOLUME),
+)
+
+
+def chat(text: str) -> list[ChatMessage]:
+    return [ChatMessage("system", HA_PROMPT), ChatMessage("user", text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "entity_id"),
+    [
+        ("lock the entry lock", "entry lock", "lock.smart_lock"),
+        ("open the front yard valve", "front yard valve", "valve.rain_bird"),
+        ("close the living room curtains now", "living room curtains", "cover.smart_curtain"),
+        (
+            "dim the living room ceiling light",
+            "living room ceiling light",
+            "light.living_room_ceiling",
+        ),
+    ],
+)
+def test_a_place_and_a_kind_stand_for_the_one_device_of_that_kind_there(text, words, entity_id):
+    found = described(text, BUILT)
+    assert found is not None and (found.words, found.entity.entity_id) == (words, entity_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "turn on the bedroom fan",  # no fan in the bedroom
+        "turn on the ceiling light",  # no place said
+        "open the front yard now",  # "now" says no kind
+        "turn the volume down to 30%",
+    ],
+)
+def test_no_description_where_no_one_device_fits(text):
+    assert described(text, BUILT) is None
+
+
+def test_the_description_reads_as_naming_the_device_and_a_lock_too():
+    found = described("lock the entry lock", BUILT)
+    understood = understand("lock the entry lock", "en", home_with_description(BUILT, found))
+    assert understood is not None and understood.named
+    assert understood.intent == "HassTurnOn"
+
+
+def test_a_shared_name_is_told_apart_by_domain_and_area():
+    lock = BUILT.entities["lock.smart_lock"]
+    assert BUILT.telling_apart(lock) == {"domain": "lock"}
+    light = BUILT.entities["light.bedroom_ceiling"]
+    assert BUILT.telling_apart(light) == {"domain": "light", "area": "Bedroom"}
+    assert BUILT.telling_apart(BUILT.entities["fan.desk_fan"]) == {}
+
+
+def test_http_calls_carry_what_home_assistant_needs_to_find_the_one_device():
+    call = understood_call(chat("lock the smart lock"), TOOLS, "en")
+    assert call == ToolCall("intent__HassTurnOn", {"name": "Smart Lock", "domain": ["lock"]})
+    call = understood_call(chat("lock the entry lock"), TOOLS, "en")
+    assert call == ToolCall("intent__HassTurnOn", {"name": "Smart Lock", "domain": ["lock"]})
+    call = understood_call(chat("set the living room ceiling light to 40%"), TOOLS, "en")
+    assert call == ToolCall(
+        "intent__HassLightSet",
+        {"name": "Ceiling Light", "brightness": 40, "domain": ["light"], "area": "Living Room"},
+    )
+    call = understood_call(chat("open the front yard valve"), TOOLS, "en")
+    assert call == ToolCall("intent__HassTurnOn", {"name": "Rain Bird"})
+
+
+def test_the_models_call_on_a_shared_name_gets_its_domain():
+    made = [ToolCall("intent__HassTurnOn", {"name": "Smart Lock"})]
+    calls, words = checked_calls(made, chat("lock the smart lock"), TOOLS, "en")
+    assert calls == [ToolCall("intent__HassTurnOn", {"name": "Smart Lock", "domain": ["lock"]})]
+    assert not words
+
+
+def test_a_to_do_list_by_name_on_every_door():
+    understood = understand("put history homework on the personal tasks list", "en", BUILT)
+    assert understood is not None and understood.intent == "HassListAddItem"
+    assert understood.slots == {"item": "history homework", "name": "Personal Tasks"}
+    call = understood_call(chat("add call the plumber to personal tasks"), TOOLS, "en")
+    assert call == ToolCall(
+        "todo__HassListAddItem", {"item": "call the plumber", "name": "Personal Tasks"}
+    )
+
+
+def test_a_volume_level_with_no_player_named_is_for_the_one_playing():
+    understood = understand("turn the volume down to 30%", "en", BUILT)
+    assert understood is not None and understood.intent == "HassSetVolume"
+    assert understood.slots == {"volume_level": 30}
+    # Home Assistant knows which player plays; its prompt does not say.
+    call = understood_call(chat("turn the volume down to 30%"), TOOLS, "en")
+    assert call == ToolCall("media_player__HassSetVolume", {"volume_level": 30})
