@@ -33,7 +33,8 @@ _COMPOUND_LENGTH = 4
 _FIRST_PART = 3
 
 
-def _folded(text: str) -> str:
+def folded(text: str) -> str:
+    """Lower case without accents ("Tür" -> "tur"): how names and requests are compared."""
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c)).lower()
 
@@ -50,7 +51,7 @@ def _class_words() -> dict[str, frozenset[tuple[str, bool]]]:
             for cover_class in classes if isinstance(classes, list) else [classes]:
                 try:
                     samples = sample_expression(parse_sentence(str(value["in"])).expression)
-                    said = {" ".join(_folded(sample).split()) for sample in samples}
+                    said = {" ".join(folded(sample).split()) for sample in samples}
                 except Exception:  # hassil is not ours: a template it cannot read adds nothing
                     _LOGGER.debug("Cover class words not read: %s", value)
                     continue
@@ -81,7 +82,7 @@ def _says(name_words: list[str], word: str, compounds: bool) -> bool:
 @functools.lru_cache(maxsize=4096)
 def named_kinds(name: str) -> frozenset[str]:
     """The cover classes a name says ("Garagentor" says garage; "Kitchen Window" window)."""
-    name_words = " ".join("".join(c if c.isalnum() else " " for c in _folded(name)).split()).split()
+    name_words = " ".join("".join(c if c.isalnum() else " " for c in folded(name)).split()).split()
     return frozenset(
         cover_class
         for cover_class, words in _class_words().items()

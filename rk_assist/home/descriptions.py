@@ -16,15 +16,11 @@ class Home Assistant's words say in any language ("curtains", "Rollladen").
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 
-from .cover_kinds import class_word_parts, named_kinds
-from .model import Entity, Home, normalize
+from .cover_kinds import class_word_parts, folded, named_kinds
+from .model import READ_ONLY_DOMAINS, Entity, Home, normalize
 
-#: Read-only entities share a device's name ("Smart Lock" the tamper sensor) but are not
-#: what an order acts on.
-_READ_ONLY = frozenset({"sensor", "binary_sensor"})
 #: At most this many words say the kind ("ceiling light").
 _KIND_WORDS = 3
 #: Words that join a kind said before its place ("la persiana del salón", "the lock of
@@ -42,11 +38,6 @@ class Described:
 
     words: str
     entity: Entity
-
-
-def _fold(word: str) -> str:
-    word = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in word if not unicodedata.combining(c)).lower()
 
 
 def _singular(word: str) -> str:
@@ -78,22 +69,22 @@ def _fits(kind: list[str], entity: Entity) -> bool:
 def described(text: str, home: Home) -> Described | None:
     """The device the request describes by place and kind, where exactly one fits."""
     tokens = [(match.group(0), match.start(), match.end()) for match in _WORD.finditer(text)]
-    folded = [_fold(token) for token, _, _ in tokens]
+    said = [folded(token) for token, _, _ in tokens]
     found: dict[str, Described] = {}
     for area in home.areas.values():
-        for spoken in (area.name, *area.aliases):
+        pool = [
+            entity
+            for entity in home.entities.values()
+            if entity.area_id == area.area_id and entity.domain not in READ_ONLY_DOMAINS
+        ]
+        for spoken in (area.name, *area.aliases) if pool else ():
             place = normalize(spoken).split()
-            for start in range(len(folded) - len(place) + 1):
-                if folded[start : start + len(place)] != place:
+            for start in range(len(said) - len(place) + 1):
+                if said[start : start + len(place)] != place:
                     continue
                 end = start + len(place)
-                for first, last in _kind_spans(folded, start, end):
-                    pool = [
-                        entity
-                        for entity in home.entities.values()
-                        if entity.area_id == area.area_id and entity.domain not in _READ_ONLY
-                    ]
-                    kind = folded[first:last] if last <= start else folded[end:last]
+                for first, last in _kind_spans(said, start, end):
+                    kind = said[first:last] if last <= start else said[end:last]
                     fitting = [entity for entity in pool if _fits(kind, entity)]
                     if len(fitting) == 1:
                         span_start = min(first, start)
@@ -106,14 +97,14 @@ def described(text: str, home: Home) -> Described | None:
     return next(iter(found.values()))
 
 
-def _kind_spans(folded: list[str], start: int, end: int) -> list[tuple[int, int]]:
+def _kind_spans(words: list[str], start: int, end: int) -> list[tuple[int, int]]:
     """Where the kind may be said around a place at ``start:end``: the words after it
     ("the entry lock"), longest first; or before it, joined ("la persiana del salón")."""
-    spans = [(end, end + size) for size in range(_KIND_WORDS, 0, -1) if end + size <= len(folded)]
+    spans = [(end, end + size) for size in range(_KIND_WORDS, 0, -1) if end + size <= len(words)]
     before = start
-    if before and folded[before - 1] in _ARTICLES:
+    if before and words[before - 1] in _ARTICLES:
         before -= 1
-    if before and folded[before - 1] in _JOINERS:
+    if before and words[before - 1] in _JOINERS:
         joined = before - 1
         spans += [
             (joined - size, joined) for size in range(_KIND_WORDS, 0, -1) if joined - size >= 0

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from ..output.calls import ToolCall
 from .intents import BY_NAME, INTEGER, NUMBER, PERCENT, STEP
-from .model import Entity, Home, normalize
+from .model import READ_ONLY_DOMAINS, Entity, Home, normalize
 from .negation import negated
 from .phrases import SAY_ITS_NAME, base_language, phrase
 from .request_words import (
@@ -707,7 +707,7 @@ def names_sensitive_only(name: str, home: Home, domains: frozenset[str] | None =
         for entity in home.entities.values()
         if words
         and (domains is None or entity.domain in domains)
-        and entity.domain not in _READ_ONLY
+        and entity.domain not in READ_ONLY_DOMAINS
         and any(shares(text) for text in entity.names)
     ]
     return bool(sharing) and all(entity.sensitive for entity in sharing)
@@ -749,10 +749,6 @@ _ALL = frozenset(
         "toutes", "todo", "todos", "todas", "tutto", "tutti", "tutte", "allemaal",
     }
 )  # fmt: skip
-
-
-#: Domains that are only read (a door's contact sensor shares its name, not its lock).
-_READ_ONLY = frozenset({"sensor", "binary_sensor"})
 
 
 def sensitive_as_said(outcome: Outcome, request: str, home: Home, language: str = "en") -> Outcome:

@@ -33,6 +33,9 @@ _ARTICLES = {
     "het", "de", "een", "mijn", "ons", "onze",  # nl
 }  # fmt: skip
 _SENSITIVE_DOMAINS = frozenset({"lock", "alarm_control_panel", "valve"})
+#: Domains that are only read: they share a device's name (a door's contact sensor, a
+#: lock's tamper sensor) but are never what an order acts on.
+READ_ONLY_DOMAINS = frozenset({"sensor", "binary_sensor"})
 
 
 @functools.lru_cache(maxsize=4096)

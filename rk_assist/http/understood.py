@@ -212,26 +212,27 @@ def _call_of(
     )
     # (A media order with no player named is for the one playing: Home Assistant knows
     # which one plays, its prompt does not say.)
-    if not untargeted and not _settled(understood.intent, understood.slots, understood.named, home):
-        _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
-        return None
-    slots = _targeted(understood.intent, understood.slots, home, known or home)
+    acted_on: set[str] = set()
+    if not untargeted:
+        settled = _settled_on(understood.intent, understood.slots, understood.named, home)
+        if settled is None:
+            _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
+            return None
+        acted_on = settled
+    slots = _targeted(understood.slots, acted_on, known or home)
     call = ToolCall(tool["function"]["name"], _shaped(slots, tool))
     _LOGGER.info("Understood with Home Assistant's sentences: %s", call)
     return call
 
 
-def _targeted(intent: str, slots: dict[str, Any], home: Home, known: Home) -> dict[str, Any]:
-    """The slots naming their one device as Home Assistant knows it, with what tells it
-    apart from others of its name (``Home.telling_apart``: Home Assistant refused "Smart
-    Lock" as a duplicate, the lock's tamper sensor has its name)."""
-    if not isinstance(slots.get("name"), str) or intent not in BY_NAME:
+def _targeted(slots: dict[str, Any], acted_on: set[str], known: Home) -> dict[str, Any]:
+    """The slots naming their one device (``acted_on``) as Home Assistant knows it, with
+    what tells it apart from others of its name (``Home.telling_apart``: Home Assistant
+    refused "Smart Lock" as a duplicate, the lock's tamper sensor has its name)."""
+    if not isinstance(slots.get("name"), str) or len(acted_on) != 1:
         return slots
-    acted_on = {
-        action.entity_id for action in resolve_calls([ToolCall(intent, slots)], home).actions
-    }
-    entity = known.entities.get(next(iter(acted_on), "") or "")
-    if len(acted_on) != 1 or entity is None:
+    entity = known.entities.get(next(iter(acted_on)))
+    if entity is None:
         return slots
     return {**slots, "name": entity.name, **known.telling_apart(entity)}
 
@@ -379,13 +380,16 @@ def call_arguments(call: Any) -> dict[str, Any]:
     return arguments if isinstance(arguments, dict) else {}
 
 
-def _settled(intent: str, slots: dict[str, Any], named: bool, home: Home) -> bool:
-    """Whether the call acts, asks nothing, and touches nothing sensitive unnamed."""
+def _settled_on(intent: str, slots: dict[str, Any], named: bool, home: Home) -> set[str] | None:
+    """The devices the call acts on, where it acts, asks nothing, and touches nothing
+    sensitive unnamed; else None."""
     outcome = resolve_calls([ToolCall(intent, slots)], home)
     if not outcome.actions or outcome.question or outcome.refusals:
-        return False
+        return None
     acted_on = [home.entities.get(action.entity_id or "") for action in outcome.actions]
-    return named or not any(entity is not None and entity.sensitive for entity in acted_on)
+    if not named and any(entity is not None and entity.sensitive for entity in acted_on):
+        return None
+    return {action.entity_id for action in outcome.actions if action.entity_id}
 
 
 def _shaped(slots: dict[str, Any], tool: dict[str, Any]) -> dict[str, Any]:
@@ -446,6 +450,7 @@ def checked_calls(
     if not held and meant_unnamed_sensitive(request, language, bare, home):
         words.append(phrase(SAY_ITS_NAME, language))
     for call in held:
+        acted_on: set[str] = set()
         tool = by_bare.get(call.name)
         if tool is None:
             continue
@@ -460,10 +465,12 @@ def checked_calls(
             if outcome.question or outcome.refusals:
                 words += [outcome.question] if outcome.question else outcome.refusals
                 continue
-            if not _settled(call.name, call.arguments, "name" in call.arguments, home):
+            settled = _settled_on(call.name, call.arguments, "name" in call.arguments, home)
+            if settled is None:
                 words.append(phrase(SAY_ITS_NAME, language))
                 continue
-        arguments = _targeted(call.name, call.arguments, home, home)
+            acted_on = settled
+        arguments = _targeted(call.arguments, acted_on, home)
         sent.append(ToolCall(tool["function"]["name"], _shaped(arguments, tool)))
     if [c.name for c in sent] != [c.name for c in calls] or words:
         _LOGGER.info("The model's calls %s, held to the home: %s; said: %s", calls, sent, words)
