@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.home.descriptions import described, home_with_description
+from rk_assist.home.changes import change_asked
+from rk_assist.home.clauses import read_again
+from rk_assist.home.descriptions import described, home_with_description, settled_by_description
 from rk_assist.home.model import load_home
 from rk_assist.home.sentences import understand
 from rk_assist.http.understood import checked_calls, understood_call
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
+from rk_assist.tools.bench_http import ha_system_prompt
 
 from .test_ha_prompt import TARGETS, tool
 
@@ -149,3 +152,134 @@ def test_a_volume_level_with_no_player_named_is_for_the_one_playing():
     # Home Assistant knows which player plays; its prompt does not say.
     call = understood_call(chat("turn the volume down to 30%"), TOOLS, "en")
     assert call == ToolCall("media_player__HassSetVolume", {"volume_level": 30})
+
+
+def built(language: str):
+    return load_home(Path(__file__).parent.parent / "eval" / f"built-{language}" / "home.yaml")
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "entity_id"),
+    [
+        # The kind in Home Assistant's own word for the domain ("kein Ventil", "de vannes").
+        ("de", "Öffne das Ventil im Vorgarten", "valve.gardena"),
+        ("de", "Schließ das Schloss im Flur ab", "lock.tuerschloss"),
+        ("fr", "Ouvre la vanne du jardin", "valve.arrosage"),
+        ("es", "Abre la válvula del jardín", "valve.riego"),
+        # The place after the kind, joined by "im" / "in de" (the article skipped).
+        ("de", "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent", "light.wohnzimmer_decke"),
+        ("nl", "Zet de plafondlamp in de woonkamer op 50 procent", "light.woonkamer_plafond"),
+    ],
+)
+def test_a_kind_in_home_assistants_words_and_a_place_after_it(language, text, entity_id):
+    found = described(text, built(language))
+    assert found is not None and found.entity.entity_id == entity_id
+
+
+def test_on_the_http_doors_too_the_shared_name_carries_the_place_described():
+    home = built("de")
+    messages = [
+        ChatMessage("system", ha_system_prompt(home)),
+        ChatMessage("user", "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent"),
+    ]
+    tools = (tool("light__HassLightSet", {**TARGETS, "brightness": {"type": "integer"}}),)
+    call = ToolCall("light__HassLightSet", {"name": "Deckenlampe", "brightness": 50})
+    sent, said = checked_calls([call], messages, tools, "de")
+    assert said == ""
+    assert [c.arguments for c in sent] == [
+        {"name": "Deckenlampe", "brightness": 50, "area": "Wohnzimmer", "domain": ["light"]}
+    ]
+
+
+def test_a_word_home_assistant_has_for_no_domain_describes_nothing():
+    # Italian: Home Assistant's answers name no domain, so "valvola" is no kind it knows.
+    assert described("Apri la valvola del giardino", built("it")) is None
+
+
+def test_the_models_shared_name_is_the_device_the_request_describes():
+    text = "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent"
+    calls = [ToolCall("HassLightSet", {"name": "Deckenlampe", "brightness": 50})]
+    settled = settled_by_description(calls, text, built("de"))
+    assert settled[0].arguments == {"name": "Deckenlampe", "brightness": 50, "area": "Wohnzimmer"}
+    # Nothing described: the name stays, and the question which one follows.
+    plain = [ToolCall("HassTurnOn", {"name": "Deckenlampe"})]
+    assert settled_by_description(plain, "Schalte die Deckenlampe ein", built("de")) == plain
+
+
+def test_an_item_does_not_keep_the_words_that_say_the_list():
+    read = understand("Füge Steuererklärung zu meinen Aufgaben hinzu", "de", built("de"))
+    assert read is not None and read.slots == {"item": "Steuererklärung", "name": "Aufgaben"}
+    # Words of the item stay where more follows them: "to" inside an item is the item's.
+    read = understand("add go to the gym to my personal tasks", "en", BUILT)
+    assert read is not None and read.slots["item"] == "go to the gym"
+
+
+def test_home_assistants_shopping_list_reading_goes_on_the_list_of_that_name():
+    read = understand("Añade leche a la lista de la compra", "es", built("es"))
+    assert read is not None
+    assert (read.intent, read.slots) == (
+        "HassListAddItem",
+        {"item": "leche", "name": "Lista de la compra"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "item", "listed"),
+    [
+        ("fr", "Ajoute appeler le plombier à mes tâches", "appeler le plombier", "Tâches"),
+        ("es", "Añade llamar al fontanero a mis tareas", "llamar al fontanero", "Tareas"),
+        (
+            "it",
+            "Aggiungi chiamare l'idraulico alle mie attività",
+            "chiamare l'idraulico",
+            "Attività",
+        ),
+    ],
+)
+def test_a_list_said_with_a_possessive_the_sentences_lack(language, text, item, listed):
+    home = built(language)
+    assert understand(text, language, home) is None
+    readings = [
+        understood
+        for _, again in read_again(text, language, home)
+        if (understood := understand(again, language, home)) is not None
+    ]
+    assert readings and readings[0].slots == {"item": item, "name": listed}
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "intent", "entity_id", "slots"),
+    [
+        (
+            "nl",
+            "Zet de woonkamer speaker 10 procent harder",
+            "HassSetVolumeRelative",
+            "media_player.woonkamer_speaker",
+            {"volume_step": 10},
+        ),
+        (
+            "de",
+            "Öffne das Wohnzimmerfenster zur Hälfte",
+            "HassSetPosition",
+            "cover.wohnzimmerfenster",
+            {"position": 50},
+        ),
+        # The thermostat's humidity sensor shares its name: it is not another device.
+        (
+            "de",
+            "Stelle das Thermostat auf 21 Grad",
+            "HassClimateSetTemperature",
+            "climate.thermostat",
+            {"temperature": 21},
+        ),
+    ],
+)
+def test_changes_said_in_built_homes(language, text, intent, entity_id, slots):
+    action = change_asked(text, built(language), language)
+    assert action is not None
+    assert (action.intent, action.entity_id) == (intent, entity_id)
+    assert {k: v for k, v in action.slots.items() if k != "name"} == slots
+
+
+def test_a_level_is_no_step_without_a_direction_after_it():
+    assert change_asked("Zet het volume op 30 procent", built("nl"), "nl") is None

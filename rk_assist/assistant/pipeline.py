@@ -20,7 +20,7 @@ from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
 from ..home.clauses import read_again, requests_in
-from ..home.descriptions import described, home_with_description
+from ..home.descriptions import described, home_with_description, settled_by_description
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -33,7 +33,7 @@ from ..home.prompt import HOME_TOOLS_JSON, home_prompt, names_an_example
 from ..home.readings import lights_on_asked, quantity_asked, target_asked
 from ..home.references import with_device
 from ..home.request_words import reads_as_other, value_not_said, with_digits
-from ..home.resolve import Action, Outcome, resolve_calls
+from ..home.resolve import Action, Outcome, Question, resolve_calls
 from ..home.responses import heard, in_language
 from ..home.sentences import understand
 from ..output.calls import ToolCall, parse_tool_calls
@@ -156,6 +156,10 @@ class Turn:
         self._dropped: list[tuple[str, str]] = []
         #: ``_unknown_device``'s answer, once read (in a tuple: None is an answer).
         self._unknown: tuple[Outcome | None] | None = None
+        #: Home Assistant's sentences read the request as naming a device that several
+        #: share ("la luz del techo" in two rooms): the question which one, unless a
+        #: reading without the model settles it.
+        self._which: Outcome | None = None
 
     def _result(self) -> TurnResult:
         text = "".join(self._chunks)
@@ -201,14 +205,9 @@ class Turn:
             # turned such remarks into state reads and made-up devices.
             await self._speakable(sentence(ACKNOWLEDGED, self._language), time.perf_counter())
             return self._remember(turn)
-        if home is not None and self._sentences_first:
-            unknown = await self._unknown_device()
-            if unknown is not None:
-                # An order for a device the home lacks, read by Home Assistant's own order
-                # sentences: its "no device called ...", without the model's guesses.
-                _LOGGER.info("An order naming no device here: %s", unknown.refusals)
-                self._outcome = unknown
-                return self._remember(turn)
+        if home is not None and (answer := await self._answer_without_model()) is not None:
+            self._outcome = answer
+            return self._remember(turn)
         system_prompt, tools = parts.prompt
         request = GenerationRequest(
             system_prompt=system_prompt,
@@ -290,6 +289,21 @@ class Turn:
         _LOGGER.info("An order to open or unlock that names nothing plainly: %s", held)
         self._outcome = await self._unknown_or_name_it()
 
+    async def _answer_without_model(self) -> Outcome | None:
+        """The answer Home Assistant's sentences give where nothing could be done: which
+        one of the devices sharing the name said (the model can tell no better: it named
+        "Techo" for "la luz del techo"), or "no device called ..." for an order for a
+        device the home lacks (read by its order sentences, without the model's guesses)."""
+        if self._which is not None:
+            _LOGGER.info("A name several devices share: %s", self._which.question)
+            return self._which
+        if not self._sentences_first:
+            return None
+        unknown = await self._unknown_device()
+        if unknown is not None:
+            _LOGGER.info("An order naming no device here: %s", unknown.refusals)
+        return unknown
+
     async def _unknown_or_name_it(self) -> Outcome:
         """Where an order to open names a device the home does not have ("the back door"),
         Home Assistant's "no device called"; else the question to name it plainly."""
@@ -314,6 +328,7 @@ class Turn:
 
     def _outcome_of(self, calls: list[ToolCall], home: Home) -> Outcome:
         """What the calls come to, said in the request's language (milliseconds, in a thread)."""
+        calls = settled_by_description(calls, self._user_text, home)
         outcome = resolve_calls(calls, home, self._language)
         outcome = sensitive_as_said(outcome, self._user_text, home, self._language)
         return in_language(outcome, self._language)
@@ -381,6 +396,8 @@ class Turn:
             or (not understood.named and any(e is not None and e.sensitive for e in acted_on))
             or (only is not None and any(a.entity_id != only for a in outcome.actions))
         ):
+            if understood.named and outcome.question_kind == Question.WHICH and only is None:
+                self._which = self._which or outcome
             _LOGGER.info("Home Assistant's sentences read %s; left to the model", understood)
             return False
         self._outcome = outcome

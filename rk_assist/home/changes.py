@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .facts import devices_named
 from .grounding import is_question
-from .model import Entity, Home, normalize
+from .model import READ_ONLY_DOMAINS, Entity, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
 from .readings import the_one
@@ -71,7 +71,7 @@ _A_LOT = LanguagePatterns(
 _HALF = LanguagePatterns(
     {
         "en": r"\b(?:half(?:way)?|half-way)\b",
-        "de": r"\bhalb\w*\b",
+        "de": r"\b(?:halb\w*|(?:zur )?hälfte)\b",
         "fr": r"\b(?:à moitié|à mi-hauteur|mi-\w+|à demi)\b",
         "es": r"\b(?:a la mitad|a medias|medio|media)\b",
         "it": r"(?:\ba metà|\bmetà\b|\bmezz[oa]\b)",
@@ -240,6 +240,13 @@ def _device(
     place it was heard in, or (``only``) the only one. None where the request names a
     device of another kind: the change is that device's, not this one's."""
     named = [e for e in devices_named(request, home) if not _a_place_too(e, home)]
+    # A sensor named as its device is ("Thermostat", its humidity too) is not another device.
+    own_names = {normalize(n) for e in named if e.domain in domains for n in e.names}
+    named = [
+        e
+        for e in named
+        if not (e.domain in READ_ONLY_DOMAINS and {normalize(n) for n in e.names} & own_names)
+    ]
     if any(e.domain not in domains for e in named):
         return None
     pool = [e for e in home.entities.values() if e.domain in domains]
@@ -283,9 +290,16 @@ def _brightness(light: Entity, home: Home) -> int | None:
 
 
 def _percent_said(request: str, language: str) -> int:
-    """A step said in percent ("by 20 percent", "um 20 Prozent"), or 0."""
+    """A step said in percent ("by 20 percent", "um 20 Prozent", "10 procent harder"), or 0."""
     found = _BY_PERCENT.of(language).search(request)
-    return int(found.group(1)) if found else 0
+    if found:
+        return int(found.group(1))
+    for found in _PERCENT.of(language).finditer(request):
+        # A direction right after the amount makes it a step: "10 Prozent lauter".
+        after = " ".join(request[found.end() :].split()[:2])
+        if _UP.of(language).match(after) or _DOWN.of(language).match(after):
+            return int(found.group(1))
+    return 0
 
 
 #: A step said by how many percent, per language: "by 20 percent" (not "to 20 percent").
@@ -297,6 +311,17 @@ _BY_PERCENT = LanguagePatterns(
         "es": r"\b(?:en|un) (\d+)\s*(?:%|por ?ciento)",
         "it": r"\b(?:del|di) (\d+)\s*(?:%|per ?cento)",
         "nl": r"\bmet (\d+)\s*(?:%|procent)",
+    }
+)
+#: An amount in percent, per language, whatever it is said to be.
+_PERCENT = LanguagePatterns(
+    {
+        "en": r"\b(\d+)\s*(?:%|percent)\s*",
+        "de": r"\b(\d+)\s*(?:%|prozent)\s*",
+        "fr": r"\b(\d+)\s*(?:%|pour ?cent)\s*",
+        "es": r"\b(\d+)\s*(?:%|por ?ciento)\s*",
+        "it": r"\b(\d+)\s*(?:%|per ?cento)\s*",
+        "nl": r"\b(\d+)\s*(?:%|procent)\s*",
     }
 )
 

@@ -31,7 +31,7 @@ from .negation import negated
 from .phrases import LanguagePatterns
 from .request_words import verb_slip, with_digits
 from .resolve import resolve_calls
-from .sentences import near_miss, understand
+from .sentences import near_miss, understand, with_list_said_plainly
 from .services import STATE_INTENTS
 
 #: Where one request ends and the next begins, in each language.
@@ -288,3 +288,5 @@ def read_again(
         yield "with on or off put right", found
     if found := without_courtesy(text, language):
         yield "without its courtesy", found
+    for found in with_list_said_plainly(text, language, home):
+        yield "with its list said as Home Assistant's sentences say it", found

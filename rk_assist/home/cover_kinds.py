@@ -24,7 +24,8 @@ _LOGGER = logging.getLogger(__name__)
 
 #: The cover classes that let someone in (``Entity.sensitive``).
 OPENINGS = frozenset({"door", "garage", "gate"})
-_LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+#: The languages whose words name kinds of devices (a name need not be in the request's).
+LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
 #: Languages that join words: their class words also end a name ("Küchenfenster",
 #: "voordeur") when at least this long, after a word of at least _FIRST_PART letters
 #: ("store" is no German "Tore").
@@ -44,7 +45,7 @@ def _class_words() -> dict[str, frozenset[tuple[str, bool]]]:
     """Each cover class's words in every language, accents folded ("tur", "fenetre"),
     and whether the word may end a compound."""
     words: dict[str, set[tuple[str, bool]]] = {}
-    for language in _LANGUAGES:
+    for language in LANGUAGES:
         data = get_intents(language) or {}
         for value in (data.get("lists", {}).get("cover_classes") or {}).get("values", []):
             classes = value.get("out")

@@ -9,16 +9,21 @@ device, so Home Assistant's sentences read the request as naming it (a lock too:
 request names it as plainly as a person can). Several of that kind there, or none:
 no reading, and the request goes on as it would have.
 
-The kind is a word of the device's own name, its domain ("lock", "valve"), or a cover
-class Home Assistant's words say in any language ("curtains", "Rollladen").
+The kind is a word of the device's own name, its domain in Home Assistant's words of
+any language ("lock", "Ventil", "válvula": the words its "no such device" answers use),
+or a cover class Home Assistant's words say in any language ("curtains", "Rollladen").
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 
-from .cover_kinds import class_word_parts, folded, named_kinds
+from home_assistant_intents import get_intents
+
+from ..output.calls import ToolCall
+from .cover_kinds import LANGUAGES, class_word_parts, folded, named_kinds
 from .model import READ_ONLY_DOMAINS, Entity, Home, normalize
 
 #: At most this many words say the kind ("ceiling light").
@@ -26,10 +31,33 @@ _KIND_WORDS = 3
 #: Words that join a kind said before its place ("la persiana del salón", "the lock of
 #: the entry"), each language's; the article after them is skipped too.
 _JOINERS = frozenset(
-    {"of", "de", "del", "della", "dello", "dei", "delle", "di", "du", "des", "d", "van", "vom"}
+    {"of", "in", "de", "del", "della", "dello", "dei", "delle", "di", "du", "des", "d", "van"}
+    | {"vom", "im", "nel", "nella", "nello", "dans", "en"}
 )
-_ARTICLES = frozenset({"the", "la", "le", "il", "lo", "l", "el", "les", "los", "las", "het"})
+_ARTICLES = frozenset(
+    {"the", "la", "le", "il", "lo", "l", "el", "les", "los", "las", "het", "de", "der", "dem"}
+)
 _WORD = re.compile(r"\w+")
+#: Home Assistant's answer when no device of a kind is known ("Ich kenne kein Ventil"),
+#: which holds each domain's word in its language.
+_NO_DOMAIN = re.compile(r'"(\w+)"\s*:\s*"([^"]+)"')
+
+
+@functools.cache
+def domain_words() -> dict[str, frozenset[str]]:
+    """Each domain's words in every language Home Assistant's answers name it in
+    ("valve": "ventil", "vanne", "valvula", "klep"), singular, accents folded."""
+    words: dict[str, set[str]] = {}
+    for language in LANGUAGES:
+        template = ((get_intents(language) or {}).get("responses", {}).get("errors", {})).get(
+            "no_domain", ""
+        )
+        for domain, phrase in _NO_DOMAIN.findall(template):
+            said = _WORD.findall(folded(phrase))
+            # "kein Ventil", "de vannes", "ninguna válvula": the first word says "none".
+            nouns = said[1:] if len(said) > 1 else said
+            words.setdefault(domain, {domain}).update(_singular(word) for word in nouns)
+    return {domain: frozenset(said) for domain, said in words.items()}
 
 
 @dataclass(frozen=True)
@@ -49,13 +77,14 @@ def _fits(kind: list[str], entity: Entity) -> bool:
     cover class its class or name says."""
     said = [_singular(word) for word in kind]
     own = {_singular(word) for name in entity.names for word in normalize(name).split()}
-    kind_words = own | {entity.domain} | (class_word_parts() - _ARTICLES - _JOINERS)
+    of_domain = domain_words().get(entity.domain, frozenset({entity.domain}))
+    kind_words = own | of_domain | (class_word_parts() - _ARTICLES - _JOINERS)
     pairs = zip(said, kind, strict=True)
     if not all(word in kind_words or plain in kind_words for word, plain in pairs):
         return False  # a word that says no kind: a verb, "now", "to 50%"
     if all(word in own for word in said):
         return True
-    if len(said) == 1 and said[0] == entity.domain:
+    if all(word in of_domain for word in said):
         return True
     kinds = named_kinds(" ".join(kind))
     if not kinds or entity.domain != "cover":
@@ -101,11 +130,12 @@ def _kind_spans(words: list[str], start: int, end: int) -> list[tuple[int, int]]
     """Where the kind may be said around a place at ``start:end``: the words after it
     ("the entry lock"), longest first; or before it, joined ("la persiana del salón")."""
     spans = [(end, end + size) for size in range(_KIND_WORDS, 0, -1) if end + size <= len(words)]
-    before = start
-    if before and words[before - 1] in _ARTICLES:
-        before -= 1
-    if before and words[before - 1] in _JOINERS:
-        joined = before - 1
+    joins = []
+    if start and words[start - 1] in _JOINERS:  # "del salón", "im Flur"
+        joins.append(start - 1)
+    if start > 1 and words[start - 1] in _ARTICLES and words[start - 2] in _JOINERS:
+        joins.append(start - 2)  # "de la cocina", "in de voortuin"
+    for joined in joins:
         spans += [
             (joined - size, joined) for size in range(_KIND_WORDS, 0, -1) if joined - size >= 0
         ]
@@ -117,3 +147,26 @@ def home_with_description(home: Home, found: Described) -> Home:
     (its own name may be another's too: "Ceiling Light" in two rooms)."""
     named = replace(found.entity, name=found.words, aliases=())
     return replace(home, entities={**home.entities, named.entity_id: named})
+
+
+def settled_by_description(calls: list[ToolCall], text: str, home: Home) -> list[ToolCall]:
+    """The calls with a name several devices share ("Deckenlampe", in two rooms) held to
+    the one the request describes by its place ("die Deckenlampe im Wohnzimmer"): its area
+    added, as Home Assistant finds a device by name and area."""
+    found = None
+    settled = []
+    for call in calls:
+        name = call.arguments.get("name")
+        if isinstance(name, str) and not call.arguments.get("area"):
+            sharing = [e for e in home.entities.values() if normalize(name) in _spoken(e)]
+            if len(sharing) > 1:
+                found = found or described(text, home) or False
+                area = found and found.entity in sharing and home.area_of(found.entity)
+                if area:
+                    call = replace(call, arguments={**call.arguments, "area": area.name})
+        settled.append(call)
+    return settled
+
+
+def _spoken(entity: Entity) -> set[str]:
+    return {normalize(name) for name in entity.names}

@@ -17,6 +17,7 @@ import functools
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from hassil.intents import TextSlotList, TextSlotValue
 from home_assistant_intents import get_intents
 
 from .intents import STATE_INTENTS
-from .model import Home, normalize
+from .model import Entity, Home, normalize
 from .negation import negated
 from .statements import tells
 
@@ -217,7 +218,99 @@ def understand(text: str, language: str, home: Home, here: str | None = None) ->
         _LOGGER.info("Not acting on a request that negates or tells: %r", text)
         return None
     slots = {name: entity.value for name, entity in result.entities.items()}
+    if "item" in slots and isinstance(slots["item"], str):
+        slots["item"] = list_item(slots["item"], result.intent.name, language)
+    if result.intent.name == "HassShoppingListAddItem" and (listed := _list_said(text, home)):
+        # "la lista de la compra" read as Home Assistant's shopping list, where the home
+        # has a to-do list of that name: the item goes on that list.
+        return Understood("HassListAddItem", {**slots, "name": listed.name}, named=True)
     return Understood(result.intent.name, slots, named="name" in slots)
+
+
+#: A word that differs from one of the sentences' words by its ending only ("meinen",
+#: "meiner") shares at least this many first letters with it.
+_STEM = 5
+_LETTERS = re.compile(r"[^\W\d_]+")
+_RULE = re.compile(r"<([^<>]+)>")
+_SLOT = re.compile(r"\{[^{}]*\}")
+
+
+@functools.cache
+def _sentence_words(language: str, intent: str) -> frozenset[str]:
+    """The words Home Assistant's sentences of an intent are written with, its rules' too."""
+    found = language_data(language)
+    if found is None:
+        return frozenset()
+    data = found[1]
+    rules = data.get("expansion_rules", {})
+    texts = [
+        s for block in data["intents"].get(intent, {}).get("data", []) for s in block["sentences"]
+    ]
+    seen: set[str] = set()
+    words: set[str] = set()
+    while texts:
+        text = texts.pop()
+        for rule in _RULE.findall(text):
+            if rule not in seen and rule in rules:
+                seen.add(rule)
+                texts.append(rules[rule])
+        words.update(w.lower() for w in _LETTERS.findall(_SLOT.sub(" ", _RULE.sub(" ", text))))
+    return frozenset(words)
+
+
+def list_item(item: str, intent: str, language: str) -> str:
+    """An item as read without the sentence's own words it swallowed at its end.
+
+    Home Assistant's sentences take any words for an item, so where the request says the
+    list with a word the sentences lack ("zu meinen Aufgaben": they know "meiner"), the
+    words before the list's name end the item ("Steuererklärung zu meinen").
+    """
+    own = _sentence_words(language, intent)
+    words = item.split()
+    while len(words) > 1:
+        last = words[-1].lower()
+        if last in own or (len(last) >= _STEM and any(w.startswith(last[:_STEM]) for w in own)):
+            words.pop()
+            continue
+        break
+    return " ".join(words)
+
+
+#: The words Home Assistant's sentences put before a list's name are short ("à la", "mi").
+_SHORT = 3
+
+
+def with_list_said_plainly(text: str, language: str, home: Home) -> Iterator[str]:
+    """The request with the word before a to-do list's name that Home Assistant's sentences
+    lack ("à mes tâches", "a mis tareas", "alle mie attività") left out, or put as they
+    say it ("à la tâches"): read so, the item goes on the list named."""
+    listed = _list_said(text, home)
+    if listed is None:
+        return
+    own = _sentence_words(language, "HassListAddItem")
+    words = text.split()
+    spoken = [normalize(name).split() for name in listed.names]
+    for at in range(1, len(words)):
+        rest = normalize(" ".join(words[at:])).split()
+        if not any(rest[: len(name)] == name for name in spoken):
+            continue
+        before = words[at - 1].lower()
+        if before in own:
+            continue
+        yield " ".join(words[: at - 1] + words[at:])
+        for word in sorted(w for w in own if len(w) <= _SHORT):
+            yield " ".join([*words[: at - 1], word, *words[at:]])
+
+
+def _list_said(text: str, home: Home) -> Entity | None:
+    """The one to-do list of the home whose name the request says."""
+    said = f" {normalize(text)} "
+    lists = [
+        entity
+        for entity in home.entities.values()
+        if entity.domain == "todo" and any(f" {normalize(n)} " in said for n in entity.names)
+    ]
+    return lists[0] if len(lists) == 1 else None
 
 
 #: The orders whose object is a device by name: where an unknown name is said back.

@@ -21,7 +21,7 @@ from typing import Any
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
 from ..home.clauses import read_again, requests_in
-from ..home.descriptions import described, home_with_description
+from ..home.descriptions import described, home_with_description, settled_by_description
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -446,7 +446,7 @@ def checked_calls(
     bare = [ToolCall(call.name.rpartition("__")[2], _scalars(call.arguments)) for call in calls]
     bare = untargeted_media(bare, request, language)
     sent, words = [], []
-    held = held_to_request(bare, request, home, language)
+    held = settled_by_description(held_to_request(bare, request, home, language), request, home)
     if not held and meant_unnamed_sensitive(request, language, bare, home):
         words.append(phrase(SAY_ITS_NAME, language))
     for call in held:

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from . import processes
+from . import processes, recorder
 from .home_assistant import HomeAssistant
 
 HERE = Path(__file__).parent
@@ -43,6 +43,7 @@ WATCHED_DOMAINS = {
     "lock",
     "media_player",
     "switch",
+    "todo",
     "vacuum",
     "valve",
     "water_heater",
@@ -133,6 +134,11 @@ async def restore(ha: HomeAssistant, wanted: dict[str, Any]) -> None:
             continue
         if current["state"] == target:
             continue
+        if domain == "todo":  # a list is restored to empty: each item added is removed
+            listed = await ha.ws("todo/item/list", entity_id=entity_id)
+            items = [item["uid"] for item in listed["items"]]
+            await ha.call_service("todo", "remove_item", entity_id=entity_id, item=items)
+            continue
         domain_service = SERVICES.get((domain, target))
         if domain_service is None:
             domain_service = ("homeassistant", "turn_on" if target == "on" else "turn_off")
@@ -142,6 +148,14 @@ async def restore(ha: HomeAssistant, wanted: dict[str, Any]) -> None:
 
 async def set_up_home(ha: HomeAssistant, home: dict[str, Any]) -> None:
     """Areas on devices (or on entities without one), and exactly `exposed` exposed."""
+    if "todo.shopping_list" in home["exposed"]:
+        # A to-do list as a new user has one: the shopping list integration's.
+        await ha.add_entry("shopping_list", {})
+        deadline = time.monotonic() + 30
+        while "todo.shopping_list" not in await ha.states():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the shopping list integration made no todo.shopping_list")
+            await asyncio.sleep(0.5)
     areas = {area["area_id"] for area in await ha.ws("config/area_registry/list")}
     registry = {entry["entity_id"]: entry for entry in await ha.ws("config/entity_registry/list")}
     for area_id, entity_ids in home["areas"].items():
@@ -422,6 +436,7 @@ async def main(args: argparse.Namespace) -> int:
     logs = Path(args.logs)
     logs.mkdir(parents=True, exist_ok=True)
     wyoming_port, http_port = processes.free_port(), processes.free_port()
+    recorded_port = processes.free_port()
     started = time.monotonic()
     with processes.home_assistant(Path(args.root), logs) as url:
         async with HomeAssistant(url) as ha:
@@ -439,14 +454,21 @@ async def main(args: argparse.Namespace) -> int:
             with processes.rk_assist(options, token, logs) as service:
                 processes.wait_for_port(wyoming_port, service, 300, logs / "rk-assist.log")
                 processes.wait_for_port(http_port, service, 60, logs / "rk-assist.log")
-                agents = await add_doors(ha, args.doors, wyoming_port, http_port, args.model_name)
-                print(f"Home Assistant and rk-assist ready in {time.monotonic() - started:.0f} s")
-                if args.serve:
-                    await serve(ha, agents, logs)
-                    return 0
-                results = {}
-                for door in args.doors:
-                    results[door] = await run_door(ha, door, agents[door], home, requests)
+                # Home Assistant's HTTP doors go through the recorder: what it sends is kept.
+                sent = logs / "requests.jsonl"
+                sent.unlink(missing_ok=True)
+                async with recorder.recording(http_port, recorded_port, sent):
+                    agents = await add_doors(
+                        ha, args.doors, wyoming_port, recorded_port, args.model_name
+                    )
+                    ready = time.monotonic() - started
+                    print(f"Home Assistant and rk-assist ready in {ready:.0f} s")
+                    if args.serve:
+                        await serve(ha, agents, logs)
+                        return 0
+                    results = {}
+                    for door in args.doors:
+                        results[door] = await run_door(ha, door, agents[door], home, requests)
     report = "".join(table(door, outcomes) for door, outcomes in results.items())
     report += summary(results)
     print(report)

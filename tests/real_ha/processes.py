@@ -41,6 +41,29 @@ CONFIG = {
     "onboarding": None,
     "conversation": None,
     "demo": None,
+    # Entities that share a device's name, as a device's own sensors do ("Kitchen Door"
+    # the lock and its tamper sensor; "Heatpump" the thermostat and its humidity).
+    "template": [
+        {
+            "binary_sensor": [
+                {
+                    "name": "Kitchen Door",
+                    "unique_id": "rk_assist_kitchen_door_tamper",
+                    "device_class": "tamper",
+                    "state": "{{ false }}",
+                }
+            ],
+            "sensor": [
+                {
+                    "name": "Heatpump",
+                    "unique_id": "rk_assist_heatpump_humidity",
+                    "device_class": "humidity",
+                    "unit_of_measurement": "%",
+                    "state": "44",
+                }
+            ],
+        }
+    ],
 }
 
 
