@@ -1,0 +1,75 @@
+"""The HTTP doors held to what a real Home Assistant 2026.11 sends them.
+
+``tests/real_ha/recorded/`` holds the first request Home Assistant's Ollama and llama_cpp
+integrations sent to rk-assist in ``script/test-ha`` (its recorder keeps every one in
+``build/test-ha/requests.jsonl``): Home Assistant's own prompt, with its device overview,
+and its own tools, as they are on the wire. Names shared by a device's entities (template
+entities "Kitchen Door" and "Heatpump") and a to-do list are in that home.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rk_assist.http.ha_prompt import home_from_prompt
+from rk_assist.http.understood import checked_calls, understood_call
+from rk_assist.output.calls import ToolCall
+from rk_assist.runtimes.base import ChatMessage
+
+RECORDED = Path(__file__).parent / "real_ha" / "recorded"
+DOORS = ("ollama-chat.json", "openai-chat.json")
+
+
+def recorded(door: str) -> tuple[str, tuple[dict, ...]]:
+    body = json.loads((RECORDED / door).read_text(encoding="utf-8"))
+    return body["messages"][0]["content"], tuple(body["tools"])
+
+
+def asked(system: str, text: str) -> list[ChatMessage]:
+    return [ChatMessage("system", system), ChatMessage("user", text)]
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_the_real_prompt_lists_the_exposed_devices_with_their_shared_names(door):
+    home = home_from_prompt(recorded(door)[0])
+    assert home is not None
+    listed = {(entity.name, entity.domain) for entity in home.entities.values()}
+    assert {
+        ("Kitchen Door", "lock"),
+        ("Kitchen Door", "binary_sensor"),
+        ("HeatPump", "climate"),
+        ("Heatpump", "sensor"),
+        ("Shopping list", "todo"),
+        ("Orchard", "valve"),
+    } <= listed
+    assert len(listed) == 21  # the 21 exposed in tests/real_ha/home.yaml
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_name_a_sensor_shares_goes_with_its_domain_through_the_real_tools(door):
+    system, tools = recorded(door)
+    call = understood_call(asked(system, "please lock the kitchen door for me"), tools, "en")
+    assert call == ToolCall("intent__HassTurnOn", {"name": "Kitchen Door", "domain": ["lock"]})
+    made = [ToolCall("intent__HassTurnOn", {"name": "Kitchen Door"})]
+    sent, said = checked_calls(made, asked(system, "lock the kitchen door"), tools, "en")
+    assert sent == [ToolCall("intent__HassTurnOn", {"name": "Kitchen Door", "domain": ["lock"]})]
+    assert said == ""
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_an_item_goes_on_the_real_shopping_list(door):
+    system, tools = recorded(door)
+    call = understood_call(asked(system, "add milk to the shopping list"), tools, "en")
+    assert call is not None and call.name == "todo__HassListAddItem"
+    assert call.arguments == {"item": "milk", "name": "Shopping list"}
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_call_for_a_device_the_real_prompt_does_not_list_is_not_sent(door):
+    system, tools = recorded(door)
+    made = [ToolCall("intent__HassTurnOn", {"name": "Jacuzzi"})]
+    sent, said = checked_calls(made, asked(system, "turn on the jacuzzi"), tools, "en")
+    assert sent == [] and said
