@@ -16,6 +16,7 @@ from rk_assist.home.changes import change_asked
 from rk_assist.home.clauses import read_again
 from rk_assist.home.descriptions import described, home_with_description, settled_by_description
 from rk_assist.home.model import load_home
+from rk_assist.home.request_words import unit_misfit
 from rk_assist.home.sentences import understand
 from rk_assist.http.understood import checked_calls, understood_call
 from rk_assist.output.calls import ToolCall
@@ -283,3 +284,52 @@ def test_changes_said_in_built_homes(language, text, intent, entity_id, slots):
 
 def test_a_level_is_no_step_without_a_direction_after_it():
     assert change_asked("Zet het volume op 30 procent", built("nl"), "nl") is None
+
+
+def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
+    # Home Assistant 2026.11 sets the volume of every exposed player for a call that names
+    # none (its handler picks the playing one only to pause, skip or step the volume).
+    system = HA_PROMPT.replace(
+        "\nThe current time", "- names: Kitchen Display\n  domain: media_player\n\nThe current time"
+    )
+    messages = [ChatMessage("system", system), ChatMessage("user", "turn the volume down to 30%")]
+    assert understood_call(messages, TOOLS, "en") is None
+    made = [ToolCall("media_player__HassSetVolume", {"volume_level": 30})]
+    sent, said = checked_calls(made, messages, TOOLS, "en")
+    assert sent == [] and said == "Which device do you mean?"
+    pause = (tool("media_player__HassMediaPause", TARGETS),)
+    paused = [ToolCall("media_player__HassMediaPause", {})]
+    asked = [ChatMessage("system", system), ChatMessage("user", "pause the music")]
+    assert checked_calls(paused, asked, pause, "en") == (paused, "")
+
+
+@pytest.mark.parametrize(
+    ("slots", "text", "language", "misfit"),
+    [
+        # Seen through the HTTP door: a thermostat set to 50 degrees for a lamp's 50 percent.
+        (
+            {"temperature": 50},
+            "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent",
+            "de",
+            "temperature",
+        ),
+        ({"brightness": 21}, "set the lamp to twenty one degrees", "en", "brightness"),
+        ({"temperature": 21}, "Stelle das Thermostat auf 21 Grad", "de", None),
+        ({"brightness": 50}, "Règle le plafonnier du salon à 50 pour cent", "fr", None),
+        ({"temperature": 21}, "make it 21 in here", "en", None),
+    ],
+)
+def test_a_level_is_never_set_from_a_number_said_in_another_unit(slots, text, language, misfit):
+    assert unit_misfit(slots, text, language) == misfit
+
+
+def test_the_http_door_holds_back_a_temperature_said_in_percent():
+    home = built("de")
+    text = "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent"
+    messages = [ChatMessage("system", ha_system_prompt(home)), ChatMessage("user", text)]
+    tools = (tool("climate__HassClimateSetTemperature", {**TARGETS, "temperature": {}}),)
+    made = [
+        ToolCall("climate__HassClimateSetTemperature", {"area": "Wohnzimmer", "temperature": 50})
+    ]
+    sent, _ = checked_calls(made, messages, tools, "de")
+    assert sent == []

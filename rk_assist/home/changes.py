@@ -23,7 +23,7 @@ from .model import READ_ONLY_DOMAINS, Entity, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
 from .readings import the_one
-from .request_words import degrees_said, numbers_in
+from .request_words import PERCENT, degrees_said, numbers_in
 from .resolve import Action
 from .statements import tells
 
@@ -294,7 +294,7 @@ def _percent_said(request: str, language: str) -> int:
     found = _BY_PERCENT.of(language).search(request)
     if found:
         return int(found.group(1))
-    for found in _PERCENT.of(language).finditer(request):
+    for found in PERCENT.of(language).finditer(request):
         # A direction right after the amount makes it a step: "10 Prozent lauter".
         after = " ".join(request[found.end() :].split()[:2])
         if _UP.of(language).match(after) or _DOWN.of(language).match(after):
@@ -311,17 +311,6 @@ _BY_PERCENT = LanguagePatterns(
         "es": r"\b(?:en|un) (\d+)\s*(?:%|por ?ciento)",
         "it": r"\b(?:del|di) (\d+)\s*(?:%|per ?cento)",
         "nl": r"\bmet (\d+)\s*(?:%|procent)",
-    }
-)
-#: An amount in percent, per language, whatever it is said to be.
-_PERCENT = LanguagePatterns(
-    {
-        "en": r"\b(\d+)\s*(?:%|percent)\s*",
-        "de": r"\b(\d+)\s*(?:%|prozent)\s*",
-        "fr": r"\b(\d+)\s*(?:%|pour ?cent)\s*",
-        "es": r"\b(\d+)\s*(?:%|por ?ciento)\s*",
-        "it": r"\b(\d+)\s*(?:%|per ?cento)\s*",
-        "nl": r"\b(\d+)\s*(?:%|procent)\s*",
     }
 )
 

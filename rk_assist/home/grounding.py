@@ -40,6 +40,7 @@ from .request_words import (
     polarity,
     read_as,
     says_on_or_off,
+    unit_misfit,
 )
 from .resolve import SETTER_OF_DOMAIN, Outcome, Question, resolve_calls
 from .sentences import (
@@ -617,6 +618,7 @@ def held_to_request(
         and switch_asked_for(call, request, language)
         and list_asked_for(call, request, language)
         and timer_asked_for(call, request, language)
+        and unit_misfit(call.arguments, request, language) is None
         and (
             call.name in STATE_INTENTS
             or not (negated(request, language) or tells(request, language))

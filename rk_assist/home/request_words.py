@@ -110,6 +110,42 @@ def degrees_said(text: str, language: str) -> set[float]:
     return {float(n.replace(",", ".")) for n in _DEGREES.of(language).findall(digits)}
 
 
+#: A number said in percent, per language ("50%", "50 Prozent", "50 pour cent").
+PERCENT = LanguagePatterns(
+    {
+        "en": r"\b(\d+)\s*(?:%|percent)\s*",
+        "de": r"\b(\d+)\s*(?:%|prozent)\s*",
+        "fr": r"\b(\d+)\s*(?:%|pour ?cent)\s*",
+        "es": r"\b(\d+)\s*(?:%|por ?ciento)\s*",
+        "it": r"\b(\d+)\s*(?:%|per ?cento)\s*",
+        "nl": r"\b(\d+)\s*(?:%|procent)\s*",
+    }
+)
+#: The slots whose level is a share in percent.
+_SHARES = ("brightness", "position", "percentage", "volume_level")
+
+
+def percents_said(text: str, language: str) -> set[float]:
+    """The numbers a request says in percent ("auf 50 Prozent", "to fifty percent")."""
+    digits = with_digits(text, language)
+    return {float(n) for n in PERCENT.of(language).findall(digits)}
+
+
+def unit_misfit(slots: dict[str, object], text: str, language: str) -> str | None:
+    """The level slot set from a number the request says in another unit, or None: a
+    temperature from "50 Prozent" (seen: the 0.5B set a thermostat to 50 degrees for "Stell
+    die Deckenlampe im Wohnzimmer auf 50 Prozent"), a brightness from "21 degrees"."""
+    percents, degrees = percents_said(text, language), degrees_said(text, language)
+    temperature = slots.get("temperature")
+    if isinstance(temperature, int | float) and float(temperature) in percents - degrees:
+        return "temperature"
+    for slot in _SHARES:
+        value = slots.get(slot)
+        if isinstance(value, int | float) and float(value) in degrees - percents:
+            return slot
+    return None
+
+
 #: The slots that carry a level the request must say itself.
 _LEVELS = ("brightness", "position", "temperature", "percentage", "volume_level")
 

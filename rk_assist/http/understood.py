@@ -29,7 +29,7 @@ from ..home.grounding import (
 )
 from ..home.intents import BY_NAME
 from ..home.model import Home
-from ..home.phrases import SAY_ITS_NAME, phrase
+from ..home.phrases import SAY_ITS_NAME, WHICH_DEVICE, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
 from ..home.request_words import with_digits
@@ -212,6 +212,9 @@ def _call_of(
     )
     # (A media order with no player named is for the one playing: Home Assistant knows
     # which one plays, its prompt does not say.)
+    if untargeted and not player_in_use_picked(understood.intent, known or home):
+        _LOGGER.info("%s with no player named would set every player", understood.intent)
+        return None
     acted_on: set[str] = set()
     if not untargeted:
         settled = _settled_on(understood.intent, understood.slots, understood.named, home)
@@ -223,6 +226,22 @@ def _call_of(
     call = ToolCall(tool["function"]["name"], _shaped(slots, tool))
     _LOGGER.info("Understood with Home Assistant's sentences: %s", call)
     return call
+
+
+#: The media intents whose Home Assistant handler (2026.11) acts on the player playing where
+#: none is named. Setting the volume, muting, or resuming with no player named (and none
+#: paused by voice before) acts on every player.
+_PICKS_PLAYER_IN_USE = frozenset(
+    {"HassMediaPause", "HassMediaNext", "HassMediaPrevious", "HassSetVolumeRelative"}
+)
+
+
+def player_in_use_picked(intent: str, home: Home) -> bool:
+    """Whether a media call with no player named reaches only the player meant: Home
+    Assistant picks the one in use, or the home lists no more than one player."""
+    if intent not in MEDIA_INTENTS or intent in _PICKS_PLAYER_IN_USE:
+        return True
+    return sum(entity.domain == "media_player" for entity in home.entities.values()) <= 1
 
 
 def _targeted(slots: dict[str, Any], acted_on: set[str], known: Home) -> dict[str, Any]:
@@ -455,6 +474,9 @@ def checked_calls(
         if tool is None:
             continue
         targeted = any(key in call.arguments for key in ("name", "area", "floor"))
+        if not targeted and not player_in_use_picked(call.name, home):
+            words.append(phrase(WHICH_DEVICE, language))
+            continue
         if call.name in BY_NAME and (targeted or call.name not in MEDIA_INTENTS):
             # (A media call with no target is for the player in use: Home Assistant
             # knows which one plays, its prompt does not say.)

@@ -52,6 +52,7 @@ from ..output.sanity import clauses, greeting_in, greets, loops, only_goodbye, s
 from ..output.speech import TOOL_NAME
 from ..stack import build_stack
 from .board_time import RUN_OVERHEAD_MS, BoardFigures, figures_for, predict
+from .eval_http import DoorTurn, http_door, load_recorded
 
 #: The replies a request may expect (issue 28). "chat" is the model's own words (thanks
 #: welcomed counts too); an "acknowledgement" is words that ask nothing back; the rest are
@@ -299,10 +300,12 @@ def other_language(text: str, language: str, home: Home) -> str:
     return reads_as_other(text, language, [*names, *(a.name for a in home.areas.values())])
 
 
-async def evaluate(args: argparse.Namespace) -> tuple[list[CaseResult], Path]:
+async def evaluate(args: argparse.Namespace) -> tuple[list[CaseResult], Path | None]:
     sets = [load_set(folder) for folder in set_folders(args.set)]
     if not sets:
         raise SystemExit("rk-assist eval: no sets (eval/<set>/requests.yaml and home.yaml)")
+    if args.door != "wyoming":
+        return await _through_http_door(args, sets), None
     current: dict[str, Home] = {"home": sets[0].home}
     with tempfile.TemporaryDirectory(prefix="rk-assist-eval-") as tmp:
         config = build_config(
@@ -410,6 +413,85 @@ async def _run_set(
     return results
 
 
+async def _through_http_door(args: argparse.Namespace, sets: list[EvalSet]) -> list[CaseResult]:
+    """Every set through rk-assist's Ollama door as a real Home Assistant asks it
+    (``eval_http``): one service per set, in the set's language as a user sets it."""
+    recorded = load_recorded(args.door)
+    results: list[CaseResult] = []
+    turns: list[DoorTurn] = []
+    for eval_set in sets:
+        cases = [c for c in eval_set.cases if not args.kind or c["kind"] in args.kind]
+        cases = cases[: args.limit or None]
+        print(
+            f"Evaluating through the {args.door} door, set {eval_set.name} "
+            f"({eval_set.language}): {len(cases)} requests, Home Assistant 2026.11's prompt "
+            f"and {len(recorded.tools)} tools",
+            file=sys.stderr,
+        )
+        async with http_door(args, recorded, eval_set.language) as door:
+            for number, case in enumerate(cases, 1):
+                history: list[dict[str, Any]] = []
+                for before in case["after"]:
+                    await door.turn(eval_set.home, history, before)
+                turn = await door.turn(eval_set.home, history, case["text"])
+                turns.append(turn)
+                result = _door_result(eval_set, case, turn)
+                results.append(result)
+                if args.verbose:
+                    _print_door_turn(eval_set.name, number, result, turn)
+    print(door_report(turns), file=sys.stderr)
+    return results
+
+
+def _door_result(eval_set: EvalSet, case: dict[str, Any], turn: DoorTurn) -> CaseResult:
+    other = other_language(turn.spoken, eval_set.language, eval_set.home)
+    faults = speech_faults(
+        turn.spoken, case["text"], eval_set.home, turn.actions, other, eval_set.language
+    )
+    return CaseResult(
+        case["text"],
+        case["kind"],
+        eval_set.language,
+        expected_keys(case["expect"]),
+        action_keys(turn.actions),
+        turn.spoken,
+        turn.seconds,
+        other_language=other,
+        faults=faults,
+        # The door's words are all the client hears: the reply's class is not told here.
+        reply="",
+        expected_reply=("",),
+    )
+
+
+def _print_door_turn(name: str, number: int, result: CaseResult, turn: DoorTurn) -> None:
+    mark = "ok " if result.exact else ("BAD" if result.wrong_action else "-- ")
+    if result.faults:
+        mark += f" <{', '.join(result.faults)}>"
+    extra = [f"{turn.duplicates} refused as duplicate"] if turn.duplicates else []
+    extra += [f"{turn.unlisted} naming the unlisted"] if turn.unlisted else []
+    extra += turn.schema
+    print(
+        f"{mark} {name} {number:3d} {result.text!r}: {sorted(result.got)} "
+        f"{result.spoken[:70]!r} ({result.seconds:.2f} s){' ' + '; '.join(extra) if extra else ''}",
+        file=sys.stderr,
+    )
+
+
+def door_report(turns: list[DoorTurn]) -> str:
+    """What the door's calls were as Home Assistant received them (issue 30's done-when)."""
+    calls = sum(t.calls for t in turns)
+    return "\n".join(
+        [
+            f"calls through the door: {calls} in {len(turns)} requests",
+            f"  refused by Home Assistant as a duplicate name: {sum(t.duplicates for t in turns)}",
+            f"  naming a device, area or floor the prompt does not list: "
+            f"{sum(t.unlisted for t in turns)}",
+            f"  breaking the tool's schema: {sum(len(t.schema) for t in turns)}",
+        ]
+    )
+
+
 def _row(label: str, group: list[CaseResult]) -> str:
     exact = sum(r.exact for r in group)
     return (
@@ -502,7 +584,9 @@ def report(results: list[CaseResult], figures: BoardFigures | None = None) -> st
     for language, group in [*sorted(languages.items()), ("all", results)]:
         counts = [sum(fault in r.faults for r in group) for fault in SPEECH_FAULTS]
         lines.append(f"| {language} | " + " | ".join(map(str, counts)) + " |")
-    return "\n".join(lines + reply_lines(results, languages))
+    if any(r.reply for r in results):
+        lines += reply_lines(results, languages)
+    return "\n".join(lines)
 
 
 def reply_lines(results: list[CaseResult], languages: dict[str, list[CaseResult]]) -> list[str]:
@@ -565,6 +649,14 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N requests of a set")
     parser.add_argument("--verbose", action="store_true", help="print every turn")
     parser.add_argument(
+        "--door",
+        choices=("wyoming", "ollama"),
+        default="wyoming",
+        help="the door the requests come through: the assistant pipeline as the Wyoming door "
+        "runs it (default), or the HTTP door as Home Assistant 2026.11's Ollama integration "
+        "asks it, with its recorded prompt and tools",
+    )
+    parser.add_argument(
         "--no-grammar",
         action="store_true",
         help="let the model write freely (compare with the call grammar, the default)",
@@ -591,6 +683,6 @@ def main(argv: Sequence[str]) -> int:
     if not results:
         print("rk-assist eval: no requests", file=sys.stderr)
         return 1
-    on_board = args.runtime == "rkllm"
+    on_board = args.runtime == "rkllm" and model_path is not None
     print(report(results, figures_for(model_path) if on_board else None))
     return 0

@@ -1,0 +1,106 @@
+"""The eval's HTTP door plays Home Assistant's part as a real Home Assistant 2026.11 does:
+its recorded prompt written for the eval's home, its tools, its target matching (a name
+several exposed entities share refused), its tool results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rk_assist.home.model import load_home
+from rk_assist.http.ha_prompt import home_from_prompt
+from rk_assist.service import Service
+from rk_assist.tools.eval_http import (
+    RECORDINGS,
+    HttpDoor,
+    load_recorded,
+    match,
+    prompt_for,
+    schema_faults,
+    tool_result,
+)
+
+from .test_http_api import base_url, model_name
+
+ROOT = Path(__file__).parent.parent
+RECORDED = ROOT / "tests" / "real_ha" / "recorded"
+BUILT = load_home(ROOT / "eval" / "built-en" / "home.yaml")
+
+
+@pytest.mark.parametrize("door", sorted(RECORDINGS))
+def test_the_overview_is_written_as_home_assistant_wrote_it(door):
+    recorded = load_recorded(door, RECORDED)
+    # Read back and written again, the real prompt is the same to the byte.
+    assert prompt_for(home_from_prompt(recorded.system), recorded.system) == recorded.system
+    written = prompt_for(BUILT, recorded.system)
+    assert "- names: Smart Lock\n  domain: binary_sensor\n  areas: Entry\n" in written
+    assert written.endswith(recorded.system[recorded.system.index("\nWhen controlling") :])
+
+
+def test_targets_are_matched_as_home_assistant_matches_them():
+    refused = match(BUILT, "HassTurnOn", {"name": "Smart Lock"})
+    assert refused.duplicate and len(refused.entities) == 2  # the lock and its sensor
+    found = match(BUILT, "HassTurnOn", {"name": "smart lock", "domain": ["lock"]})
+    assert [e.entity_id for e in found.entities] == ["lock.smart_lock"]
+    placed = match(BUILT, "HassTurnOn", {"name": "Ceiling Light", "area": "Bedroom"})
+    assert [e.entity_id for e in placed.entities] == ["light.bedroom_ceiling"]
+    lights = match(BUILT, "HassTurnOff", {"area": "Living Room", "domain": ["light"]})
+    assert [e.entity_id for e in lights.entities] == ["light.living_room_ceiling"]
+    assert match(BUILT, "HassTurnOn", {"area": "Attic"}).error == "No area named Attic"
+    # An intent's own domains: HassLightSet never reaches the lock's name.
+    assert match(BUILT, "HassLightSet", {"name": "Smart Lock"}).error
+
+
+def test_tool_results_are_home_assistants():
+    done = tool_result(match(BUILT, "HassTurnOn", {"name": "Desk Fan"}), "HassTurnOn", BUILT, {})
+    assert done == {
+        "data": {
+            "speech": {},
+            "response_type": "action_done",
+            "data": {
+                "success": [{"name": "Desk Fan", "type": "entity", "id": "fan.desk_fan"}],
+                "failed": [],
+            },
+        },
+        "error": False,
+    }
+    refused = tool_result(match(BUILT, "HassTurnOn", {"name": "Smart Lock"}), "", BUILT, {})
+    assert refused["error"] is True and refused["data"]["error"] == "MatchFailedError"
+
+
+def test_arguments_are_held_to_the_tools_schema():
+    tools = {t["function"]["name"]: t for t in load_recorded("ollama", RECORDED).tools}
+    light_set = tools["light__HassLightSet"]
+    assert schema_faults({"name": "Desk Lamp", "brightness": 40}, light_set) == []
+    faults = schema_faults({"name": 3, "colour": "red", "brightness": True}, light_set)
+    assert faults == [
+        "no key 'colour'",
+        "'name' is not of type string",
+        "'brightness' is not of type integer",
+    ]
+    turn_on = tools["intent__HassTurnOn"]
+    assert schema_faults({"device_class": ["sofa"]}, turn_on)[0].startswith("'device_class' item")
+
+
+@pytest.mark.model
+async def test_a_request_through_the_real_door_comes_back_as_home_assistant_gets_it(
+    service: Service,
+):
+    async with HttpDoor(
+        base_url(service), model_name(service), load_recorded("ollama", RECORDED)
+    ) as door:
+        history: list[dict] = []
+        turn = await door.turn(BUILT, history, "lock the smart lock")
+    assert [(a.intent, a.entity_id) for a in turn.actions] == [("HassTurnOn", "lock.smart_lock")]
+    assert turn.duplicates == 0 and turn.unlisted == 0 and turn.schema == []
+    assert turn.spoken
+    # Home Assistant's history: the request, the call, its result, the words.
+    assert [m["role"] for m in history] == ["user", "assistant", "tool", "assistant"]
+    call = history[1]["tool_calls"][0]["function"]
+    assert call == {
+        "name": "intent__HassTurnOn",
+        "arguments": {"name": "Smart Lock", "domain": ["lock"]},
+    }
+    assert json.loads(history[2]["content"])["error"] is False
