@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from rk_assist.home.changes import change_asked
-from rk_assist.home.clauses import read_again
+from rk_assist.home.clauses import read_again, without_its_verb
 from rk_assist.home.descriptions import described, home_with_description, settled_by_description
 from rk_assist.home.model import load_home
 from rk_assist.home.request_words import unit_misfit
 from rk_assist.home.sentences import understand
-from rk_assist.http.understood import checked_calls, understood_call
+from rk_assist.http.understood import checked_calls, player_unsaid, understood_call
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
 from rk_assist.tools.bench_http import ha_system_prompt
@@ -294,6 +294,9 @@ def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
     )
     messages = [ChatMessage("system", system), ChatMessage("user", "turn the volume down to 30%")]
     assert understood_call(messages, TOOLS, "en") is None
+    assert player_unsaid(messages, "en") == "Which device do you mean?"
+    named = [messages[0], ChatMessage("user", "set the living room speaker volume to 50%")]
+    assert player_unsaid(named, "en") is None
     made = [ToolCall("media_player__HassSetVolume", {"volume_level": 30})]
     sent, said = checked_calls(made, messages, TOOLS, "en")
     assert sent == [] and said == "Which device do you mean?"
@@ -333,3 +336,21 @@ def test_the_http_door_holds_back_a_temperature_said_in_percent():
     ]
     sent, _ = checked_calls(made, messages, tools, "de")
     assert sent == []
+
+
+def test_a_level_read_without_its_verb_on_every_door():
+    home = built("de")
+    # German sentences know "die Schreibtischlampe auf 50 Prozent", not with "Stell" before.
+    assert without_its_verb("Stell die Schreibtischlampe auf 50 Prozent", "de", home) == (
+        "die Schreibtischlampe auf 50 Prozent"
+    )
+    # Never on or off from a verb dropped, never a level the request does not say.
+    assert without_its_verb("Schalte die Schreibtischlampe ein", "de", home) is None
+    assert without_its_verb("Mach die Schreibtischlampe heller", "de", home) is None
+    text = "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent"
+    messages = [ChatMessage("system", ha_system_prompt(home)), ChatMessage("user", text)]
+    tools = (tool("light__HassLightSet", {**TARGETS, "brightness": {"type": "integer"}}),)
+    assert understood_call(messages, tools, "de") == ToolCall(
+        "light__HassLightSet",
+        {"name": "Deckenlampe", "brightness": 50, "domain": ["light"], "area": "Wohnzimmer"},
+    )

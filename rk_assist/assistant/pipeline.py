@@ -19,7 +19,7 @@ from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
-from ..home.clauses import read_again, requests_in
+from ..home.clauses import read_again, requests_in, without_its_verb
 from ..home.descriptions import described, home_with_description, settled_by_description
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
@@ -430,8 +430,14 @@ class Turn:
         if found is None:
             return False
         _LOGGER.info("%r describes %s", found.words, found.entity.entity_id)
-        return await self._understood_without_model(
-            home_with_description(home, found), only=found.entity.entity_id
+        described_home = home_with_description(home, found)
+        if await self._understood_without_model(described_home, only=found.entity.entity_id):
+            return True
+        plainer = await asyncio.to_thread(
+            without_its_verb, self._user_text, self._language, described_home
+        )
+        return plainer is not None and await self._understood_without_model(
+            described_home, plainer, only=found.entity.entity_id
         )
 
     async def _settled_from_home(self, find: Callable[[], Action | list[Action] | None]) -> bool:

@@ -29,7 +29,7 @@ from .facts import devices_named
 from .model import Area, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
-from .request_words import verb_slip, with_digits
+from .request_words import value_not_said, verb_slip, with_digits
 from .resolve import resolve_calls
 from .sentences import near_miss, understand, with_list_said_plainly
 from .services import STATE_INTENTS
@@ -268,6 +268,27 @@ def _verb_of(stem: str) -> str:
     return stem
 
 
+#: The slots of a level a request sets to a number it says.
+_LEVEL_SLOTS = ("brightness", "position", "temperature", "volume_level", "percentage")
+
+
+def without_its_verb(text: str, language: str, home: Home) -> str | None:
+    """The request without its first word where Home Assistant's sentences then read a
+    level set to a number the request says ("Stell die Deckenlampe auf 50 Prozent": its
+    German sentences know "die Deckenlampe auf 50 Prozent" and "stelle die Helligkeit von
+    ..."), or None. Only a level: a verb dropped never turns anything on or off."""
+    words = text.split()
+    if len(words) < 3:
+        return None
+    rest = " ".join(words[1:])
+    understood = understand(rest, language, home)
+    if understood is None or not any(
+        isinstance(understood.slots.get(slot), int | float) for slot in _LEVEL_SLOTS
+    ):
+        return None
+    return None if value_not_said(understood.slots, text, language) else rest
+
+
 def read_again(
     text: str,
     language: str,
@@ -290,3 +311,5 @@ def read_again(
         yield "without its courtesy", found
     for found in with_list_said_plainly(text, language, home):
         yield "with its list said as Home Assistant's sentences say it", found
+    if found := without_its_verb(text, language, home):
+        yield "without its verb, for the level it says", found

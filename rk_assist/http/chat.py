@@ -58,6 +58,7 @@ from .understood import (
     call_name,
     changed_after_reading,
     checked_calls,
+    player_unsaid,
     state_answer,
     understood_calls,
 )
@@ -354,6 +355,10 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
         calls = [changed] if changed is not None else []
     if calls:
         return ReplyPiece(tool_calls=calls, stats=GenerationStats())
+    which = await asyncio.to_thread(player_unsaid, list(chat.messages), language) if asked else None
+    if which is not None:
+        # Home Assistant would set the volume of every player: which one is asked.
+        return ReplyPiece(content=which, stats=GenerationStats())
     unknown = (
         await asyncio.to_thread(_unknown_device, chat, latest.content, language)
         if asked and latest is not None

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
-from ..home.clauses import read_again, requests_in
+from ..home.clauses import read_again, requests_in, without_its_verb
 from ..home.descriptions import described, home_with_description, settled_by_description
 from ..home.grounding import (
     held_to_request,
@@ -71,15 +71,9 @@ def understood_calls(
         call = _call_for(text, messages, home, tools, language)
         if call is not None:
             return [call]
-    if (found := described(request, home)) is not None:
-        # "lock the entry lock": the one lock in the Entry, called as Home Assistant has it.
-        described_home = home_with_description(home, found)
-        understood = understand(request, language, described_home)
-        if understood is not None and understood.named:
-            call = _call_of(understood, described_home, tools, known=home)
-            if call is not None:
-                return [call]
-    call = _change_call(request, home, tools, language)
+    call = _described_call(request, home, tools, language) or _change_call(
+        request, home, tools, language
+    )
     if call is not None:
         return [call]
     live = _offered(tools, LIVE_CONTEXT)
@@ -91,6 +85,25 @@ def understood_calls(
         _LOGGER.info("A change by how much, from the state the live context gives: %s", call)
         return [call]
     return []
+
+
+def _described_call(
+    request: str, home: Home, tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    """ "lock the entry lock": the one lock in the Entry, called as Home Assistant has it
+    (``descriptions``); read without its verb too where that sets a level it says."""
+    found = described(request, home)
+    if found is None:
+        return None
+    described_home = home_with_description(home, found)
+    plainer = without_its_verb(request, language, described_home)
+    for text in (request, *([plainer] if plainer else [])):
+        understood = understand(text, language, described_home)
+        if understood is not None and understood.named:
+            call = _call_of(understood, described_home, tools, known=home)
+            if call is not None:
+                return call
+    return None
 
 
 def _change_call(
@@ -234,6 +247,24 @@ def _call_of(
 _PICKS_PLAYER_IN_USE = frozenset(
     {"HassMediaPause", "HassMediaNext", "HassMediaPrevious", "HassSetVolumeRelative"}
 )
+
+
+def player_unsaid(messages: list[Any], language: str) -> str | None:
+    """The question which player, for a media order naming none that Home Assistant would
+    carry out on every player its prompt lists ("turn the volume down to 30%"), or None."""
+    if not messages or messages[-1].role != "user" or messages[0].role != "system":
+        return None
+    home = home_from_prompt(messages[0].content)
+    if home is None:
+        return None
+    understood = understand(with_digits(messages[-1].content, language), language, home)
+    if (
+        understood is None
+        or any(key in understood.slots for key in ("name", "area", "floor"))
+        or player_in_use_picked(understood.intent, home)
+    ):
+        return None
+    return phrase(WHICH_DEVICE, language)
 
 
 def player_in_use_picked(intent: str, home: Home) -> bool:
