@@ -8,6 +8,7 @@ entry lock" and "open the front yard valve" got "can't find a device called ..."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,12 @@ from rk_assist.home.descriptions import described, home_with_description, settle
 from rk_assist.home.model import load_home
 from rk_assist.home.request_words import unit_misfit
 from rk_assist.home.sentences import understand
-from rk_assist.http.understood import checked_calls, player_unsaid, understood_call
+from rk_assist.http.understood import (
+    checked_calls,
+    played_after_reading,
+    player_unsaid,
+    understood_call,
+)
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
 from rk_assist.tools.bench_http import ha_system_prompt
@@ -293,8 +299,30 @@ def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
         "\nThe current time", "- names: Kitchen Display\n  domain: media_player\n\nThe current time"
     )
     messages = [ChatMessage("system", system), ChatMessage("user", "turn the volume down to 30%")]
+    # Without the live context, the question which one; with it, the players' states asked,
+    # then the one playing set.
     assert understood_call(messages, TOOLS, "en") is None
     assert player_unsaid(messages, "en") == "Which device do you mean?"
+    live = tool("homeassistant__GetLiveContext", {"domain": {"type": "array"}})
+    asked = understood_call(messages, (*TOOLS, live), "en")
+    assert asked == ToolCall("homeassistant__GetLiveContext", {"domain": ["media_player"]})
+    states = (
+        "Live Context: An overview of the areas and the devices in this smart home:\n"
+        "- names: Living Room Speaker\n  domain: media_player\n  state: playing\n"
+        "- names: Kitchen Display\n  domain: media_player\n  state: idle\n"
+    )
+    answered = [
+        *messages,
+        ChatMessage(
+            "assistant",
+            "",
+            tool_calls=[{"function": {"name": asked.name, "arguments": asked.arguments}}],
+        ),
+        ChatMessage("tool", json.dumps({"data": {"result": states}, "error": False})),
+    ]
+    assert played_after_reading(answered, (*TOOLS, live), "en") == ToolCall(
+        "media_player__HassSetVolume", {"volume_level": 30, "name": "Living Room Speaker"}
+    )
     named = [messages[0], ChatMessage("user", "set the living room speaker volume to 50%")]
     assert player_unsaid(named, "en") is None
     made = [ToolCall("media_player__HassSetVolume", {"volume_level": 30})]

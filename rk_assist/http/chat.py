@@ -58,6 +58,7 @@ from .understood import (
     call_name,
     changed_after_reading,
     checked_calls,
+    played_after_reading,
     player_unsaid,
     state_answer,
     understood_calls,
@@ -349,9 +350,10 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
         return ReplyPiece(content=sentence(settled, language), stats=GenerationStats())
     calls = await asyncio.to_thread(understood_calls, list(chat.messages), chat.tools, language)
     if not calls:
+        messages = list(chat.messages)
         changed = await asyncio.to_thread(
-            changed_after_reading, list(chat.messages), chat.tools, language
-        )
+            changed_after_reading, messages, chat.tools, language
+        ) or await asyncio.to_thread(played_after_reading, messages, chat.tools, language)
         calls = [changed] if changed is not None else []
     if calls:
         return ReplyPiece(tool_calls=calls, stats=GenerationStats())

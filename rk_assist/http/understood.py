@@ -149,6 +149,43 @@ def changed_after_reading(
     return _change_call(request, known, tools, language)
 
 
+#: The live context's filter for the media players (``played_after_reading``).
+_PLAYERS = {"domain": ["media_player"]}
+
+
+def played_after_reading(
+    messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
+) -> ToolCall | None:
+    """The media call for the one player playing, once the live context gave the players'
+    states (asked for a media order naming no player where Home Assistant would carry it
+    out on every one: "turn the volume down to 30%"), or None."""
+    if not tools or not messages or messages[-1].role != "tool" or messages[0].role != "system":
+        return None
+    asked = next((m for m in reversed(messages) if m.role == "assistant"), None)
+    if asked is None or len(asked.tool_calls) != 1:
+        return None
+    call = asked.tool_calls[0]
+    arguments = _scalars(call_arguments(call))
+    if call_name(call).rpartition("__")[2] != LIVE_CONTEXT or arguments != _scalars(_PLAYERS):
+        return None
+    home = home_from_prompt(messages[0].content)
+    request = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    understood = understand(with_digits(request, language), language, home) if home else None
+    if home is None or understood is None or understood.intent not in MEDIA_INTENTS:
+        return None
+    items = overview_items(_result_text(messages[-1].content) or "") or []
+    playing = [
+        item
+        for item in items
+        if item.get("domain") == "media_player" and str(item.get("state")) == "playing"
+    ]
+    if len(playing) != 1:
+        return None  # none playing, or several: the model's turn, held to the home
+    name = str(playing[0].get("names", "")).split(",")[0].strip()
+    named = Understood(understood.intent, {**understood.slots, "name": name}, named=True)
+    return _call_of(named, home, tools)
+
+
 def _result_text(content: str) -> str | None:
     """The text of a tool result Home Assistant sends (its ``result``), or None."""
     try:
@@ -226,8 +263,11 @@ def _call_of(
     # (A media order with no player named is for the one playing: Home Assistant knows
     # which one plays, its prompt does not say.)
     if untargeted and not player_in_use_picked(understood.intent, known or home):
-        _LOGGER.info("%s with no player named would set every player", understood.intent)
-        return None
+        # Home Assistant would set every player: which one plays, its live context says
+        # (``played_after_reading`` then names it).
+        live = _offered(tools, LIVE_CONTEXT)
+        _LOGGER.info("%s with no player named: the players' states asked", understood.intent)
+        return ToolCall(live["function"]["name"], _shaped(_PLAYERS, live)) if live else None
     acted_on: set[str] = set()
     if not untargeted:
         settled = _settled_on(understood.intent, understood.slots, understood.named, home)
