@@ -198,11 +198,6 @@ def test_on_the_http_doors_too_the_shared_name_carries_the_place_described():
     ]
 
 
-def test_a_word_home_assistant_has_for_no_domain_describes_nothing():
-    # Italian: Home Assistant's answers name no domain, so "valvola" is no kind it knows.
-    assert described("Apri la valvola del giardino", built("it")) is None
-
-
 def test_the_models_shared_name_is_the_device_the_request_describes():
     text = "Stell die Deckenlampe im Wohnzimmer auf 50 Prozent"
     calls = [ToolCall("HassLightSet", {"name": "Deckenlampe", "brightness": 50})]
@@ -382,3 +377,13 @@ def test_a_level_read_without_its_verb_on_every_door():
         "light__HassLightSet",
         {"name": "Deckenlampe", "brightness": 50, "domain": ["light"], "area": "Wohnzimmer"},
     )
+
+
+def test_a_domain_in_home_assistants_titles_and_a_cover_only_by_its_class():
+    # Italian answers name no domain; Home Assistant's component title does ("Valvola").
+    found = described("Apri la valvola del giardino", built("it"))
+    assert found is not None and found.entity.entity_id == "valve.irrigazione"
+    # "persiana" is a cover's title in Spanish and a blind: never the garage door.
+    assert described("Abre la persiana del garaje", built("es")) is None
+    found = described("Cierra la persiana de la cocina", built("es"))
+    assert found is not None and found.entity.entity_id == "cover.persiana_cocina"

@@ -17,8 +17,10 @@ or a cover class Home Assistant's words say in any language ("curtains", "Rollla
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, replace
+from importlib import resources
 
 from home_assistant_intents import get_intents
 
@@ -40,14 +42,23 @@ _ARTICLES = frozenset(
 _WORD = re.compile(r"\w+")
 #: Home Assistant's answer when no device of a kind is known ("Ich kenne kein Ventil"),
 #: which holds each domain's word in its language.
+_TITLES = "domain_titles.json"
 _NO_DOMAIN = re.compile(r'"(\w+)"\s*:\s*"([^"]+)"')
 
 
 @functools.cache
 def domain_words() -> dict[str, frozenset[str]]:
-    """Each domain's words in every language Home Assistant's answers name it in
-    ("valve": "ventil", "vanne", "valvula", "klep"), singular, accents folded."""
+    """Each domain's words in every language Home Assistant names it in: its "no such
+    device" answers ("valve": "ventil", "vanne", "valvula", "klep") and its components'
+    one-word titles ("Valvola"; ``script/domain-titles`` writes them from Home Assistant's
+    translations), singular, accents folded."""
     words: dict[str, set[str]] = {}
+    titles = json.loads(resources.files("rk_assist").joinpath("data", _TITLES).read_text("utf-8"))
+    for by_domain in titles.values():
+        for domain, title in by_domain.items():
+            said = _WORD.findall(folded(title))
+            if len(said) == 1:  # "Lettore multimediale" would make "lettore" a kind of its own
+                words.setdefault(domain, {domain}).add(_singular(said[0]))
     for language in LANGUAGES:
         template = ((get_intents(language) or {}).get("responses", {}).get("errors", {})).get(
             "no_domain", ""
@@ -78,6 +89,9 @@ def _fits(kind: list[str], entity: Entity) -> bool:
     said = [_singular(word) for word in kind]
     own = {_singular(word) for name in entity.names for word in normalize(name).split()}
     of_domain = domain_words().get(entity.domain, frozenset({entity.domain}))
+    if entity.domain == "cover":
+        # "persiana" is Spanish for any cover and a blind: a class word says its class.
+        of_domain -= class_word_parts()
     kind_words = own | of_domain | (class_word_parts() - _ARTICLES - _JOINERS)
     pairs = zip(said, kind, strict=True)
     if not all(word in kind_words or plain in kind_words for word, plain in pairs):

@@ -25,7 +25,10 @@ _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "host", "co
 @contextlib.asynccontextmanager
 async def recording(target_port: int, port: int, log: Path) -> AsyncIterator[None]:
     """Serve on ``port`` whatever ``target_port`` serves, writing each request to ``log``."""
-    session = aiohttp.ClientSession(auto_decompress=False)
+    # No total limit: Home Assistant waits for the model as long as it takes; so does this.
+    session = aiohttp.ClientSession(
+        auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None)
+    )
 
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
