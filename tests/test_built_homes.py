@@ -24,6 +24,7 @@ from rk_assist.http.understood import (
     played_after_reading,
     player_unsaid,
     understood_call,
+    which_of_name,
 )
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
@@ -387,3 +388,20 @@ def test_a_domain_in_home_assistants_titles_and_a_cover_only_by_its_class():
     assert described("Abre la persiana del garaje", built("es")) is None
     found = described("Cierra la persiana de la cocina", built("es"))
     assert found is not None and found.entity.entity_id == "cover.persiana_cocina"
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "question"),
+    [
+        ("fr", "Allume le plafonnier", "Quel appareil Plafonnier veux-tu dire : celui dans"),
+        ("en", "turn on the ceiling light", "Which Ceiling Light do you mean: the one in"),
+    ],
+)
+def test_a_shared_name_is_asked_about_on_the_http_door_before_the_model(language, text, question):
+    home = built(language)
+    messages = [ChatMessage("system", ha_system_prompt(home)), ChatMessage("user", text)]
+    assert understood_call(messages, TOOLS, language) is None
+    asked = which_of_name(messages, language)
+    assert asked is not None and asked.startswith(question)
+    one = [messages[0], ChatMessage("user", "turn on the desk fan")]
+    assert which_of_name(one, "en") is None

@@ -62,6 +62,7 @@ from .understood import (
     player_unsaid,
     state_answer,
     understood_calls,
+    which_of_name,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -126,6 +127,10 @@ def generation_request(
         sampling=chat.sampling,
         constraint=_tools_constraint(chat, system),
     )
+
+
+def _which_one(messages: list[ChatMessage], language: str) -> str | None:
+    return which_of_name(messages, language) or player_unsaid(messages, language)
 
 
 def _unknown_device(chat: ChatRequest, request: str, language: str) -> str | None:
@@ -357,9 +362,10 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
         calls = [changed] if changed is not None else []
     if calls:
         return ReplyPiece(tool_calls=calls, stats=GenerationStats())
-    which = await asyncio.to_thread(player_unsaid, list(chat.messages), language) if asked else None
+    which = await asyncio.to_thread(_which_one, list(chat.messages), language) if asked else None
     if which is not None:
-        # Home Assistant would set the volume of every player: which one is asked.
+        # A name several devices share, or a volume Home Assistant would set on every
+        # player: which one is asked.
         return ReplyPiece(content=which, stats=GenerationStats())
     unknown = (
         await asyncio.to_thread(_unknown_device, chat, latest.content, language)

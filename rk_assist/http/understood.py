@@ -33,7 +33,7 @@ from ..home.phrases import SAY_ITS_NAME, WHICH_DEVICE, phrase
 from ..home.readings import quantity_asked, reading_asked, target_asked
 from ..home.references import with_device
 from ..home.request_words import with_digits
-from ..home.resolve import Action, resolve_calls
+from ..home.resolve import Action, Question, resolve_calls
 from ..home.responses import in_language, reading_sentence, state_sentence
 from ..home.sentences import MEDIA_INTENTS, Understood, understand
 from ..output.calls import ToolCall
@@ -305,6 +305,25 @@ def player_unsaid(messages: list[Any], language: str) -> str | None:
     ):
         return None
     return phrase(WHICH_DEVICE, language)
+
+
+def which_of_name(messages: list[Any], language: str) -> str | None:
+    """The question which one, where Home Assistant's sentences read the request as naming
+    a device several listed devices share and nothing said tells which ("Allume le
+    plafonnier", one in the living room and one in the bedroom), or None. The model could
+    tell no better (the 1.5B answered "To turn on the plafonnier, you can use ...")."""
+    if not messages or messages[-1].role != "user" or messages[0].role != "system":
+        return None
+    home = home_from_prompt(messages[0].content)
+    if home is None:
+        return None
+    understood = understand(with_digits(messages[-1].content, language), language, home)
+    if understood is None or not understood.named:
+        return None
+    outcome = resolve_calls([ToolCall(understood.intent, understood.slots)], home, language)
+    if outcome.question_kind != Question.WHICH or outcome.question is None:
+        return None
+    return in_language(outcome, language).question
 
 
 def player_in_use_picked(intent: str, home: Home) -> bool:
