@@ -319,6 +319,20 @@ def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
     assert played_after_reading(answered, (*TOOLS, live), "en") == ToolCall(
         "media_player__HassSetVolume", {"volume_level": 30, "name": "Living Room Speaker"}
     )
+    # "resume the music": Home Assistant would start every player; the one paused is meant.
+    resume = [ChatMessage("system", system), ChatMessage("user", "resume the music")]
+    unpause = (*TOOLS, live, tool("media_player__HassMediaUnpause", TARGETS))
+    asked = understood_call(resume, unpause, "en")
+    assert asked == ToolCall("homeassistant__GetLiveContext", {"domain": ["media_player"]})
+    paused = states.replace("state: idle", "state: paused")
+    resumed = [
+        *resume,
+        ChatMessage("assistant", "", tool_calls=[{"function": vars(asked)}]),
+        ChatMessage("tool", json.dumps({"data": {"result": paused}, "error": False})),
+    ]
+    assert played_after_reading(resumed, unpause, "en") == ToolCall(
+        "media_player__HassMediaUnpause", {"name": "Kitchen Display"}
+    )
     named = [messages[0], ChatMessage("user", "set the living room speaker volume to 50%")]
     assert player_unsaid(named, "en") is None
     made = [ToolCall("media_player__HassSetVolume", {"volume_level": 30})]

@@ -156,9 +156,9 @@ _PLAYERS = {"domain": ["media_player"]}
 def played_after_reading(
     messages: list[Any], tools: tuple[dict[str, Any], ...], language: str
 ) -> ToolCall | None:
-    """The media call for the one player playing, once the live context gave the players'
-    states (asked for a media order naming no player where Home Assistant would carry it
-    out on every one: "turn the volume down to 30%"), or None."""
+    """The media call for the one player in use (playing; paused, to resume), once the
+    live context gave the players' states (asked for a media order naming no player where
+    Home Assistant would carry it out on every one: "turn the volume down to 30%"), or None."""
     if not tools or not messages or messages[-1].role != "tool" or messages[0].role != "system":
         return None
     asked = next((m for m in reversed(messages) if m.role == "assistant"), None)
@@ -174,14 +174,16 @@ def played_after_reading(
     if home is None or understood is None or understood.intent not in MEDIA_INTENTS:
         return None
     items = overview_items(_result_text(messages[-1].content) or "") or []
-    playing = [
+    # The player in use: the one playing, or for "resume" the one paused.
+    state = "paused" if understood.intent == "HassMediaUnpause" else "playing"
+    in_use = [
         item
         for item in items
-        if item.get("domain") == "media_player" and str(item.get("state")) == "playing"
+        if item.get("domain") == "media_player" and str(item.get("state")) == state
     ]
-    if len(playing) != 1:
-        return None  # none playing, or several: the model's turn, held to the home
-    name = str(playing[0].get("names", "")).split(",")[0].strip()
+    if len(in_use) != 1:
+        return None  # none, or several: the model's turn, held to the home
+    name = str(in_use[0].get("names", "")).split(",")[0].strip()
     named = Understood(understood.intent, {**understood.slots, "name": name}, named=True)
     return _call_of(named, home, tools)
 
