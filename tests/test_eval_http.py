@@ -104,3 +104,19 @@ async def test_a_request_through_the_real_door_comes_back_as_home_assistant_gets
         "arguments": {"name": "Smart Lock", "domain": ["lock"]},
     }
     assert json.loads(history[2]["content"])["error"] is False
+
+
+@pytest.mark.model
+async def test_the_openai_door_comes_back_as_home_assistants_llama_cpp_integration_gets_it(
+    service: Service,
+):
+    recorded = load_recorded("openai", RECORDED)
+    async with HttpDoor(base_url(service), model_name(service), recorded, "openai") as door:
+        history: list[dict] = []
+        turn = await door.turn(BUILT, history, "open the front yard valve")
+    assert [(a.intent, a.entity_id) for a in turn.actions] == [("HassTurnOn", "valve.rain_bird")]
+    assert turn.schema == [] and turn.spoken
+    call = history[1]["tool_calls"][0]
+    assert call["function"]["name"] == "intent__HassTurnOn"
+    assert json.loads(call["function"]["arguments"]) == {"name": "Rain Bird"}
+    assert history[2]["tool_call_id"] == call["id"]

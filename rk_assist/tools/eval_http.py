@@ -269,10 +269,11 @@ def _floors_called(home: Home, spoken: str) -> set[str]:
 
 
 class HttpDoor:
-    """rk-assist's Ollama door, asked as Home Assistant asks it."""
+    """rk-assist's Ollama door (``door="ollama"``) or OpenAI door (``"openai"``), asked as
+    Home Assistant's Ollama or llama_cpp integration asks it."""
 
-    def __init__(self, url: str, model: str, recorded: Recorded) -> None:
-        self.url, self.model, self.recorded = url, model, recorded
+    def __init__(self, url: str, model: str, recorded: Recorded, door: str = "ollama") -> None:
+        self.url, self.model, self.recorded, self.door = url, model, recorded, door
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpDoor:
@@ -292,7 +293,9 @@ class HttpDoor:
         started = time.perf_counter()
         result = DoorTurn([], "", 0.0)
         for _ in range(_ROUNDS):
-            message = await self._chat([{"role": "system", "content": system}, *history])
+            asked = [{"role": "system", "content": system}, *history]
+            chat = self._chat if self.door == "ollama" else self._chat_openai
+            message = await chat(asked)
             calls = message.get("tool_calls") or []
             history.append(
                 {"role": "assistant", "content": message.get("content") or ""}
@@ -311,12 +314,18 @@ class HttpDoor:
     ) -> dict[str, Any]:
         function = call.get("function") or {}
         name, arguments = str(function.get("name", "")), function.get("arguments") or {}
+        if isinstance(arguments, str):  # the OpenAI door's arguments are JSON text
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                arguments = {"": arguments}  # broken JSON: a schema fault, counted below
         result.calls += 1
+        answer = {"role": "tool"} | ({"tool_call_id": call["id"]} if "id" in call else {})
         tool = tools.get(name)
         if tool is None:
             result.schema.append(f"{name}: not an offered tool")
             content = {"data": {"error": "HomeAssistantError", "error_text": "Tool not found"}}
-            return {"role": "tool", "content": json.dumps(content | {"error": True})}
+            return answer | {"content": json.dumps(content | {"error": True})}
         result.schema += [f"{name}: {fault}" for fault in schema_faults(arguments, tool)]
         intent = name.rpartition("__")[2]
         result.unlisted += _unlisted(arguments, home)
@@ -326,7 +335,7 @@ class HttpDoor:
             slots = {k: v for k, v in arguments.items() if k not in TARGET_SLOTS}
             result.actions += [Action(intent, slots, e.entity_id) for e in matched.entities]
         content = tool_result(matched, intent, home, arguments)
-        return {"role": "tool", "content": json.dumps(content, separators=(",", ":"))}
+        return answer | {"content": json.dumps(content, separators=(",", ":"))}
 
     async def _chat(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """Home Assistant's Ollama request, streamed, and the message it adds up to."""
@@ -352,9 +361,48 @@ class HttpDoor:
                 calls += message.get("tool_calls") or []
         return {"content": "".join(content), "tool_calls": calls}
 
+    async def _chat_openai(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """Home Assistant's llama_cpp request (its settings as recorded: it samples at 0.7),
+        streamed, and the message it adds up to."""
+        assert self._session is not None
+        body = {
+            "model": self.model,
+            "stream": True,
+            "max_tokens": 3000,
+            "temperature": 0.7,
+            "top_p": 1.0,
+            "messages": messages,
+            "tools": list(self.recorded.tools),
+        }
+        content: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        async with self._session.post(self.url + "/v1/chat/completions", json=body) as response:
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:300]}")
+            async for raw in response.content:
+                line = raw.decode().strip()
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                for choice in json.loads(line[6:]).get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    content.append(delta.get("content") or "")
+                    for part in delta.get("tool_calls") or ():
+                        call = calls.setdefault(part.get("index", len(calls)), _new_call())
+                        call["id"] = part.get("id") or call["id"]
+                        function = part.get("function") or {}
+                        call["function"]["name"] += function.get("name") or ""
+                        call["function"]["arguments"] += function.get("arguments") or ""
+        return {"content": "".join(content), "tool_calls": [calls[i] for i in sorted(calls)]}
+
+
+def _new_call() -> dict[str, Any]:
+    return {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+
 
 @contextlib.asynccontextmanager
-async def http_door(args: Any, recorded: Recorded, language: str) -> AsyncIterator[HttpDoor]:
+async def http_door(
+    args: Any, recorded: Recorded, language: str, door: str = "ollama"
+) -> AsyncIterator[HttpDoor]:
     """rk-assist on its HTTP door only, as its own process set to the home's language (as
     a user sets it: Home Assistant's HTTP requests carry none), and the door to ask it."""
     with tempfile.TemporaryDirectory(prefix="rk-assist-eval-http-") as tmp:
@@ -373,5 +421,5 @@ async def http_door(args: Any, recorded: Recorded, language: str) -> AsyncIterat
         with service_process(command, Path(tmp)) as process:
             url = f"http://127.0.0.1:{port}"
             model = await wait_ready(url, process, 600)
-            async with HttpDoor(url, model, recorded) as door:
-                yield door
+            async with HttpDoor(url, model, recorded, door) as asked:
+                yield asked

@@ -428,7 +428,7 @@ async def _through_http_door(args: argparse.Namespace, sets: list[EvalSet]) -> l
             f"and {len(recorded.tools)} tools",
             file=sys.stderr,
         )
-        async with http_door(args, recorded, eval_set.language) as door:
+        async with http_door(args, recorded, eval_set.language, args.door) as door:
             for number, case in enumerate(cases, 1):
                 history: list[dict[str, Any]] = []
                 for before in case["after"]:
@@ -650,11 +650,11 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--verbose", action="store_true", help="print every turn")
     parser.add_argument(
         "--door",
-        choices=("wyoming", "ollama"),
+        choices=("wyoming", "ollama", "openai"),
         default="wyoming",
         help="the door the requests come through: the assistant pipeline as the Wyoming door "
-        "runs it (default), or the HTTP door as Home Assistant 2026.11's Ollama integration "
-        "asks it, with its recorded prompt and tools",
+        "runs it (default), or an HTTP door as Home Assistant 2026.11's Ollama (ollama) or "
+        "llama_cpp (openai) integration asks it, with its recorded prompt and tools",
     )
     parser.add_argument(
         "--no-grammar",
