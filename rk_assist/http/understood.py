@@ -262,8 +262,8 @@ def _call_of(
     untargeted = understood.intent in MEDIA_INTENTS and not any(
         key in understood.slots for key in ("name", "area", "floor")
     )
-    # (A media order with no player named is for the one playing: Home Assistant knows
-    # which one plays, its prompt does not say.)
+    # (A pause, a skip or a volume step with no player named is for the one playing: Home
+    # Assistant knows which one plays, its prompt does not say.)
     if untargeted and not player_in_use_picked(understood.intent, known or home):
         # Home Assistant would set every player: which one plays, its live context says
         # (``played_after_reading`` then names it).
@@ -291,22 +291,27 @@ _PICKS_PLAYER_IN_USE = frozenset(
 )
 
 
-def player_unsaid(messages: list[Any], language: str) -> str | None:
-    """The question which player, for a media order naming none that Home Assistant would
-    carry out on every player its prompt lists ("turn the volume down to 30%"), or None."""
+def _read_request(messages: list[Any], language: str) -> tuple[Home, Understood] | None:
+    """The home Home Assistant's prompt lists and its sentences' reading of the new request."""
     if not messages or messages[-1].role != "user" or messages[0].role != "system":
         return None
     home = home_from_prompt(messages[0].content)
     if home is None:
         return None
     understood = understand(with_digits(messages[-1].content, language), language, home)
-    if (
-        understood is None
-        or any(key in understood.slots for key in ("name", "area", "floor"))
-        or player_in_use_picked(understood.intent, home)
-    ):
+    return (home, understood) if understood is not None else None
+
+
+def player_unsaid(messages: list[Any], language: str) -> str | None:
+    """The question which player, for a media order naming none that Home Assistant would
+    carry out on every player its prompt lists ("turn the volume down to 30%"), or None."""
+    read = _read_request(messages, language)
+    if read is None:
         return None
-    return phrase(WHICH_DEVICE, language)
+    home, understood = read
+    if any(key in understood.slots for key in ("name", "area", "floor")):
+        return None
+    return None if player_in_use_picked(understood.intent, home) else phrase(WHICH_DEVICE, language)
 
 
 def which_of_name(messages: list[Any], language: str) -> str | None:
@@ -314,14 +319,10 @@ def which_of_name(messages: list[Any], language: str) -> str | None:
     a device several listed devices share and nothing said tells which ("Allume le
     plafonnier", one in the living room and one in the bedroom), or None. The model could
     tell no better (the 1.5B answered "To turn on the plafonnier, you can use ...")."""
-    if not messages or messages[-1].role != "user" or messages[0].role != "system":
+    read = _read_request(messages, language)
+    if read is None or not read[1].named:
         return None
-    home = home_from_prompt(messages[0].content)
-    if home is None:
-        return None
-    understood = understand(with_digits(messages[-1].content, language), language, home)
-    if understood is None or not understood.named:
-        return None
+    home, understood = read
     outcome = resolve_calls([ToolCall(understood.intent, understood.slots)], home, language)
     if outcome.question_kind != Question.WHICH or outcome.question is None:
         return None
