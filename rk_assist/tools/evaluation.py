@@ -414,8 +414,8 @@ async def _run_set(
 
 
 async def _through_http_door(args: argparse.Namespace, sets: list[EvalSet]) -> list[CaseResult]:
-    """Every set through rk-assist's Ollama door as a real Home Assistant asks it
-    (``eval_http``): one service per set, in the set's language as a user sets it."""
+    """Every set through rk-assist's HTTP door as a real Home Assistant's integration asks
+    it (``eval_http``): one service per set, in the set's language as a user sets it."""
     recorded = load_recorded(args.door)
     results: list[CaseResult] = []
     turns: list[DoorTurn] = []
@@ -439,7 +439,7 @@ async def _through_http_door(args: argparse.Namespace, sets: list[EvalSet]) -> l
                 results.append(result)
                 if args.verbose:
                     _print_door_turn(eval_set.name, number, result, turn)
-    print(door_report(turns), file=sys.stderr)
+    print(door_report(turns))
     return results
 
 
