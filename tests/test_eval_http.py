@@ -14,6 +14,7 @@ from rk_assist.http.ha_prompt import home_from_prompt
 from rk_assist.service import Service
 from rk_assist.tools.eval_http import (
     RECORDINGS,
+    DoorTurn,
     HttpDoor,
     load_recorded,
     match,
@@ -120,3 +121,15 @@ async def test_the_openai_door_comes_back_as_home_assistants_llama_cpp_integrati
     assert call["function"]["name"] == "intent__HassTurnOn"
     assert json.loads(call["function"]["arguments"]) == {"name": "Rain Bird"}
     assert history[2]["tool_call_id"] == call["id"]
+
+
+def test_a_live_context_read_by_name_is_the_devices_state_read():
+    door = HttpDoor("http://127.0.0.1:1", "qwen", load_recorded("ollama", RECORDED))
+    tools = {t["function"]["name"]: t for t in door.recorded.tools}
+    turn = DoorTurn([], "", 0.0)
+    call = {
+        "function": {"name": "homeassistant__GetLiveContext", "arguments": {"name": "Desk Fan"}}
+    }
+    answer = door._run(call, BUILT, tools, turn)
+    assert [(a.intent, a.entity_id) for a in turn.actions] == [("HassGetState", "fan.desk_fan")]
+    assert "names: Desk Fan" in json.loads(answer["content"])["data"]["result"]

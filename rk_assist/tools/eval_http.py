@@ -334,6 +334,11 @@ class HttpDoor:
         if not matched.error and intent in BY_NAME:
             slots = {k: v for k, v in arguments.items() if k not in TARGET_SLOTS}
             result.actions += [Action(intent, slots, e.entity_id) for e in matched.entities]
+        if intent == "GetLiveContext" and isinstance(arguments.get("name"), str):
+            # The live context asked for a device by name: its state read, as the Wyoming
+            # door reads it (the eval's HassGetState), and what is said of it is no guess.
+            read = match(home, "HassGetState", {"name": arguments["name"]})
+            result.actions += [Action("HassGetState", {}, e.entity_id) for e in read.entities]
         content = tool_result(matched, intent, home, arguments)
         return answer | {"content": json.dumps(content, separators=(",", ":"))}
 
