@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rk_assist.http.chat import reads_prompt_back
 from rk_assist.http.ha_prompt import home_from_prompt
 from rk_assist.http.understood import checked_calls, understood_call
 from rk_assist.output.calls import ToolCall
@@ -73,3 +74,14 @@ def test_a_call_for_a_device_the_real_prompt_does_not_list_is_not_sent(door):
     made = [ToolCall("intent__HassTurnOn", {"name": "Jacuzzi"})]
     sent, said = checked_calls(made, asked(system, "turn on the jacuzzi"), tools, "en")
     assert sent == [] and said
+
+
+def test_the_real_prompts_headings_are_never_read_back():
+    # Seen through the HTTP door (0.5B, "recommend a movie"): "Based on the information
+    # provided in the static context, ...".
+    system, _tools = recorded("ollama-chat.json")
+    reads_back = reads_prompt_back([ChatMessage("system", system)])
+    assert reads_back is not None
+    assert reads_back("Based on the information provided in the static context,")
+    assert not reads_back("Inception is a film about dreams.")
+    assert reads_prompt_back([ChatMessage("system", "You are a helpful assistant.")]) is None

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,7 +179,13 @@ class ReplyReader:
         acted = any(m.role == "tool" for m in _since_the_person_spoke(chat.messages))
         claims = None if acted else (lambda clause: claims_action(clause, language))
         self._gate = (
-            SpeechGuard(said, other, made_up_fact(chat.messages, language), claims)
+            SpeechGuard(
+                said,
+                other,
+                made_up_fact(chat.messages, language),
+                claims,
+                internal=reads_prompt_back(chat.messages),
+            )
             if chat.tools
             else PassGate()
         )
@@ -261,6 +268,20 @@ def _unnamed_opening(messages: Sequence[ChatMessage], language: str) -> bool:
     system = messages[0].content if messages and messages[0].role == "system" else ""
     request = messages[-1].content if messages and messages[-1].role == "user" else ""
     return orders_unnamed_opening(request, language, home_from_prompt(system))
+
+
+#: A heading of the client's prompt ("Static Context: An overview of ..."), two words or more.
+_PROMPT_HEADING = re.compile(r"^([A-Z][A-Za-z]+(?: [A-Za-z]+){1,4}):", re.MULTILINE)
+
+
+def reads_prompt_back(messages: Sequence[ChatMessage]) -> Callable[[str], bool] | None:
+    """Tells a clause that names a heading of the client's own prompt: its instructions read
+    back ("Based on the information provided in the static context, ..."), or None."""
+    system = messages[0].content if messages and messages[0].role == "system" else ""
+    headings = {found.group(1).casefold() for found in _PROMPT_HEADING.finditer(system)}
+    if not headings:
+        return None
+    return lambda clause: any(heading in clause.casefold() for heading in headings)
 
 
 def made_up_fact(messages: Sequence[ChatMessage], language: str) -> Callable[[str], bool] | None:
