@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -256,22 +256,28 @@ async def stream_figures(
     started = time.perf_counter()
     first = None
     usage: dict[str, Any] = {}
+    async for chunk in openai_chunks(session, url, body):
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if first is None and (delta.get("content") or delta.get("tool_calls")):
+                first = time.perf_counter() - started
+    ended = time.perf_counter() - started
+    return (first if first is not None else ended), ended, usage
+
+
+async def openai_chunks(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
+    """The chunks of an OpenAI chat completion streamed from ``url``, as they come."""
     async with session.post(url, json=body) as response:
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:300]}")
         async for raw in response.content:
             line = raw.decode().strip()
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            chunk = json.loads(line[6:])
-            if chunk.get("usage"):
-                usage = chunk["usage"]
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                if first is None and (delta.get("content") or delta.get("tool_calls")):
-                    first = time.perf_counter() - started
-    ended = time.perf_counter() - started
-    return (first if first is not None else ended), ended, usage
+            if line.startswith("data: ") and line != "data: [DONE]":
+                yield json.loads(line[6:])
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ from ..home.intents import BY_NAME
 from ..home.model import Entity, Home
 from ..home.resolve import Action
 from ..home.services import STATE_INTENTS
-from .bench_http import free_port, service_process, wait_ready
+from .bench_http import free_port, openai_chunks, service_process, wait_ready
 
 #: The first request a real Home Assistant 2026.11 sent each door (``script/test-ha``).
 RECORDED = Path("tests/real_ha/recorded")
@@ -381,22 +381,17 @@ class HttpDoor:
         }
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
-        async with self._session.post(self.url + "/v1/chat/completions", json=body) as response:
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:300]}")
-            async for raw in response.content:
-                line = raw.decode().strip()
-                if not line.startswith("data: ") or line == "data: [DONE]":
-                    continue
-                for choice in json.loads(line[6:]).get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    content.append(delta.get("content") or "")
-                    for part in delta.get("tool_calls") or ():
-                        call = calls.setdefault(part.get("index", len(calls)), _new_call())
-                        call["id"] = part.get("id") or call["id"]
-                        function = part.get("function") or {}
-                        call["function"]["name"] += function.get("name") or ""
-                        call["function"]["arguments"] += function.get("arguments") or ""
+        url = self.url + "/v1/chat/completions"
+        async for chunk in openai_chunks(self._session, url, body):
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                content.append(delta.get("content") or "")
+                for part in delta.get("tool_calls") or ():
+                    call = calls.setdefault(part.get("index", len(calls)), _new_call())
+                    call["id"] = part.get("id") or call["id"]
+                    function = part.get("function") or {}
+                    call["function"]["name"] += function.get("name") or ""
+                    call["function"]["arguments"] += function.get("arguments") or ""
         return {"content": "".join(content), "tool_calls": [calls[i] for i in sorted(calls)]}
 
 
