@@ -167,15 +167,16 @@ def settled_by_description(calls: list[ToolCall], text: str, home: Home) -> list
     """The calls with a name several devices share ("Deckenlampe", in two rooms) held to
     the one the request describes by its place ("die Deckenlampe im Wohnzimmer"): its area
     added, as Home Assistant finds a device by name and area."""
-    found = None
+    found: list[Described | None] = []  # the request's description, read once if at all
     settled = []
     for call in calls:
         name = call.arguments.get("name")
         if isinstance(name, str) and not call.arguments.get("area"):
             sharing = [e for e in home.entities.values() if normalize(name) in _spoken(e)]
             if len(sharing) > 1:
-                found = found or described(text, home) or False
-                area = found and found.entity in sharing and home.area_of(found.entity)
+                found = found or [described(text, home)]
+                one = found[0]
+                area = home.area_of(one.entity) if one and one.entity in sharing else None
                 if area:
                     call = replace(call, arguments={**call.arguments, "area": area.name})
         settled.append(call)
