@@ -22,9 +22,8 @@ from rk_assist.home.sentences import understand
 from rk_assist.http.understood import (
     checked_calls,
     played_after_reading,
-    player_unsaid,
     understood_call,
-    which_of_name,
+    which_one,
 )
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
@@ -298,7 +297,7 @@ def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
     # Without the live context, the question which one; with it, the players' states asked,
     # then the one playing set.
     assert understood_call(messages, TOOLS, "en") is None
-    assert player_unsaid(messages, "en") == "Which device do you mean?"
+    assert which_one(messages, "en") == "Which device do you mean?"
     live = tool("homeassistant__GetLiveContext", {"domain": {"type": "array"}})
     asked = understood_call(messages, (*TOOLS, live), "en")
     assert asked == ToolCall("homeassistant__GetLiveContext", {"domain": ["media_player"]})
@@ -334,7 +333,7 @@ def test_a_volume_level_with_several_players_and_none_named_is_asked_about():
         "media_player__HassMediaUnpause", {"name": "Kitchen Display"}
     )
     named = [messages[0], ChatMessage("user", "set the living room speaker volume to 50%")]
-    assert player_unsaid(named, "en") is None
+    assert which_one(named, "en") is None
     made = [ToolCall("media_player__HassSetVolume", {"volume_level": 30})]
     sent, said = checked_calls(made, messages, TOOLS, "en")
     assert sent == [] and said == "Which device do you mean?"
@@ -415,7 +414,7 @@ def test_a_shared_name_is_asked_about_on_the_http_door_before_the_model(language
     home = built(language)
     messages = [ChatMessage("system", ha_system_prompt(home)), ChatMessage("user", text)]
     assert understood_call(messages, TOOLS, language) is None
-    asked = which_of_name(messages, language)
+    asked = which_one(messages, language)
     assert asked is not None and asked.startswith(question)
     one = [messages[0], ChatMessage("user", "turn on the desk fan")]
-    assert which_of_name(one, "en") is None
+    assert which_one(one, "en") is None

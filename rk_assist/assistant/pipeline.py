@@ -19,8 +19,8 @@ from .. import defaults
 from ..home.call_grammar import answer_constraint, speech_constraint
 from ..home.changes import change_asked
 from ..home.claims import claims_action
-from ..home.clauses import read_again, requests_in, without_its_verb
-from ..home.descriptions import described, home_with_description, settled_by_description
+from ..home.clauses import as_described, read_again, requests_in
+from ..home.descriptions import settled_by_description
 from ..home.facts import unread_number, unread_state
 from ..home.grounding import (
     held_to_request,
@@ -426,19 +426,13 @@ class Turn:
         """Whether the request names a device by its place and kind ("lock the entry
         lock": the one lock in the Entry) in words Home Assistant's sentences then read
         as naming it (``descriptions``)."""
-        found = await asyncio.to_thread(described, self._user_text, home)
-        if found is None:
-            return False
-        _LOGGER.info("%r describes %s", found.words, found.entity.entity_id)
-        described_home = home_with_description(home, found)
-        if await self._understood_without_model(described_home, only=found.entity.entity_id):
-            return True
-        plainer = await asyncio.to_thread(
-            without_its_verb, self._user_text, self._language, described_home
-        )
-        return plainer is not None and await self._understood_without_model(
-            described_home, plainer, only=found.entity.entity_id
-        )
+        readings = as_described(self._user_text, self._language, home)
+        while (reading := await asyncio.to_thread(next, readings, None)) is not None:
+            described_home, text, entity = reading
+            _LOGGER.info("Read as describing %s: %r", entity.entity_id, text)
+            if await self._understood_without_model(described_home, text, entity.entity_id):
+                return True
+        return False
 
     async def _settled_from_home(self, find: Callable[[], Action | list[Action] | None]) -> bool:
         """Whether ``find`` (milliseconds: in a thread) settles the request from the home

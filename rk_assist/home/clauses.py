@@ -25,8 +25,9 @@ import re
 from collections.abc import Iterator
 
 from ..output.calls import ToolCall
+from .descriptions import described, home_with_description
 from .facts import devices_named
-from .model import Area, Home, normalize
+from .model import Area, Entity, Home, normalize
 from .negation import negated
 from .phrases import LanguagePatterns
 from .request_words import value_not_said, verb_slip, with_digits
@@ -289,6 +290,20 @@ def without_its_verb(text: str, language: str, home: Home) -> str | None:
     return None if value_not_said(understood.slots, text, language) else rest
 
 
+def as_described(text: str, language: str, home: Home) -> Iterator[tuple[Home, str, Entity]]:
+    """The request as read against the device it describes by place and kind ("lock the
+    entry lock", ``descriptions``): the home with those words as that device's name, the
+    request as said and then without its verb (``without_its_verb``), and the device, the
+    only one the readings may act on. Nothing where it describes none."""
+    found = described(text, home)
+    if found is None:
+        return
+    described_home = home_with_description(home, found)
+    yield described_home, text, found.entity
+    if plainer := without_its_verb(text, language, described_home):
+        yield described_home, plainer, found.entity
+
+
 def read_again(
     text: str,
     language: str,
@@ -299,7 +314,8 @@ def read_again(
     """The request read again as it may have been meant, each with how, in the order they
     are tried (each reading only once the one before did not serve): the last request
     (``previous``) for the device it names, a name one letter off put right, "on" or "off"
-    heard with a letter short, the courtesy around it taken away. Every door asks Home
+    heard with a letter short, the courtesy around it taken away, a to-do list said as Home
+    Assistant's sentences say it, a level without its verb. Every door asks Home
     Assistant's sentences about each in turn."""
     if previous is not None and (found := as_before(text, previous, language, home, here)):
         yield "as the request before, for what this one names", found

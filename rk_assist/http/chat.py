@@ -60,10 +60,9 @@ from .understood import (
     changed_after_reading,
     checked_calls,
     played_after_reading,
-    player_unsaid,
     state_answer,
     understood_calls,
-    which_of_name,
+    which_one,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -128,10 +127,6 @@ def generation_request(
         sampling=chat.sampling,
         constraint=_tools_constraint(chat, system),
     )
-
-
-def _which_one(messages: list[ChatMessage], language: str) -> str | None:
-    return which_of_name(messages, language) or player_unsaid(messages, language)
 
 
 def _unknown_device(chat: ChatRequest, request: str, language: str) -> str | None:
@@ -383,7 +378,7 @@ async def _settled_reply(chat: ChatRequest, language: str) -> ReplyPiece | None:
         calls = [changed] if changed is not None else []
     if calls:
         return ReplyPiece(tool_calls=calls, stats=GenerationStats())
-    which = await asyncio.to_thread(_which_one, list(chat.messages), language) if asked else None
+    which = await asyncio.to_thread(which_one, list(chat.messages), language) if asked else None
     if which is not None:
         # A name several devices share, or a volume Home Assistant would set on every
         # player: which one is asked.

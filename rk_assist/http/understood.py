@@ -20,8 +20,8 @@ from typing import Any
 
 from ..assistant.choices import meant_unnamed_sensitive
 from ..home.changes import change_asked, state_needed
-from ..home.clauses import read_again, requests_in, without_its_verb
-from ..home.descriptions import described, home_with_description, settled_by_description
+from ..home.clauses import as_described, read_again, requests_in
+from ..home.descriptions import settled_by_description
 from ..home.grounding import (
     held_to_request,
     sensitive_as_said,
@@ -92,12 +92,7 @@ def _described_call(
 ) -> ToolCall | None:
     """ "lock the entry lock": the one lock in the Entry, called as Home Assistant has it
     (``descriptions``); read without its verb too where that sets a level it says."""
-    found = described(request, home)
-    if found is None:
-        return None
-    described_home = home_with_description(home, found)
-    plainer = without_its_verb(request, language, described_home)
-    for text in (request, *([plainer] if plainer else [])):
+    for described_home, text, _entity in as_described(request, language, home):
         understood = understand(text, language, described_home)
         if understood is not None and understood.named:
             call = _call_of(understood, described_home, tools, known=home)
@@ -302,31 +297,34 @@ def _read_request(messages: list[Any], language: str) -> tuple[Home, Understood]
     return (home, understood) if understood is not None else None
 
 
-def player_unsaid(messages: list[Any], language: str) -> str | None:
-    """The question which player, for a media order naming none that Home Assistant would
-    carry out on every player its prompt lists ("turn the volume down to 30%"), or None."""
+def which_one(messages: list[Any], language: str) -> str | None:
+    """The question which one, read from the new request once, or None: where Home
+    Assistant's sentences read it as naming a device several listed devices share and
+    nothing said tells which ("Allume le plafonnier", one in the living room and one in
+    the bedroom: the model could tell no better, the 1.5B answered "To turn on the
+    plafonnier, you can use ..."), or as a media order naming no player that Home
+    Assistant would carry out on every player its prompt lists ("turn the volume down to
+    30%")."""
     read = _read_request(messages, language)
     if read is None:
         return None
     home, understood = read
-    if any(key in understood.slots for key in ("name", "area", "floor")):
-        return None
-    return None if player_in_use_picked(understood.intent, home) else phrase(WHICH_DEVICE, language)
+    return _which_of_name(home, understood, language) or _player_unsaid(home, understood, language)
 
 
-def which_of_name(messages: list[Any], language: str) -> str | None:
-    """The question which one, where Home Assistant's sentences read the request as naming
-    a device several listed devices share and nothing said tells which ("Allume le
-    plafonnier", one in the living room and one in the bedroom), or None. The model could
-    tell no better (the 1.5B answered "To turn on the plafonnier, you can use ...")."""
-    read = _read_request(messages, language)
-    if read is None or not read[1].named:
+def _which_of_name(home: Home, understood: Understood, language: str) -> str | None:
+    if not understood.named:
         return None
-    home, understood = read
     outcome = resolve_calls([ToolCall(understood.intent, understood.slots)], home, language)
     if outcome.question_kind != Question.WHICH or outcome.question is None:
         return None
     return in_language(outcome, language).question
+
+
+def _player_unsaid(home: Home, understood: Understood, language: str) -> str | None:
+    if any(key in understood.slots for key in ("name", "area", "floor")):
+        return None
+    return None if player_in_use_picked(understood.intent, home) else phrase(WHICH_DEVICE, language)
 
 
 def player_in_use_picked(intent: str, home: Home) -> bool:
