@@ -69,6 +69,9 @@ def options_to_values(options: Mapping[str, Any], root: Path) -> dict[str, Any]:
         "config_dir": str(root / CONFIG_DIR),
         "cache_dir": str(root / CACHE_DIR),
         "models_dir": str(root / MODELS_DIR),
+        # A known model named in the options is fetched from its publisher on the first
+        # start (kept in /share between updates); the service answers meanwhile.
+        "pull": True,
     }
     for addon_name, service_name in OPTION_MAP.items():
         value = options.get(addon_name)

@@ -65,6 +65,7 @@ class ServiceConfig:
     api_key: str | None = field(default=None, repr=False)  # a secret: never in logs
     state_cache_mb: int = 256
     remote_model_switch: bool = False
+    pull: bool = False
     stuck_after: float = 60.0
     #: The options set on the command line or in the environment, not defaulted.
     explicit: frozenset[str] = frozenset()
@@ -352,6 +353,15 @@ OPTIONS: tuple[Option, ...] = (
         vol.Boolean(),
         "let any HTTP client switch the loaded model by naming another one in a chat (by "
         "default only this machine, or a request with the API key, may)",
+        flag_only=True,
+    ),
+    Option(
+        "pull",
+        False,
+        vol.Boolean(),
+        "when --model is a known model (see rk-assist models pull) not yet in --models-dir, "
+        "fetch it from its publisher while the service starts; until it is ready, requests "
+        "are told so",
         flag_only=True,
     ),
     Option(

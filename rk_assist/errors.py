@@ -69,6 +69,10 @@ class PackagedModelError(RkAssistError):
     """A packaged model could not be downloaded, joined or verified."""
 
 
+class PullError(RkAssistError):
+    """A model could not be fetched from its publisher; the message says why and what to do."""
+
+
 # -- the files and settings the service starts from -------------------------------------------
 
 

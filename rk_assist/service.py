@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wyoming.event import Event
@@ -18,13 +18,14 @@ from .assistant.pipeline import Assistant
 from .config import ServiceConfig
 from .connection_budget import ConnectionBudget
 from .defaults import STOP_LIMIT_S
-from .errors import RuntimeFailure
+from .errors import PullError, RuntimeFailure
 from .home.request_words import load_words
 from .home.sentences import load_sentences
 from .home.services import execute
 from .home.source import HomeSource, home_source
 from .http.front import ChatDefaults
 from .http.server import HttpFront
+from .models.fetching import ModelFetch, fetched_or_to_fetch
 from .models.library import ModelEntry, ModelLibrary
 from .models.select import ModelPlan, create_runtime, embedded_entry, max_tokens_for, plan_model
 from .runtimes.worker import ModelWorker
@@ -46,6 +47,8 @@ class Service:
     server: AsyncServer
     system_prompt: str
     home: HomeSource | None = None
+    #: The model the user named, still being downloaded (--pull); None once served.
+    fetching: ModelFetch | None = None
     http: HttpFront | None = field(default=None, init=False)
     info_event: Event = field(init=False)
     budget: ConnectionBudget = field(init=False)
@@ -55,6 +58,7 @@ class Service:
     #: Learning the languages' sentences at start; held so the task is not collected.
     _warming: asyncio.Task[None] | None = field(default=None, init=False)
     _stop_requested: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _fetch_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -129,6 +133,8 @@ class Service:
             await self.home.start()
         if self.http is not None:
             await self.http.start()
+        if self.fetching is not None:
+            self._fetch_task = asyncio.create_task(self._fetch_model(self.fetching))
         if isinstance(self.server, AsyncStdioServer):
             # stdio has no listener: its one connection is served as a task, and the
             # service ends with it.
@@ -154,7 +160,7 @@ class Service:
         worker = self.worker
         if self.stopping:
             status = "stopping"
-        elif self._swap_lock.locked():
+        elif self._swap_lock.locked() or self.fetching is not None:
             status = "loading"
         elif worker.stalled_for > self.config.stuck_after:
             status = "stuck"
@@ -176,6 +182,10 @@ class Service:
         """Stop serving: answers under way get ``STOP_GRACE_S`` to finish, then are ended
         (a Wyoming turn with a spoken not-handled); then the model is released."""
         self.request_stop()
+        if self._fetch_task is not None and self.fetching is not None:
+            self.fetching.stop()  # the thread ends at its next block; the next start resumes
+            with contextlib.suppress(Exception):
+                await self._fetch_task
         await asyncio.gather(
             self.server.stop(),  # each Wyoming connection's stop(): see AssistEventHandler
             self.http.stop() if self.http is not None else asyncio.sleep(0),
@@ -197,6 +207,28 @@ class Service:
             self._refresh_info()
             _LOGGER.info("Now serving %s", plan.entry.name)
             return plan
+
+    async def _fetch_model(self, fetch: ModelFetch) -> None:
+        """Download the model the user named, then serve it; the default serves meanwhile."""
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.to_thread(
+                fetch.run,
+                self.config.models_dir,
+                lambda: loop.call_soon_threadsafe(self._refresh_info),
+            )
+            await self.use_model(fetch.plan.folder)
+        except (PullError, RuntimeFailure) as err:
+            if not self.stopping:
+                _LOGGER.error(
+                    "Could not get %s ready: %s; serving %s instead",
+                    fetch.name,
+                    err,
+                    self.plan.entry.name,
+                )
+        finally:
+            self.fetching = None
+            self._refresh_info()
 
     def home_changed(self) -> None:
         """The exposed home changed: prepare the new prompt now, not on the next request.
@@ -246,6 +278,7 @@ class Service:
             # Advertised once the home's prompt is ready: not while Home Assistant is
             # still connecting, and never after it refused the token (no home then).
             home_control=self.assistant.home_ready,
+            getting_ready=self.fetching.describe() if self.fetching is not None else None,
         )
         self.info_event = info.event()
 
@@ -257,6 +290,12 @@ def _learn_languages(languages: tuple[str, ...]) -> None:
 
 async def create_service(config: ServiceConfig) -> Service:
     """Load everything; raises on a missing model or prompt file, before listening."""
+    config, fetch = fetched_or_to_fetch(config)
+    start_with = config
+    if fetch is not None:
+        # The default model answers until the named one is fetched; the service keeps
+        # the user's choices (runtime, library) for the switch.
+        start_with = replace(config, model=None, runtime="cpu")
     on_change: list[Callable[[], None]] = []  # the service, once it exists
     home = (
         home_source(
@@ -271,7 +310,7 @@ async def create_service(config: ServiceConfig) -> Service:
     if config.home_control == "off":
         _LOGGER.info("Home control is off: chat only")
     stack = build_stack(
-        config,
+        start_with,
         home=(lambda: home.home) if home is not None else None,
         executor=_service_executor(home) if config.home_control == "services" else None,
     )
@@ -288,6 +327,7 @@ async def create_service(config: ServiceConfig) -> Service:
         server,
         stack.assistant.system_prompt,
         home,
+        fetch,
     )
     on_change.append(service.home_changed)
     return service

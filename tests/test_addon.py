@@ -275,3 +275,12 @@ def _write(path: Path, data: dict) -> Path:
 def _mkdir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_a_known_model_in_the_options_is_fetched_on_the_first_start(tmp_path: Path):
+    """The add-on's Model option takes a known name; the service fetches it from its
+    publisher into /share (kept between updates) and answers meanwhile."""
+    options = _write(tmp_path / "data" / "options.json", {"model": "qwen2.5-1.5b"})
+    config = addon_config(options, tmp_path)
+    assert config.pull and config.model == "qwen2.5-1.5b"
+    assert config.models_dir == tmp_path / "share" / "rk-assist" / "models"

@@ -29,6 +29,7 @@ FAREWELL = "farewell"  # the answer to a goodbye
 TARGET_IS = "target_is"  # what a thermostat is set to: {name}, {value}
 NO_TEXT = "no_text"
 STOPPING = "stopping"
+GETTING_READY = "getting_ready"  # the model is still being downloaded
 FAILED_ACTION = "failed_action"
 NOT_CONNECTED = "not_connected"
 # Questions asked back before acting.
@@ -69,6 +70,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} is set to {value} degrees.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
         STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
+        GETTING_READY: "I'm still getting ready: "
+        "my language model is being downloaded. Please ask again in a few minutes.",
         FAILED_ACTION: "Sorry, that did not work.",
         NOT_CONNECTED: "I can't control devices: I am not connected to Home Assistant.",
         WHICH_DEVICE: "Which device do you mean?",
@@ -109,6 +112,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} ist auf {value} Grad eingestellt.",
         NO_TEXT: "Entschuldigung, die Anfrage enthielt keinen Text.",
         STOPPING: "Entschuldigung, ich starte gerade neu. Bitte frag gleich noch einmal.",
+        GETTING_READY: "Ich mache mich noch bereit: mein Sprachmodell wird gerade "
+        "heruntergeladen. Bitte frag in ein paar Minuten noch einmal.",
         FAILED_ACTION: "Entschuldigung, das hat nicht geklappt.",
         NOT_CONNECTED: "Ich kann keine Geräte steuern: Ich bin nicht mit Home Assistant verbunden.",
         WHICH_DEVICE: "Welches Gerät meinst du?",
@@ -147,6 +152,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} est réglé sur {value} degrés.",
         NO_TEXT: "Désolé, la demande ne contenait aucun texte.",
         STOPPING: "Désolé, je redémarre. Redemande dans un instant.",
+        GETTING_READY: "Je me prépare encore : "
+        "mon modèle de langue est en cours de téléchargement. Redemande dans quelques minutes.",
         FAILED_ACTION: "Désolé, cela n'a pas fonctionné.",
         NOT_CONNECTED: "Je ne peux pas contrôler les appareils : je ne suis pas connecté à "
         "Home Assistant.",
@@ -186,6 +193,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} está puesto a {value} grados.",
         NO_TEXT: "Perdona, la petición no tenía texto.",
         STOPPING: "Perdona, me estoy reiniciando. Pregunta de nuevo en un momento.",
+        GETTING_READY: "Todavía me estoy preparando: "
+        "se está descargando mi modelo de lenguaje. Pregunta de nuevo en unos minutos.",
         FAILED_ACTION: "Perdona, eso no ha funcionado.",
         NOT_CONNECTED: "No puedo controlar dispositivos: no estoy conectado a Home Assistant.",
         WHICH_DEVICE: "¿Qué dispositivo quieres decir?",
@@ -224,6 +233,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} è impostato a {value} gradi.",
         NO_TEXT: "Scusa, la richiesta non conteneva testo.",
         STOPPING: "Scusa, mi sto riavviando. Chiedi di nuovo tra un momento.",
+        GETTING_READY: "Mi sto ancora preparando: "
+        "il mio modello linguistico è in download. Chiedi di nuovo tra qualche minuto.",
         FAILED_ACTION: "Scusa, non ha funzionato.",
         NOT_CONNECTED: "Non posso controllare i dispositivi: non sono collegato a Home Assistant.",
         WHICH_DEVICE: "Quale dispositivo intendi?",
@@ -262,6 +273,8 @@ PHRASES: dict[str, dict[str, str]] = {
         TARGET_IS: "{name} staat ingesteld op {value} graden.",
         NO_TEXT: "Sorry, het verzoek bevatte geen tekst.",
         STOPPING: "Sorry, ik start opnieuw op. Vraag het zo nog eens.",
+        GETTING_READY: "Ik ben me nog aan het voorbereiden: "
+        "mijn taalmodel wordt gedownload. Vraag het over een paar minuten nog eens.",
         FAILED_ACTION: "Sorry, dat is niet gelukt.",
         NOT_CONNECTED: "Ik kan geen apparaten bedienen: ik ben niet verbonden met Home Assistant.",
         WHICH_DEVICE: "Welk apparaat bedoel je?",

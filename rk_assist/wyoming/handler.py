@@ -80,6 +80,8 @@ class ModelControl(Protocol):
     """What the handler needs of the service: its info, and model switching."""
 
     info_event: Event
+    #: Set while the model the user chose is still being downloaded.
+    fetching: Any
 
     async def use_model(self, wanted: str) -> Any: ...
 
@@ -311,6 +313,8 @@ class AssistEventHandler(AsyncEventHandler):
 
     def _refusal_for(self, text: str) -> str | None:
         """Which sentence to say instead of answering a transcript that cannot be answered."""
+        if self._service.fetching is not None:
+            return replies.GETTING_READY
         if not text:
             return replies.NOTHING_HEARD
         if len(text) > self._settings.max_text_chars:

@@ -22,12 +22,15 @@ def build_info(
     languages: list[str],
     embedded: bool = False,
     home_control: bool = False,
+    getting_ready: str | None = None,
 ) -> Info:
     """A handle program; with home control, also an intent program.
 
     Home Assistant grants the CONTROL feature to an agent with an intent
     program, and from 2026.6 on to a handle program that says
-    ``supports_home_control``.
+    ``supports_home_control``. While the model the user chose is still being
+    fetched (``getting_ready``) the description says so; the program stays
+    "installed", or Home Assistant's discovery would find nothing to add.
     """
     model_attribution = (
         EMBEDDED_ATTRIBUTION
@@ -40,7 +43,7 @@ def build_info(
         "name": model_name,
         "attribution": model_attribution,
         "installed": True,
-        "description": f"{model_name} on {runtime_name}",
+        "description": getting_ready or f"{model_name} on {runtime_name}",
         "version": None,
         "languages": list(languages),
     }
