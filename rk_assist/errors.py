@@ -73,6 +73,10 @@ class PullError(RkAssistError):
     """A model could not be fetched from its publisher; the message says why and what to do."""
 
 
+class FetchStopped(PullError):
+    """The service is stopping: its download stops too (the next start resumes it)."""
+
+
 # -- the files and settings the service starts from -------------------------------------------
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ollama
 import pytest
 
 from rk_assist.config import build_config
@@ -339,9 +340,20 @@ def installed_packaged() -> list[str]:
     ]
 
 
-@pytest.mark.skipif(not installed_packaged(), reason="script/setup installs the 0.5B Qwen")
-async def test_the_pull_command_installs_a_known_qwen_that_serves(hub, tmp_path: Path):
-    name = installed_packaged()[0]
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                name not in installed_packaged(),
+                reason=f"script/models {name} installs its packaged copy to publish",
+            ),
+        )
+        for name in PACKAGED_MODELS
+    ],
+)
+async def test_the_pull_command_installs_a_known_qwen_that_serves(hub, tmp_path: Path, name):
     known = KNOWN_MODELS[name].gguf
     # The stand-in publishes the very bytes Qwen publishes (the packaged copy, same hash).
     hub.add(
@@ -389,7 +401,9 @@ async def test_a_service_asked_to_pull_answers_getting_ready_then_serves_the_mod
     hub.faults.slow = 4.0
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
     models = tmp_path / "models"
-    config = chat_config(tmp_path, "qwen2.5-0.5b", models, pull="true")
+    config = chat_config(
+        tmp_path, "qwen2.5-0.5b", models, pull="true", http_uri="http://127.0.0.1:0"
+    )
     service = await create_service(config)
     await service.start()
     uri = f"tcp://127.0.0.1:{service.port}"
@@ -402,6 +416,13 @@ async def test_a_service_asked_to_pull_answers_getting_ready_then_serves_the_mod
         waiting = await ask(uri, "What is the capital of France?", language="de")
         assert not waiting.handled
         assert "heruntergeladen" in waiting.text
+        # Home Assistant's Ollama integration hears the same, naming the model it chose.
+        assert service.http is not None
+        client = ollama.AsyncClient(host=f"http://127.0.0.1:{service.http.port}")
+        chat = await client.chat(
+            model="qwen2.5-0.5b", messages=[{"role": "user", "content": "Hello there"}]
+        )
+        assert "getting ready" in chat.message.content
         for _ in range(1200):
             if service.fetching is None:
                 break

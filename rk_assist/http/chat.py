@@ -27,6 +27,7 @@ from ..assistant.choices import (
 from ..assistant.replies import (
     ACKNOWLEDGED,
     FAILED_ACTION,
+    GETTING_READY,
     NO_ANSWER,
     sentence,
 )
@@ -339,8 +340,11 @@ async def run_chat(
     default_system: str,
     max_new_tokens: int,
     language: str = "en",
+    getting_ready: bool = False,
 ) -> AsyncIterator[ReplyPiece]:
     """Reply pieces, in order; the last one flushes what was held back and has the stats.
+
+    ``getting_ready``: the model the user chose is still being fetched; the reply says so.
 
     Raises :class:`~rk_assist.runtimes.worker.BusyError` before the first
     piece when the line is full. Leaving the iteration early aborts the
@@ -349,6 +353,9 @@ async def run_chat(
     if _LOGGER.isEnabledFor(logging.DEBUG):
         for message in chat.messages[1:]:
             _LOGGER.debug("Chat message from %s: %.300s", message.role, message.content)
+    if getting_ready:
+        yield ReplyPiece(content=sentence(GETTING_READY, language), stats=GenerationStats())
+        return
     settled = await _settled_reply(chat, language)
     if settled is not None:
         yield settled

@@ -105,6 +105,9 @@ class ServiceControl(Protocol):
 
     def chat_defaults(self) -> ChatDefaults: ...
 
+    #: The model the user chose, while it is still being downloaded (None when served).
+    fetching: Any
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -158,6 +161,11 @@ class Front:
     def health(self) -> dict[str, object]:
         return self.service.health()
 
+    @property
+    def getting_ready(self) -> bool:
+        """The model the user chose is still being fetched: chats are told so."""
+        return self.service.fetching is not None
+
     def serving(self) -> ModelPlan:
         """The model being served now."""
         return self.service.plan
@@ -183,8 +191,9 @@ class Front:
             if info.name == name:
                 return info
         raise ModelNotFoundError(
-            f"model '{wanted}' not found; rk-assist never downloads models: install one with "
-            "'rk-assist models install NAME' or put it in the models folder"
+            f"model '{wanted}' not found; this API does not download models: on the "
+            "service's machine, 'rk-assist models pull NAME' does, or put one in the models "
+            "folder"
         )
 
     async def serve_model(self, request: web.Request, wanted: str) -> str:
@@ -195,8 +204,10 @@ class Front:
         cause one (unless ``--remote-model-switch``); others are told which
         model is loaded.
         """
-        info = self.find_model(wanted)
         loaded = self.service.plan.entry.name
+        if self.getting_ready:
+            return loaded  # nothing to switch to yet; the chat hears why
+        info = self.find_model(wanted)
         if info.name != loaded:
             if not (self._remote_model_switch or self.may_manage(request)):
                 raise HttpError(

@@ -99,7 +99,7 @@ class OllamaApi:
         )
 
     async def pull(self, request: web.Request) -> web.StreamResponse:
-        """Success for a model it has; rk-assist never downloads (say how to install one)."""
+        """Success for a model it has; over HTTP nothing is downloaded (say how to get one)."""
         body = validated(MODEL_ONLY, await self.front.json_body(request))
         self.front.find_model(body.get("model") or body["name"])
         if body.get("stream", True) is False:
@@ -125,6 +125,7 @@ class OllamaApi:
             chat,
             *self.front.chat_defaults(),
             language=await self.front.reply_language(chat),
+            getting_ready=self.front.getting_ready,
         )
         first = await anext(pieces)  # a full line (BusyError) fails here, before any header
         if not chat.stream:

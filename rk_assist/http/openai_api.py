@@ -84,6 +84,7 @@ class OpenAiApi:
             chat,
             *self.front.chat_defaults(),
             language=await self.front.reply_language(chat),
+            getting_ready=self.front.getting_ready,
         )
         first = await anext(pieces)  # a full line (BusyError) fails here, before any header
         if not chat.stream:

@@ -16,16 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import ServiceConfig
-from ..errors import PullError
+from ..errors import FetchStopped
 from .board import detect_board
 from .hub import KNOWN_MODELS, PullPlan, plan_known, pull
 from .packaged import verified_before
 
 _LOGGER = logging.getLogger(__name__)
-
-
-class FetchStopped(PullError):
-    """The service is stopping: the download stops too (the next start resumes it)."""
 
 
 @dataclass
