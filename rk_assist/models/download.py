@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..errors import PullError
-from .packaged import file_sha256, mark_verified, verified_before
+from .packaged import file_digest, mark_verified, verified_before
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +32,16 @@ _LOGGER = logging.getLogger(__name__)
 SPARE_BYTES = 64 << 20
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def hub_endpoint(endpoint: str | None = None) -> str:
+    """The Hub asked: the one given, else ``HF_ENDPOINT`` as it is now, else huggingface.co.
+
+    Read at each pull, not when huggingface_hub was imported, so that every request of
+    one pull (listing, metadata, bytes) and its messages name the same host.
+    """
+    return endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,6 @@ class HubFile:
     filename: str
     revision: str = "main"
     sha256: str | None = None  # our table's, where we have one; the Hub's is always checked
-    size: int | None = None
 
 
 class LoggedProgress:
@@ -105,7 +114,7 @@ def _same_host(a: str, b: str) -> bool:
     return (first.scheme, first.netloc) == (second.scheme, second.netloc)
 
 
-def hub_error(err: Exception, repo: str, filename: str | None, endpoint: str | None) -> str:
+def hub_error(err: Exception, repo: str, filename: str | None, endpoint: str) -> str:
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,
@@ -126,19 +135,14 @@ def hub_error(err: Exception, repo: str, filename: str | None, endpoint: str | N
     if isinstance(err, HfHubHTTPError):
         status = err.response.status_code if err.response is not None else "?"
         return f"the Hub answered {status} for {where}"
-    host = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    return f"cannot reach {host} for {where} ({type(err).__name__}: {err})"
+    return f"cannot reach {endpoint} for {where} ({type(err).__name__}: {err})"
 
 
 def _file_digest(path: Path, git_blob: bool) -> str:
     if not git_blob:
-        return file_sha256(path)
+        return file_digest(path, hashlib.sha256())
     # A file kept in git (not LFS): the Hub's ETag is its git blob id.
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, hashlib.sha1(f"blob {path.stat().st_size}\0".encode()))
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class FileOnHub:
     git_sha1: str | None  # the Hub's, for a file kept in git
 
 
-def _look_up(item: HubFile, endpoint: str | None, token: str | None) -> FileOnHub:
+def _look_up(item: HubFile, endpoint: str, token: str | None) -> FileOnHub:
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
 
     url = hf_hub_url(item.repo, item.filename, revision=item.revision, endpoint=endpoint)
@@ -182,7 +186,7 @@ def fetch_file(
     target: Path,
     partial_dir: Path,
     *,
-    endpoint: str | None = None,
+    endpoint: str,
     token: str | None = None,
     report: Callable[[float], None] | None = None,
 ) -> Path:
@@ -216,8 +220,7 @@ def fetch_file(
     if have:
         _LOGGER.info("Resuming %s at %.0f of %.0f MB", item.filename, have / 1e6, found.size / 1e6)
     # The token goes to the Hub only, never to the storage host a file redirects to.
-    base = endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    headers = build_hf_headers(token=token if _same_host(found.location, base) else False)
+    headers = build_hf_headers(token=token if _same_host(found.location, endpoint) else False)
     try:
         with partial.open("ab") as out:
             http_get(
@@ -229,7 +232,7 @@ def fetch_file(
                 displayed_filename=item.filename,
                 tqdm_class=_progress_class(report),
             )
-    except OSError as err:
+    except Exception as err:
         if getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
             partial.unlink(missing_ok=True)
             raise PullError(
@@ -237,14 +240,8 @@ def fetch_file(
                 "the partial file was removed: free some space and pull again"
             ) from err
         done = partial.stat().st_size if partial.is_file() else 0
-        if done >= found.size:  # all there yet wrong: nothing to resume
+        if isinstance(err, OSError) and done >= found.size:  # all there yet wrong
             partial.unlink(missing_ok=True)
-        raise PullError(
-            f"the download of {item.filename} stopped at {done / 1e6:.0f} of "
-            f"{found.size / 1e6:.0f} MB ({_short(err)}); the same command resumes it"
-        ) from err
-    except Exception as err:
-        done = partial.stat().st_size if partial.is_file() else 0
         raise PullError(
             f"the download of {item.filename} stopped at {done / 1e6:.0f} of "
             f"{found.size / 1e6:.0f} MB ({_short(err)}); the same command resumes it"

@@ -23,14 +23,13 @@ elsewhere as the publisher's GGUF for the CPU.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PullError
 from .board import Board
-from .download import HubFile, fetch_file, hub_error
+from .download import HubFile, fetch_file, hub_endpoint, hub_error
 from .names import friendly_name
 from .packaged import PACKAGED_MODELS
 
@@ -52,7 +51,7 @@ class KnownModel:
 def _packaged(name: str, repo: str, filename: str) -> HubFile:
     """The publisher's file of a packaged model: the same bytes, so the same hash."""
     packaged = PACKAGED_MODELS[name]
-    return HubFile(repo, filename, sha256=packaged.sha256, size=packaged.size)
+    return HubFile(repo, filename, sha256=packaged.sha256)
 
 
 KNOWN_MODELS: dict[str, KnownModel] = {
@@ -204,10 +203,11 @@ def plan_pull(
 def _repo_files(repo: str, revision: str, endpoint: str | None, token: str | None) -> list[str]:
     from huggingface_hub import HfApi
 
+    host = hub_endpoint(endpoint)
     try:
-        return HfApi(endpoint=endpoint, token=token).list_repo_files(repo, revision=revision)
+        return HfApi(endpoint=host, token=token).list_repo_files(repo, revision=revision)
     except Exception as err:
-        raise PullError(hub_error(err, repo, None, endpoint)) from err
+        raise PullError(hub_error(err, repo, None, host)) from err
 
 
 def pull(
@@ -220,7 +220,7 @@ def pull(
 ) -> Path:
     """Fetch the plan's files into ``models_dir/<folder>/``; the model file, moved in last,
     is what makes the folder a model. Returns the model file's path."""
-    endpoint = endpoint or os.environ.get("HF_ENDPOINT") or None
+    endpoint = hub_endpoint(endpoint)
     folder = models_dir / plan.folder
     partial_dir = models_dir / PARTIAL_DIR
     models_dir.mkdir(parents=True, exist_ok=True)

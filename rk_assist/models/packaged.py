@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import PackagedModelError
 
@@ -73,12 +74,16 @@ def model_path(models_dir: Path, model: PackagedModel) -> Path:
     return models_dir / model.name / MODEL_FILE
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_digest(path: Path, digest: Any) -> str:
+    """``digest`` (a hashlib object, perhaps already fed a header) fed the file's bytes."""
     with path.open("rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return file_digest(path, hashlib.sha256())
 
 
 def _verified_mark(path: Path) -> Path:

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .. import summary
@@ -57,8 +58,11 @@ class Checks:
         self.figures: dict[str, object] = {}
         self._out = sys.stderr if quiet else sys.stdout
 
+    def say(self, line: str) -> None:
+        print(line, file=self._out, flush=True)
+
     def report(self, ok: bool, name: str, detail: str, **figures: object) -> None:
-        print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}", file=self._out, flush=True)
+        self.say(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
         self.results.append({"check": name, "ok": ok, "detail": detail, **figures})
         if not ok:
             self.failed.append(name)
@@ -109,17 +113,11 @@ def check_home(folder: Path) -> Home:
 
 
 def held_command(
-    runtime: RkllmRuntime, home: Home, text: str
+    runtime: RkllmRuntime, asked: GenerationRequest, text: str
 ) -> tuple[str, GenerationStats, float]:
     """A device command answered through the runtime's logits, held to the call grammar."""
     pieces: list[str] = []
-    request = GenerationRequest(
-        system_prompt=home_prompt(SYSTEM, home),
-        turn=(ChatMessage("user", text),),
-        max_new_tokens=64,
-        tools_json=HOME_TOOLS_JSON,
-        constraint=answer_constraint(home),
-    )
+    request = replace(asked, turn=(ChatMessage("user", text),))
     started = time.perf_counter()
     stats = runtime.generate(request, pieces.append, threading.Event())
     return "".join(pieces), stats, (time.perf_counter() - started) * 1000
@@ -135,8 +133,16 @@ def check_device_commands(checks: Checks, runtime: RkllmRuntime, home: Home, mod
             "for its tokenizer) beside the .rkllm",
         )
         return
-    runtime.prepare_system_prompt(home_prompt(SYSTEM, home), HOME_TOOLS_JSON)
-    text, first, first_ms = held_command(runtime, home, DEVICE_COMMANDS[0])
+    # The home's prompt and grammar, as the service gives them for every request.
+    asked = GenerationRequest(
+        system_prompt=home_prompt(SYSTEM, home),
+        turn=(),
+        max_new_tokens=64,
+        tools_json=HOME_TOOLS_JSON,
+        constraint=answer_constraint(home),
+    )
+    runtime.prepare_system_prompt(asked.system_prompt, asked.tools_json)
+    text, first, first_ms = held_command(runtime, asked, DEVICE_COMMANDS[0])
     runs = int(first.extra.get("rkllm_runs", 1))
     steps = max(runs - 1, 1)
     per_run_ms = first.generate_ms / steps
@@ -155,7 +161,7 @@ def check_device_commands(checks: Checks, runtime: RkllmRuntime, home: Home, mod
         f"{first.extra.get('forced_tokens', 0)} determined by the grammar)",
         answer=text.strip(),
     )
-    _, second, second_ms = held_command(runtime, home, DEVICE_COMMANDS[1])
+    _, second, second_ms = held_command(runtime, asked, DEVICE_COMMANDS[1])
     checks.report(
         second.reused_tokens > 0 and second.prefill_tokens < second.prompt_tokens,
         "prefix reuse with token input",
@@ -169,10 +175,9 @@ def check_device_commands(checks: Checks, runtime: RkllmRuntime, home: Home, mod
     measured = {"first_ms": round(first_ms), "second_ms": round(second_ms)}
     if figures is None:
         checks.figures["device_command"] = {**measured, "predicted_ms": None}
-        print(
+        checks.say(
             f"device command: {first_ms:.0f} ms, then {second_ms:.0f} ms (no published "
-            "figures for a model of this size to predict from)",
-            file=checks._out,
+            "figures for a model of this size to predict from)"
         )
         return
     predicted = predict(
@@ -190,12 +195,11 @@ def check_device_commands(checks: Checks, runtime: RkllmRuntime, home: Home, mod
         "measured_per_run_ms": round(per_run_ms, 1),
         "from": figures.describe(),
     }
-    print(
+    checks.say(
         f"device command (prefix reused): measured {second_ms:.0f} ms, predicted "
         f"{predicted.total_ms:.0f} ms from {figures.describe()} (of which "
         f"{predicted.overhead_ms:.0f} ms assumed for the runs; measured per run "
-        f"{per_run_ms:.1f} ms)",
-        file=checks._out,
+        f"{per_run_ms:.1f} ms)"
     )
 
 
@@ -302,7 +306,7 @@ def run_checks(args: argparse.Namespace) -> int:
 
 def finish(checks: Checks, args: argparse.Namespace, version: str | None) -> int:
     verdict = "all checks passed" if not checks.failed else f"failed: {', '.join(checks.failed)}"
-    print(verdict, file=checks._out)
+    checks.say(verdict)
     if args.json:
         report = {
             "model": str(args.model),
