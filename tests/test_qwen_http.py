@@ -21,6 +21,7 @@ from rk_assist.config import build_config
 from rk_assist.service import Service, create_service
 
 from .test_http_api import HA_SYSTEM, HA_TOOLS
+from .test_recorded_ha import recorded
 
 MODEL = Path(__file__).parent.parent / "models" / "qwen2.5-0.5b" / "model.gguf"
 pytestmark = [
@@ -40,7 +41,7 @@ async def qwen(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Servic
             "home_control": "off",  # Home Assistant runs the calls on this path
             "config_dir": str(base / "config"),
             "cache_dir": str(base / "cache"),
-            "context_length": "2048",
+            "context_length": "8192",  # Home Assistant's recorded prompt is 3,700 tokens
             "temperature": "0",
             "max_tokens": "64",
         },
@@ -114,3 +115,44 @@ async def test_the_openai_client_gets_the_call_with_arguments_as_a_json_string(q
     assert [call.function.name for call in calls] == ["intent__HassTurnOff"]
     assert json.loads(calls[0].function.arguments)["name"].lower() == "porch light"
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_device_exposed_since_computes_the_overview_again_not_the_tools(qwen):
+    # Home Assistant's recorded prompt: 3,000 of its 3,700 tokens are its tools, which
+    # Qwen's template writes after the system text. A device exposed since changes the
+    # overview; the tools and instructions before it are not computed again.
+    system, tools = recorded("openai-chat.json")
+    client = openai.AsyncOpenAI(base_url=f"{url_of(qwen)}/v1", api_key="unused")
+
+    async def usage(prompt: str) -> tuple[int, int]:
+        answer = await client.chat.completions.create(
+            model=qwen.plan.entry.name,
+            messages=[
+                {"role": "system", "content": prompt},
+                {"role": "user", "content": "what is the capital of France"},
+            ],
+            tools=list(tools),
+            temperature=0,
+        )
+        assert answer.usage is not None and answer.usage.prompt_tokens_details is not None
+        return answer.usage.prompt_tokens, answer.usage.prompt_tokens_details.cached_tokens
+
+    full, _ = await usage(system)
+    shown = "- names: Shopping list\n"
+    assert shown in system
+    exposed = system.replace(shown, "- names: Reading Lamp\n  domain: light\n" + shown)
+    tokens, cached = await usage(exposed)
+    assert tokens > full
+    assert (tokens - cached) * 5 < full, (tokens, cached, full)
+
+    # Restarted, the service finds the new prompt whole on disk, its overview included:
+    # only the request is computed.
+    restarted = await create_service(qwen.config)
+    await restarted.start()
+    try:
+        client = openai.AsyncOpenAI(base_url=f"{url_of(restarted)}/v1", api_key="unused")
+        again, cached = await usage(exposed)
+    finally:
+        await restarted.stop()
+    assert again == tokens
+    assert again - cached < 30, (again, cached)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from rk_assist.http.chat import reads_prompt_back
-from rk_assist.http.ha_prompt import home_from_prompt
+from rk_assist.http.chat import generation_request, reads_prompt_back
+from rk_assist.http.ha_prompt import home_from_prompt, overview_apart
+from rk_assist.http.schemas import openai_chat
 from rk_assist.http.understood import checked_calls, understood_call
 from rk_assist.output.calls import ToolCall
 from rk_assist.runtimes.base import ChatMessage
@@ -85,3 +86,42 @@ def test_the_real_prompts_headings_are_never_read_back():
     assert reads_back("Based on the information provided in the static context,")
     assert not reads_back("Inception is a film about dreams.")
     assert reads_prompt_back([ChatMessage("system", "You are a helpful assistant.")]) is None
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_the_device_overview_comes_apart_from_the_instructions_losing_nothing(door):
+    system, _tools = recorded(door)
+    instructions, overview = overview_apart(system)
+    assert overview.startswith("Static Context: An overview of the areas and the devices")
+    assert overview.endswith("domain: todo")  # the list's last device
+    assert "- names:" not in instructions
+    assert instructions.startswith("You are a voice assistant for Home Assistant.")
+    assert "When controlling Home Assistant always call the intent tools." in instructions
+    assert sorted((instructions + "\n" + overview).split()) == sorted(system.split())
+    assert overview_apart("You are a voice assistant.") is None
+
+
+def test_home_assistants_overview_goes_after_its_tools_in_the_model_prompt():
+    system, tools = recorded("openai-chat.json")
+    chat = openai_chat(
+        {
+            "model": "m",
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": "hi"}],
+            "tools": list(tools),
+        }
+    )
+    request = generation_request(chat, "default", 64)
+    instructions, overview = overview_apart(system)
+    assert (request.system_prompt, request.context) == (instructions, overview)
+    assert [(m.role, m.content) for m in request.messages()] == [
+        ("system", instructions),
+        ("system", overview),
+        ("user", "hi"),
+    ]
+    assert request.messages(keep_turns=0)[1].content == overview  # never dropped to fit
+    # The call grammar still lists the devices of the whole prompt.
+    assert request.constraint is not None and r"\"Bed Light\"" in request.constraint.gbnf
+    # Without tools (no Home Assistant), the prompt is the client's as it is.
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "hi"}]
+    plain = openai_chat({"model": "m", "messages": messages})
+    assert generation_request(plain, "default", 64).context is None

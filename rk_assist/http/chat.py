@@ -53,7 +53,7 @@ from ..runtimes.base import (
     Sampling,
 )
 from ..runtimes.worker import ModelWorker
-from .ha_prompt import home_from_prompt
+from .ha_prompt import home_from_prompt, overview_apart
 from .tool_grammar import client_constraint
 from .understood import (
     call_arguments,
@@ -113,6 +113,12 @@ def generation_request(
     system = default_system
     if messages and messages[0].role == "system":
         system = messages.pop(0).content
+    # Home Assistant's device overview after its tools: a device exposed since recomputes
+    # the overview alone, not the 3,000 tokens of tools the template writes after it.
+    apart = overview_apart(system) if chat.tools else None
+    context = None
+    if apart is not None:
+        system, context = apart
     turns: list[list[ChatMessage]] = []
     for message in messages:
         if message.role == "user" or not turns:
@@ -126,7 +132,8 @@ def generation_request(
         max_new_tokens=max(limit, 1),
         tools_json=json.dumps(list(chat.tools)) if chat.tools else None,
         sampling=chat.sampling,
-        constraint=_tools_constraint(chat, system),
+        constraint=_tools_constraint(chat, chat.messages[0].content if apart else system),
+        context=context,
     )
 
 
@@ -423,8 +430,9 @@ async def _model_reply(
     language: str,
 ) -> AsyncIterator[ReplyPiece]:
     """The model's reply, read and checked as it streams."""
-    request = generation_request(chat, default_system, max_new_tokens)
-    reader = ReplyReader(chat, language)
+    # Off the event loop: the call grammar of a client's tools is built per request.
+    request = await asyncio.to_thread(generation_request, chat, default_system, max_new_tokens)
+    reader = await asyncio.to_thread(ReplyReader, chat, language)
     # An order to open or unlock that names nothing plainly: the model's words are held
     # until its calls are known; with none, the answer is the question to name it.
     held: list[str] | None = (

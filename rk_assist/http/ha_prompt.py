@@ -51,6 +51,28 @@ def overview_items(text: str, header: str = _OVERVIEW) -> list[dict] | None:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else None
 
 
+def overview_apart(system: str) -> tuple[str, str] | None:
+    """Home Assistant's prompt without its device overview, and the overview (its heading
+    line and YAML list); None where the prompt has none.
+
+    The overview is the part of the prompt that changes when a device is
+    exposed or renamed; the instructions around it and the tools do not. Apart,
+    the model's state after the instructions and tools stays valid across such
+    a change and only the overview is computed again.
+    """
+    start = system.find(_OVERVIEW)
+    if start < 0:
+        return None
+    start = system.rfind("\n", 0, start) + 1
+    lines = system[start:].splitlines(keepends=True)
+    end = 1
+    while end < len(lines) and (not lines[end].strip() or lines[end].startswith(("- ", "  "))):
+        end += 1
+    overview = "".join(lines[:end]).strip()
+    rest = (system[:start].rstrip() + "\n\n" + "".join(lines[end:]).lstrip()).strip()
+    return rest, overview
+
+
 def item_in_live_context(text: str, name: str) -> dict[str, Any] | None:
     """What Home Assistant's live context gives of the device called ``name``: its
     ``state`` and the ``attributes`` it keeps (a thermostat's target)."""

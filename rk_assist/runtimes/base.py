@@ -115,6 +115,11 @@ class GenerationRequest:
     #: Sampling for this request (HTTP clients send their own); runtimes that fix
     #: sampling at load (RKLLM) keep theirs.
     sampling: Sampling | None = None
+    #: What the client's prompt says of the home (Home Assistant's device overview),
+    #: written after the system block and its tools as a system message of its own: it
+    #: changes when a device is exposed, the cached system block then does not. Never
+    #: dropped to fit.
+    context: str | None = None
 
     def messages(self, keep_turns: int | None = None) -> list[ChatMessage]:
         """All messages, keeping only the newest ``keep_turns`` past turns."""
@@ -122,6 +127,8 @@ class GenerationRequest:
         if keep_turns is not None:
             history = history[len(history) - keep_turns :] if keep_turns > 0 else []
         messages = [ChatMessage("system", self.system_prompt)]
+        if self.context:
+            messages.append(ChatMessage("system", self.context))
         for past_turn in history:
             messages.extend(past_turn)
         messages.extend(self.turn)
@@ -238,14 +245,17 @@ class Runtime(ABC):
     prefix_source: str = "off"
     #: The system prompt and tools whose state is ready; None before the first and
     #: after :meth:`close` (a loaded model prepares its prompt again).
-    _prepared: tuple[str, str | None] | None = None
+    _prepared: tuple[str, str | None, str | None] | None = None
     #: Called on the worker thread whenever the model makes progress (a step of a
     #: prefill, a token); the worker tells a stuck generation from a long one by it.
     on_progress: Callable[[], None] = staticmethod(lambda: None)
-    #: A system block (prompt, tools, cache name) whose prefill was cut short: what was
-    #: computed is kept, and the worker finishes the rest while the model is idle, so a
-    #: client that gave up and retries finds it ready.
-    cut_prefix: tuple[str, str | None, str] | None = None
+    #: A system block (prompt, tools, cache name, context) whose prefill was cut short:
+    #: what was computed is kept, and the worker finishes the rest while the model is
+    #: idle, so a client that gave up and retries finds it ready.
+    cut_prefix: tuple[str, str | None, str, str | None] | None = None
+    #: Whether the saved system block takes in a request's context (the runtime renders
+    #: the prompt itself); RKLLM's keeps the system block alone and reuses the rest itself.
+    caches_context = False
 
     @property
     def prefix_tokens(self) -> int:
@@ -277,21 +287,31 @@ class Runtime(ABC):
 
     def _prepare_for_request(self, request: GenerationRequest) -> None:
         """A request's own prompt (the HTTP API) gets a cache of its own, beside the service's,
-        so the two do not rebuild each other's state when they alternate."""
+        so the two do not rebuild each other's state when they alternate. Its context (Home
+        Assistant's device overview) is part of the block saved: a restart finds it whole."""
         system_prompt, tools_json = request.system_prompt, request.tools_json
-        self._prepare(system_prompt, tools_json, client_cache_name(system_prompt, tools_json))
+        context = request.context if self.caches_context else None
+        named = f"{system_prompt}\n\n{context}" if context else system_prompt
+        self._prepare(system_prompt, tools_json, client_cache_name(named, tools_json), context)
 
-    def _prepare(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
-        if self._prepared == (system_prompt, tools_json):
+    def _prepare(
+        self,
+        system_prompt: str,
+        tools_json: str | None,
+        cache_name: str,
+        context: str | None = None,
+    ) -> None:
+        if self._prepared == (system_prompt, tools_json, context):
             return
         self._prepared = None  # until the new state is ready: a failure leaves none prepared
         try:
-            self._use_prefix(system_prompt, tools_json, cache_name)
+            self._use_prefix(system_prompt, tools_json, cache_name, context)
         except PrefillInterrupted:
-            self.cut_prefix = (system_prompt, tools_json, cache_name)
+            self.cut_prefix = (system_prompt, tools_json, cache_name, context)
             raise
-        self._prepared = (system_prompt, tools_json)
-        if self.cut_prefix is not None and self.cut_prefix[:2] == self._prepared:
+        self._prepared = (system_prompt, tools_json, context)
+        cut = self.cut_prefix
+        if cut is not None and (cut[0], cut[1], cut[3]) == self._prepared:
             self.cut_prefix = None
 
     def finish_cut_prefix(self, stop: threading.Event) -> bool:
@@ -316,9 +336,15 @@ class Runtime(ABC):
         return True
 
     @abstractmethod
-    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
-        """Make the state after this system block the one turns start from, saved as
-        ``cache_name`` (memory, disk, or computed)."""
+    def _use_prefix(
+        self,
+        system_prompt: str,
+        tools_json: str | None,
+        cache_name: str,
+        context: str | None = None,
+    ) -> None:
+        """Make the state after this system block (and its context) the one turns start
+        from, saved as ``cache_name`` (memory, disk, or computed)."""
 
     def generate(
         self, request: GenerationRequest, emit: TextSink, stop: threading.Event

@@ -63,7 +63,7 @@ class ChatRenderer:
         self.template = template or CHATML_TEMPLATE
         self.enable_thinking = enable_thinking
         self._tokenizer = tokenizer
-        self._prefix_memo: tuple[tuple[str, str | None], str] | None = None
+        self._prefix_memo: tuple[tuple[str, str | None, str | None], str] | None = None
         self.bos_token = tokenizer.bos_token if tokenizer else bos_token
         self._formatter = Jinja2ChatFormatter(
             template=self.template, bos_token=bos_token, eos_token=eos_token
@@ -78,35 +78,45 @@ class ChatRenderer:
         ).prompt
 
     def render(
-        self, messages: Sequence[ChatMessage], tools_json: str | None = None
+        self,
+        messages: Sequence[ChatMessage],
+        tools_json: str | None = None,
+        context: str | None = None,
     ) -> RenderedPrompt:
+        """``context``: the system message after the first (``GenerationRequest.context``),
+        part of the static prefix."""
         text = self._render_dicts([m.template_dict() for m in messages], tools_json)
         system = messages[0].content if messages and messages[0].role == "system" else ""
-        prefix = self.static_prefix(system, tools_json) if system else ""
+        prefix = self.static_prefix(system, tools_json, context) if system else ""
         if not text.startswith(prefix):
             prefix = ""
         return RenderedPrompt(prefix=prefix, rest=text[len(prefix) :])
 
-    def static_prefix(self, system_prompt: str, tools_json: str | None) -> str:
-        """The rendered text every prompt with this system prompt and tools starts with.
+    def static_prefix(
+        self, system_prompt: str, tools_json: str | None, context: str | None = None
+    ) -> str:
+        """The rendered text every prompt with this system prompt, tools (and context)
+        starts with.
 
-        Two probes that differ from their second message on (its role and
-        its text) share exactly the static part: the whole system block,
-        tools included, up to where the next message's role is written.
+        Two probes that differ from their next message on (its role and its
+        text) share exactly the static part: the whole system block, tools
+        included, and the context's, up to where the next message's role is
+        written.
         """
-        key = (system_prompt, tools_json)
+        key = (system_prompt, tools_json, context)
         if self._prefix_memo is not None and self._prefix_memo[0] == key:
             return self._prefix_memo[1]
-        system = {"role": "system", "content": system_prompt}
-        first = self._render_dicts([system, {"role": "user", "content": "\x01"}], tools_json)
-        second = self._render_dicts([system, {"role": "system", "content": "\x02"}], tools_json)
+        head = [{"role": "system", "content": system_prompt}]
+        head += [{"role": "system", "content": context}] if context else []
+        first = self._render_dicts([*head, {"role": "user", "content": "\x01"}], tools_json)
+        second = self._render_dicts([*head, {"role": "system", "content": "\x02"}], tools_json)
         length = 0
         for a, b in zip(first, second, strict=False):
             if a != b:
                 break
             length += 1
         prefix = first[:length]
-        if system_prompt not in prefix:
+        if system_prompt not in prefix or (context and context not in prefix):
             prefix = ""  # the template hides or moves the system prompt: nothing static
         self._prefix_memo = (key, prefix)
         return prefix

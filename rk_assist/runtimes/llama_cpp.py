@@ -107,6 +107,7 @@ def check_gguf_file(path: Path) -> None:
 class LlamaCppRuntime(Runtime):
     name = "llama.cpp"
     can_constrain = True
+    caches_context = True
 
     def __init__(self, settings: LlamaCppSettings) -> None:
         self.settings = settings
@@ -183,14 +184,20 @@ class LlamaCppRuntime(Runtime):
         )
 
     def _use_prefix_state(
-        self, system_prompt: str, tools_json: str | None, cache_name: str
+        self,
+        system_prompt: str,
+        tools_json: str | None,
+        cache_name: str,
+        context: str | None = None,
     ) -> None:
-        """Make the state after this system block the one to start from: memory, disk or built."""
+        """Make the state after this system block the one to start from: memory, disk or
+        built (from the longest part of it already computed: a device exposed since changed
+        only the context's end)."""
         llm = self._require_llm()
         renderer = self._require_renderer()
-        probe = renderer.render(
-            [ChatMessage("system", system_prompt), ChatMessage("user", ".")], tools_json
-        )
+        head = [ChatMessage("system", system_prompt)]
+        head += [ChatMessage("system", context)] if context else []
+        probe = renderer.render([*head, ChatMessage("user", ".")], tools_json, context)
         self._prefix_text = probe.prefix
         self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
         self._prefix_state = None
@@ -268,9 +275,15 @@ class LlamaCppRuntime(Runtime):
         self._halt.clear()
         super().prepare_system_prompt(system_prompt, tools_json)
 
-    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
+    def _use_prefix(
+        self,
+        system_prompt: str,
+        tools_json: str | None,
+        cache_name: str,
+        context: str | None = None,
+    ) -> None:
         try:
-            self._use_prefix_state(system_prompt, tools_json, cache_name)
+            self._use_prefix_state(system_prompt, tools_json, cache_name, context)
         except RuntimeError as err:  # llama_decode's non-zero return
             if self._halt.is_set():
                 raise self._keep_cut_prefix() from err
@@ -492,7 +505,9 @@ class LlamaCppRuntime(Runtime):
         renderer = self._require_renderer()
 
         def measure(keep: int) -> tuple[list[int], int]:
-            rendered = renderer.render(request.messages(keep_turns=keep), request.tools_json)
+            rendered = renderer.render(
+                request.messages(keep_turns=keep), request.tools_json, request.context
+            )
             if self._prefix_tokens and rendered.prefix == self._prefix_text:
                 tokens = self._prefix_tokens + self._tokenize(rendered.rest, first=False)
             else:

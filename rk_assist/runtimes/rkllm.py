@@ -263,8 +263,16 @@ class RkllmRuntime(Runtime):
         """Exact with the model's tokenizer files, else estimated from its length."""
         return self._count(self._prefix_text) if self._prefix_text else 0
 
-    def _use_prefix(self, system_prompt: str, tools_json: str | None, cache_name: str) -> None:
-        """Set the runtime's system block; its prompt cache is one file per prefix."""
+    def _use_prefix(
+        self,
+        system_prompt: str,
+        tools_json: str | None,
+        cache_name: str,
+        context: str | None = None,
+    ) -> None:
+        """Set the runtime's system block; its prompt cache is one file per prefix. A
+        context goes in the prompt after it (``request.messages``): the runtime's own KV
+        reuse keeps it from one turn to the next."""
         library = self._require_library()
         with self._call_lock:
             if tools_json is not None:
