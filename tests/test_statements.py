@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rk_assist.assistant.choices import settled_without_model
-from rk_assist.assistant.replies import ACKNOWLEDGED, FAREWELL, WELCOME
+from rk_assist.assistant.replies import ACKNOWLEDGED, FAREWELL, GOOD_NIGHT, WELCOME
 from rk_assist.home.grounding import held_to_request
 from rk_assist.home.model import Area, Entity, Home
 from rk_assist.home.statements import describes, tells
@@ -112,6 +112,11 @@ def test_how_something_is_is_told_from_what_to_do(language, text, describing):
     [
         ("en", "bye for now", FAREWELL),
         ("nl", "Tot ziens", FAREWELL),
+        ("en", "good night", GOOD_NIGHT),
+        ("en", "thanks, good night", GOOD_NIGHT),
+        ("de", "Gute Nacht", GOOD_NIGHT),
+        ("nl", "Welterusten!", GOOD_NIGHT),
+        ("en", "good night mode in the bedroom", None),
         ("en", "never mind", ACKNOWLEDGED),
         ("it", "Lascia stare", ACKNOWLEDGED),
         ("en", "don't switch on the monitor", ACKNOWLEDGED),

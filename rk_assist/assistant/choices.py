@@ -33,8 +33,16 @@ from ..home.sensitive_orders import sensitive_order
 from ..home.sentences import name_not_in_home
 from ..home.statements import describes, tells
 from ..output.calls import ToolCall
-from ..output.sanity import only_goodbye, only_thanks, takes_back
-from .replies import ACKNOWLEDGED, CANNOT_DO, FAREWELL, NO_ANSWER, WELCOME, sentence
+from ..output.sanity import only_good_night, only_goodbye, only_thanks, takes_back
+from .replies import (
+    ACKNOWLEDGED,
+    CANNOT_DO,
+    FAREWELL,
+    GOOD_NIGHT,
+    NO_ANSWER,
+    WELCOME,
+    sentence,
+)
 
 #: What joins two requests (or a request and an exception) in the six languages.
 _JOINED = re.compile(
@@ -43,10 +51,12 @@ _JOINED = re.compile(
 
 
 def settled_without_model(request: str, language: str) -> str | None:
-    """The phrase that answers a request asking for nothing, or None: thanks, a goodbye,
-    "never mind", a remark about the speaker or the past, a single "don't"."""
+    """The phrase that answers a request asking for nothing, or None: thanks, a goodbye or
+    a good night, "never mind", a remark about the speaker or the past, a single "don't"."""
     if only_thanks(request):
         return WELCOME
+    if only_good_night(request):
+        return GOOD_NIGHT
     if only_goodbye(request):
         return FAREWELL
     if takes_back(request) or tells(request, language):

@@ -134,6 +134,7 @@ def reply_class(reply: Reply, language: str) -> str:
         sentence(WELCOME, language),
         sentence(ACKNOWLEDGED, language),
         sentence(FAREWELL, language),
+        sentence(GOOD_NIGHT, language),
     )
     return "acknowledgement" if reply.text in settled else "words"
 
@@ -167,6 +168,7 @@ STOPPING = phrases.STOPPING
 GETTING_READY = phrases.GETTING_READY
 FAILED_ACTION = phrases.FAILED_ACTION
 FAREWELL = phrases.FAREWELL
+GOOD_NIGHT = phrases.GOOD_NIGHT
 CANNOT_DO = phrases.CANNOT_DO
 
 

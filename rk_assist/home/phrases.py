@@ -26,6 +26,7 @@ NO_ANSWER = "no_answer"
 WELCOME = "welcome"  # the answer to thanks
 ACKNOWLEDGED = "acknowledged"  # the answer to a remark that asks for nothing
 FAREWELL = "farewell"  # the answer to a goodbye
+GOOD_NIGHT = "good_night"  # the answer to a good night
 TARGET_IS = "target_is"  # what a thermostat is set to: {name}, {value}
 NO_TEXT = "no_text"
 STOPPING = "stopping"
@@ -67,6 +68,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "You're welcome.",
         ACKNOWLEDGED: "All right.",
         FAREWELL: "Goodbye!",
+        GOOD_NIGHT: "Good night!",
         TARGET_IS: "{name} is set to {value} degrees.",
         NO_TEXT: "Sorry, the request had no text for me to answer.",
         STOPPING: "Sorry, I'm restarting right now. Please ask again in a moment.",
@@ -109,6 +111,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "Gern geschehen.",
         ACKNOWLEDGED: "Alles klar.",
         FAREWELL: "Tschüss!",
+        GOOD_NIGHT: "Gute Nacht!",
         TARGET_IS: "{name} ist auf {value} Grad eingestellt.",
         NO_TEXT: "Entschuldigung, die Anfrage enthielt keinen Text.",
         STOPPING: "Entschuldigung, ich starte gerade neu. Bitte frag gleich noch einmal.",
@@ -149,6 +152,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "Avec plaisir.",
         ACKNOWLEDGED: "D'accord.",
         FAREWELL: "Au revoir !",
+        GOOD_NIGHT: "Bonne nuit !",
         TARGET_IS: "{name} est réglé sur {value} degrés.",
         NO_TEXT: "Désolé, la demande ne contenait aucun texte.",
         STOPPING: "Désolé, je redémarre. Redemande dans un instant.",
@@ -190,6 +194,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "De nada.",
         ACKNOWLEDGED: "De acuerdo.",
         FAREWELL: "¡Hasta luego!",
+        GOOD_NIGHT: "¡Buenas noches!",
         TARGET_IS: "{name} está puesto a {value} grados.",
         NO_TEXT: "Perdona, la petición no tenía texto.",
         STOPPING: "Perdona, me estoy reiniciando. Pregunta de nuevo en un momento.",
@@ -230,6 +235,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "Prego.",
         ACKNOWLEDGED: "Va bene.",
         FAREWELL: "A presto!",
+        GOOD_NIGHT: "Buonanotte!",
         TARGET_IS: "{name} è impostato a {value} gradi.",
         NO_TEXT: "Scusa, la richiesta non conteneva testo.",
         STOPPING: "Scusa, mi sto riavviando. Chiedi di nuovo tra un momento.",
@@ -270,6 +276,7 @@ PHRASES: dict[str, dict[str, str]] = {
         WELCOME: "Graag gedaan.",
         ACKNOWLEDGED: "Oké.",
         FAREWELL: "Tot ziens!",
+        GOOD_NIGHT: "Welterusten!",
         TARGET_IS: "{name} staat ingesteld op {value} graden.",
         NO_TEXT: "Sorry, het verzoek bevatte geen tekst.",
         STOPPING: "Sorry, ik start opnieuw op. Vraag het zo nog eens.",

@@ -62,6 +62,14 @@ GOODBYES = frozenset(
 _WITH_GOODBYE = frozenset(
     "for now then and thanks thank you danke merci gracias grazie dank".split()
 )
+#: Good night, in the six languages (Spanish "buenas noches" greets too: it is a greeting).
+GOOD_NIGHTS = frozenset(
+    (
+        "good night", "goodnight", "night night", "nighty night",
+        "gute nacht", "bonne nuit", "buona notte", "buonanotte",
+        "welterusten", "slaap lekker", "goede nacht", "goedenacht",
+    )
+)  # fmt: skip
 #: "Never mind", in the six languages: the person takes back what they asked.
 NEVER_MIND = frozenset(
     (
@@ -175,6 +183,13 @@ def only_thanks(text: str) -> bool:
 def only_goodbye(text: str) -> bool:
     """Whether the person only took leave ("bye for now", "Tot ziens")."""
     return _only(text, GOODBYES, _WITH_GOODBYE)
+
+
+def only_good_night(text: str) -> bool:
+    """Whether the person only said good night (and perhaps thanks): the answer is the
+    same wish, never the model's (seen on the HTTP door: its "Good night!" was held back as
+    the request said back, and "Sorry, I have no answer to that." was said)."""
+    return _only(text, GOOD_NIGHTS, _WITH_GOODBYE)
 
 
 def _only(text: str, phrases: frozenset[str], extra: frozenset[str]) -> bool:
