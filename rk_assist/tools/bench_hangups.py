@@ -31,8 +31,8 @@ import aiohttp
 
 from .. import summary
 from ..models.select import embedded_entry
-from .bench_http import free_port, service_process, wait_ready
 from .client import ask
+from .servers import free_port, service_process, wait_ready
 
 #: When a client leaves; the last differs by door: Wyoming's device command ends in intents
 #: (its calls are grammar-held), the HTTP API's tool round trip in the answer to a result.

@@ -1,64 +1,74 @@
-"""``rk-assist bench-http``: time to first token for Home Assistant's request stream.
+"""``rk-assist bench-http``: how soon a person hears the answer to what the model must read.
 
-Home Assistant's Ollama and OpenAI integrations resend the whole system
-prompt (instructions, every exposed device, the tools) and the history with
-every request, and satellites interleave their conversations. This replays
-such a stream (a recorded-style script: 3 conversations, 5 turns each,
-interleaved, fixed assistant replies so both servers see the same bytes)
-against rk-assist's OpenAI endpoint and against ``llama_cpp.server`` (the
-OpenAI server of llama-cpp-python, what a user would otherwise run) on the
-same GGUF, one server at a time, and prints the median time to the first
-streamed token of each and their ratio.
+Home Assistant's Ollama and llama_cpp integrations resend the whole system
+prompt (instructions, every exposed device) and its tools with every request,
+run the calls that come back, and ask again with their results for the words
+that are said; satellites interleave their conversations. This plays Home
+Assistant's part with what a real Home Assistant 2026.11 sent (its prompt,
+written for the bench's home, and its 23 tools, ``tests/real_ha/recorded/``)
+for requests its own sentences do not settle (3 conversations, interleaved),
+against rk-assist's OpenAI door and against ``llama_cpp.server`` (the OpenAI
+server of llama-cpp-python, what a user would otherwise run) on the same GGUF,
+one server at a time, and prints for each the median time to the first
+streamed token and to the first word that is said, and their ratios. A turn
+rk-assist settles without its model is shown but left out of the model-path
+figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from .. import summary
-from ..defaults import CONTEXT_LENGTH
-from ..home.model import Home, load_home
+from ..home.model import Entity, Home, load_home
+from .eval_http import RECORDED, DoorTurn, HttpDoor, load_recorded
+from .servers import (
+    burner_processes,
+    free_port,
+    http_service_command,
+    openai_chunks,
+    service_process,
+    wait_ready,
+)
 
-# Each turn: what was said, and the call Home Assistant ran for it (None: just an answer).
-CONVERSATIONS: tuple[tuple[tuple[str, tuple[str, str] | None], ...], ...] = (
+#: Three conversations, interleaved turn by turn: what people say that Home Assistant's
+#: sentences do not settle (an order in other words, a wish, a question about the world,
+#: small talk), for ``eval/house-en``'s devices.
+CONVERSATIONS: tuple[tuple[str, ...], ...] = (
     (
-        ("turn on the kitchen light", ("intent__HassTurnOn", "Kitchen Light")),
-        ("what temperature is it in the living room", ("homeassistant__GetLiveContext", "")),
-        ("set the bedside lamp to 40 percent", ("light__HassLightSet", "Bedside Lamp")),
-        ("is the front door locked", ("homeassistant__GetLiveContext", "")),
-        ("thanks, that's all", None),
+        "kill the lights in the office",
+        "what is the capital of France",
+        "I'm cold in the bedroom, can you do something",
+        "how many legs does a spider have",
+        "thanks, that's all",
     ),
     (
-        ("pause the tv", ("media_player__HassMediaPause", "TV")),
-        ("close the kitchen blind", ("intent__HassTurnOff", "Kitchen Blind")),
-        ("what time is it", ("llm__GetDateTime", "")),
-        ("turn off the desk lamp", ("intent__HassTurnOff", "Desk Lamp")),
-        ("start the robot vacuum", ("vacuum__HassVacuumStart", "Robot Vacuum")),
+        "how are you today",
+        "can you warm up the towel rail",
+        "tell me a joke",
+        "make the living room cozy for a movie",
+        "what should I cook tonight",
     ),
     (
-        ("how are you today", None),
-        ("turn the porch light off", ("intent__HassTurnOff", "Porch Light")),
-        ("add milk to the shopping list", ("todo__HassListAddItem", "Shopping List")),
-        ("open the kitchen blind", ("intent__HassTurnOn", "Kitchen Blind")),
-        ("good night", None),
+        "why is the sky blue",
+        "please get the coffee going",
+        "how far away is the moon",
+        "I need some light on the porch",
+        "good night",
     ),
 )
-REPLY = "Done."
 INSTRUCTIONS = (
     "You are a voice assistant for Home Assistant.\n"
     "Answer questions about the world truthfully.\n"
@@ -189,66 +199,6 @@ def ha_tools(home: Home) -> list[dict[str, Any]]:
     ]
 
 
-def _round_trip(turn: int, tool: str, name: str) -> list[dict[str, Any]]:
-    """What Home Assistant keeps of a turn it acted on: the call, its result, the answer."""
-    call_id = f"call_{turn}_{tool}"
-    arguments = json.dumps({"name": name} if name else {})
-    result = {
-        "speech": {},
-        "response_type": "action_done",
-        "data": {
-            "targets": [],
-            "success": [{"name": name, "type": "entity", "id": name.lower().replace(" ", "_")}]
-            if name
-            else [],
-            "failed": [],
-        },
-    }
-    return [
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": call_id,
-                    "type": "function",
-                    "function": {"name": tool, "arguments": arguments},
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)},
-        {"role": "assistant", "content": REPLY},
-    ]
-
-
-def request_stream(turns: int) -> Iterator[tuple[int, int, list[dict[str, Any]]]]:
-    """(conversation, turn, messages after the system prompt), interleaved turn by turn."""
-    histories: list[list[dict[str, Any]]] = [[] for _ in CONVERSATIONS]
-    for turn in range(turns):
-        for number, script in enumerate(CONVERSATIONS):
-            text, call = script[turn % len(script)]
-            histories[number].append({"role": "user", "content": text})
-            yield number, turn, list(histories[number])
-            if call is None:
-                histories[number].append({"role": "assistant", "content": REPLY})
-            else:
-                histories[number] += _round_trip(turn, *call)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def first_token_seconds(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
-) -> tuple[float, float, int]:
-    """Seconds to the first content or tool-call chunk, to the end, and the prompt tokens."""
-    first, ended, usage = await stream_figures(session, url, body)
-    return first, ended, usage.get("prompt_tokens", 0)
-
-
 async def stream_figures(
     session: aiohttp.ClientSession, url: str, body: dict[str, Any]
 ) -> tuple[float, float, dict[str, Any]]:
@@ -267,121 +217,80 @@ async def stream_figures(
     return (first if first is not None else ended), ended, usage
 
 
-async def openai_chunks(
-    session: aiohttp.ClientSession, url: str, body: dict[str, Any]
-) -> AsyncIterator[dict[str, Any]]:
-    """The chunks of an OpenAI chat completion streamed from ``url``, as they come."""
-    async with session.post(url, json=body) as response:
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:300]}")
-        async for raw in response.content:
-            line = raw.decode().strip()
-            if line.startswith("data: ") and line != "data: [DONE]":
-                yield json.loads(line[6:])
+@dataclass(frozen=True)
+class Timed:
+    """One request of the stream, and how soon it was answered."""
+
+    index: int
+    conversation: int
+    turn: DoorTurn
+
+    @property
+    def model_ran(self) -> bool:
+        return self.turn.prompt_tokens > 0
 
 
-@contextlib.contextmanager
-def service_process(command: list[str], workdir: Path) -> Iterator[subprocess.Popen]:
-    """The service as its own process, logging to ``workdir``; if what runs beside it fails,
-    the log's tail is shown, and the process is always stopped."""
-    log_path = workdir / "service.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        except BaseException:
-            log.flush()
-            sys.stderr.write(log_path.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+def request_stream(turns: int) -> Iterator[tuple[int, int, str]]:
+    """(conversation, turn, what is said), interleaved turn by turn."""
+    for turn in range(turns):
+        for number, script in enumerate(CONVERSATIONS):
+            yield number, turn, script[turn % len(script)]
 
 
-async def wait_ready(url: str, process: subprocess.Popen, timeout: float) -> str:
-    """The name the server gives its model, once it answers."""
-    deadline = time.perf_counter() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.perf_counter() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {process.returncode}")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(url + "/v1/models") as response:
-                    if response.status == 200:
-                        return (await response.json())["data"][0]["id"]
-            await asyncio.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+def _seconds(value: float | None) -> str:
+    return f"{value:6.2f} s" if value is not None else "   --   "
 
 
 async def replay(name: str, command: list[str], port: int, args: argparse.Namespace) -> list:
+    """The request stream against one server, as Home Assistant's llama_cpp integration
+    asks it, each conversation with its own history (the server's own calls and words)."""
     home = load_home(Path(args.home))
-    system, tools = ha_system_prompt(home), ha_tools(home)
+    recorded = load_recorded("openai", Path(args.recorded))
     url = f"http://127.0.0.1:{port}"
-    results = []
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            model_name = await wait_ready(url, process, args.start_timeout)
-            timeout = aiohttp.ClientTimeout(total=args.request_timeout)
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                for index, (conversation, turn, messages) in enumerate(request_stream(args.turns)):
-                    body = {
-                        "model": model_name,
-                        "messages": [{"role": "system", "content": system}, *messages],
-                        "tools": tools,
-                        "stream": True,
-                        "stream_options": {"include_usage": True},
-                        "temperature": 0,
-                        "max_tokens": args.max_tokens,
-                    }
-                    first, total, prompt_tokens = await first_token_seconds(
-                        session, url + "/v1/chat/completions", body
-                    )
-                    results.append((index, conversation, first, total, prompt_tokens))
-                    print(
-                        f"{name:<18} request {index + 1:>2} (conversation {conversation + 1}, "
-                        f"turn {turn + 1}): first token {first:6.2f} s, "
-                        f"done {total:6.2f} s, prompt {prompt_tokens or '?'} tok",
-                        flush=True,
-                    )
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace")[-3000:])
-            raise
-        finally:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=20)
-            if process.poll() is None:
-                process.kill()
+    results: list[Timed] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="rk-assist-bench-http-") as tmp,
+        service_process(command, Path(tmp)) as process,
+    ):
+        model = await wait_ready(url, process, args.start_timeout)
+        door = HttpDoor(url, model, recorded, "openai", temperature=0.0, usage=True)
+        door.max_tokens = args.max_tokens
+        async with door:
+            histories: list[list[dict[str, Any]]] = [[] for _ in CONVERSATIONS]
+            for index, (conversation, turn, text) in enumerate(request_stream(args.turns)):
+                done = await door.turn(home, histories[conversation], text)
+                results.append(Timed(index, conversation, done))
+                path = f"model, prompt {done.prompt_tokens} tok" if done.prompt_tokens else ""
+                print(
+                    f"{name:<16} {index + 1:>2} (conversation {conversation + 1}, turn "
+                    f"{turn + 1}): first token {_seconds(done.first_token)}, first word "
+                    f"{_seconds(done.first_word)}, done {done.seconds:6.2f} s, {done.calls} "
+                    f"call(s) {path}| {text!r} -> {done.spoken[:60]!r}",
+                    flush=True,
+                )
+            # A device exposed since: Home Assistant's prompt lists one more.
+            exposed = await door.turn(with_one_more_device(home), [], EXPOSED_ASK)
+            results.append(Timed(len(results), -1, exposed))
+            print(
+                f"{name:<16} one device exposed since: first token "
+                f"{_seconds(exposed.first_token)}, prompt {exposed.prompt_tokens or '?'} tok "
+                f"({exposed.cached_tokens} of them computed before)",
+                flush=True,
+            )
     return results
 
 
-def burner_processes(count: int) -> list[subprocess.Popen]:
-    """Competing CPU load: a Home Assistant box is never idle."""
-    code = "while True: pass"
-    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]
+#: Asked after a device was exposed: a question only the model answers.
+EXPOSED_ASK = "what is the capital of France"
 
 
-def http_service_command(
-    port: int,
-    workdir: Path,
-    context_length: int,
-    threads: str,
-    max_tokens: int,
-    model: str | None = None,
-) -> list[str]:
-    """rk-assist as a chat server on the HTTP door only (home control off), its files in
-    ``workdir``: what these benchmarks measure."""
-    command = [sys.executable, "-m", "rk_assist", "--uri", "tcp://127.0.0.1:0"]
-    command += ["--http-uri", f"http://127.0.0.1:{port}", "--home-control", "off"]
-    command += ["--context-length", str(context_length), "--threads", threads]
-    command += ["--cache-dir", str(workdir / "cache"), "--config-dir", str(workdir / "config")]
-    command += ["--max-tokens", str(max_tokens)]
-    return command + (["--model", model] if model else [])
+def with_one_more_device(home: Home) -> Home:
+    """The home with one device more, as Home Assistant's prompt lists it once a user
+    exposes it to Assist."""
+    area = next(iter(home.areas), None)
+    entities = dict(home.entities)
+    entities["light.reading_lamp"] = Entity("light.reading_lamp", "Reading Lamp", (), area)
+    return replace(home, entities=entities)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -425,23 +334,56 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def report(mine: list, theirs: list) -> None:
-    def medians(results: list) -> tuple[float, float]:
-        first = [r[2] for r in results[: len(CONVERSATIONS)]]
-        later = [r[2] for r in results[len(CONVERSATIONS) :]]
-        return statistics.median(first), statistics.median(later) if later else float("nan")
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
-    (my_first, my_later), (their_first, their_later) = medians(mine), medians(theirs)
+
+def _ratio(theirs: float | None, mine: float | None) -> str:
+    return f"{theirs / mine:5.1f}x" if theirs and mine else "   --"
+
+
+def report(mine: list[Timed], theirs: list[Timed]) -> None:
+    """Medians over the requests rk-assist's model answered (the same requests for both),
+    each server's first model request apart (Home Assistant's prompt read cold); then
+    those rk-assist settled without its model."""
+    exposed = (mine.pop(), theirs.pop())
+    ran = [t.index for t in mine if t.model_ran]
+    model_path = ran[1:]
+    cold = {"rk-assist": mine[ran[0]] if ran else None, "llama_cpp.server": theirs[0]}
+    model_path = [i for i in model_path if i != 0]
+    settled = [t.index for t in mine if not t.model_ran]
+    groups = (
+        ("first turn of a conversation", [i for i in model_path if i < len(CONVERSATIONS)]),
+        ("turns after the first", [i for i in model_path if i >= len(CONVERSATIONS)]),
+        ("all model-path turns", model_path),
+        ("settled without the model", settled),
+    )
     print()
-    print(f"{'median time to first token':<28} {'rk-assist':>10} {'llama_cpp.server':>17} ratio")
+    for name, timed in cold.items():
+        if timed is not None:
+            print(
+                f"cold start, {name}: request {timed.index + 1} read Home Assistant's prompt "
+                f"({timed.turn.prompt_tokens or '?'} tokens): first token "
+                f"{_seconds(timed.turn.first_token).strip()}"
+            )
+    ours, peer = (timed.turn for timed in exposed)
     print(
-        f"{'first turn of a conversation':<28} {my_first:>9.2f}s {their_first:>16.2f}s "
-        f"{their_first / my_first:>5.1f}x"
+        f"one device exposed since (Home Assistant's new prompt): first token "
+        f"{_seconds(ours.first_token).strip()} rk-assist ({ours.prompt_tokens - ours.cached_tokens}"
+        f" of {ours.prompt_tokens} tokens computed), {_seconds(peer.first_token).strip()} "
+        f"llama_cpp.server, ratio {_ratio(peer.first_token, ours.first_token).strip()}"
     )
-    print(
-        f"{'turns after the first':<28} {my_later:>9.2f}s {their_later:>16.2f}s "
-        f"{their_later / my_later:>5.1f}x"
-    )
+    print(f"{'median seconds':<30} {'':>15} {'rk-assist':>9} {'llama_cpp.server':>16} {'ratio':>6}")
+    for label, indexes in groups:
+        for what in ("first_token", "first_word"):
+            ours = _median([getattr(mine[i].turn, what) for i in indexes])
+            peer = _median([getattr(theirs[i].turn, what) for i in indexes])
+            print(
+                f"{label if what == 'first_token' else '':<30} "
+                f"{what.replace('_', ' '):>10} ({len(indexes):>2}) "
+                f"{_seconds(ours):>9} {_seconds(peer):>16} {_ratio(peer, ours):>6}"
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -450,13 +392,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--home", default="eval/house-en/home.yaml", help="the home whose devices are listed"
     )
+    parser.add_argument(
+        "--recorded",
+        default=str(RECORDED),
+        help="the folder of Home Assistant's recorded requests (its prompt and tools)",
+    )
     parser.add_argument("--turns", type=int, default=5, help="turns per conversation (5)")
-    parser.add_argument("--max-tokens", type=int, default=24, help="answer length (24)")
-    parser.add_argument("--context-length", type=int, default=CONTEXT_LENGTH)
+    parser.add_argument("--max-tokens", type=int, default=48, help="answer length (48)")
+    parser.add_argument(
+        "--context-length",
+        type=int,
+        default=8192,
+        help="both servers' context (8192, what Home Assistant's Ollama integration asks)",
+    )
     parser.add_argument("--threads", type=int, help="CPU threads for both (default: all)")
     parser.add_argument("--load", type=int, default=0, help="competing CPU burners to run (0)")
     parser.add_argument("--start-timeout", type=float, default=300.0)
-    parser.add_argument("--request-timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     try:
         import llama_cpp.server  # noqa: F401

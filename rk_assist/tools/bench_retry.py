@@ -28,14 +28,12 @@ from .. import summary
 from ..defaults import CONTEXT_LENGTH
 from ..home.model import Entity, Home, load_home
 from ..runtimes.threads import default_threads
-from .bench_http import (
+from .bench_http import ha_system_prompt, ha_tools, stream_figures
+from .servers import (
     burner_processes,
     free_port,
-    ha_system_prompt,
-    ha_tools,
     http_service_command,
     service_process,
-    stream_figures,
     wait_ready,
 )
 

@@ -26,8 +26,8 @@ import aiohttp
 
 from .. import summary
 from ..models.select import embedded_entry
-from .bench_http import burner_processes, free_port
 from .scale_out import Board, haproxy_config
+from .servers import burner_processes, free_port
 
 QUESTIONS = (
     "What is the capital of France?",

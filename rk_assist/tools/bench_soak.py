@@ -32,9 +32,9 @@ import aiohttp
 from .. import summary
 from ..defaults import CONTEXT_LENGTH
 from ..models.select import embedded_entry
-from .bench_http import free_port, service_process, wait_ready
 from .bench_scale import ask as ask_http
 from .client import ask
+from .servers import free_port, service_process, wait_ready
 
 UTTERANCES = (
     "turn on the kitchen light",

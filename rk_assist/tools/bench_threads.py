@@ -20,7 +20,7 @@ import llama_cpp
 
 from ..runtimes.embedded import embedded_model_path
 from ..runtimes.threads import available_cores, default_threads
-from .bench_http import burner_processes
+from .servers import burner_processes
 
 PROMPT = (
     "<|im_start|>system\nYou are a helpful voice assistant. Answer briefly.<|im_end|>\n"

@@ -33,7 +33,7 @@ from ..home.intents import BY_NAME
 from ..home.model import Entity, Home
 from ..home.resolve import Action
 from ..home.services import STATE_INTENTS
-from .bench_http import free_port, openai_chunks, service_process, wait_ready
+from .servers import free_port, openai_chunks, service_process, wait_ready
 
 #: The first request a real Home Assistant 2026.11 sent each door (``script/test-ha``).
 RECORDED = Path("tests/real_ha/recorded")
@@ -235,6 +235,14 @@ class DoorTurn:
     actions: list[Action]
     spoken: str
     seconds: float
+    #: Seconds from the request to its first streamed token (words or a call), and to the
+    #: first word that is said (after any tool results went back); None: nothing came.
+    first_token: float | None = None
+    first_word: float | None = None
+    #: The prompt tokens the server says it read for the request (0: it ran no model, or
+    #: did not say), and how many of them it had computed before.
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
     calls: int = 0
     duplicates: int = 0
     unlisted: int = 0
@@ -272,8 +280,21 @@ class HttpDoor:
     """rk-assist's Ollama door (``door="ollama"``) or OpenAI door (``"openai"``), asked as
     Home Assistant's Ollama or llama_cpp integration asks it."""
 
-    def __init__(self, url: str, model: str, recorded: Recorded, door: str = "ollama") -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        recorded: Recorded,
+        door: str = "ollama",
+        *,
+        temperature: float = 0.7,
+        max_tokens: int = 3000,
+        usage: bool = False,
+    ) -> None:
+        """``temperature`` and ``max_tokens`` are the llama_cpp integration's as recorded;
+        ``usage`` asks the OpenAI door for its token counts (Home Assistant does not)."""
         self.url, self.model, self.recorded, self.door = url, model, recorded, door
+        self.temperature, self.max_tokens, self.usage = temperature, max_tokens, usage
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> HttpDoor:
@@ -290,12 +311,13 @@ class HttpDoor:
         system = prompt_for(home, self.recorded.system)
         tools = {tool["function"]["name"]: tool for tool in self.recorded.tools}
         history.append({"role": "user", "content": text})
-        started = time.perf_counter()
         result = DoorTurn([], "", 0.0)
+        clock = _Clock(result, time.perf_counter())
         for _ in range(_ROUNDS):
             asked = [{"role": "system", "content": system}, *history]
             chat = self._chat if self.door == "ollama" else self._chat_openai
-            message = await chat(asked)
+            message = await chat(asked, clock)
+            clock.rounds += 1
             calls = message.get("tool_calls") or []
             history.append(
                 {"role": "assistant", "content": message.get("content") or ""}
@@ -306,7 +328,7 @@ class HttpDoor:
                 break
             for call in calls:
                 history.append(self._run(call, home, tools, result))
-        result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - clock.started
         return result
 
     def _run(
@@ -342,7 +364,7 @@ class HttpDoor:
         content = tool_result(matched, intent, home, arguments)
         return answer | {"content": json.dumps(content, separators=(",", ":"))}
 
-    async def _chat(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _chat(self, messages: list[dict[str, Any]], clock: _Clock) -> dict[str, Any]:
         """Home Assistant's Ollama request, streamed, and the message it adds up to."""
         assert self._session is not None
         body = {
@@ -361,30 +383,35 @@ class HttpDoor:
             async for raw in response.content:
                 if not raw.strip():
                     continue
-                message = json.loads(raw).get("message") or {}
+                line = json.loads(raw)
+                message = line.get("message") or {}
+                clock.streamed(message.get("content") or "", bool(message.get("tool_calls")))
+                clock.read_prompt({"prompt_tokens": line.get("prompt_eval_count")})
                 content.append(message.get("content") or "")
                 calls += message.get("tool_calls") or []
         return {"content": "".join(content), "tool_calls": calls}
 
-    async def _chat_openai(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _chat_openai(self, messages: list[dict[str, Any]], clock: _Clock) -> dict[str, Any]:
         """Home Assistant's llama_cpp request (its settings as recorded: it samples at 0.7),
         streamed, and the message it adds up to."""
         assert self._session is not None
         body = {
             "model": self.model,
             "stream": True,
-            "max_tokens": 3000,
-            "temperature": 0.7,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
             "top_p": 1.0,
             "messages": messages,
             "tools": list(self.recorded.tools),
-        }
+        } | ({"stream_options": {"include_usage": True}} if self.usage else {})
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         url = self.url + "/v1/chat/completions"
         async for chunk in openai_chunks(self._session, url, body):
+            clock.read_prompt(chunk.get("usage") or {})
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
+                clock.streamed(delta.get("content") or "", bool(delta.get("tool_calls")))
                 content.append(delta.get("content") or "")
                 for part in delta.get("tool_calls") or ():
                     call = calls.setdefault(part.get("index", len(calls)), _new_call())
@@ -393,6 +420,29 @@ class HttpDoor:
                     call["function"]["name"] += function.get("name") or ""
                     call["function"]["arguments"] += function.get("arguments") or ""
         return {"content": "".join(content), "tool_calls": [calls[i] for i in sorted(calls)]}
+
+
+@dataclass
+class _Clock:
+    """When a turn's first token and first said word came, as its chunks arrive."""
+
+    turn: DoorTurn
+    started: float
+    rounds: int = 0
+
+    def streamed(self, content: str, calls: bool) -> None:
+        now = time.perf_counter() - self.started
+        if self.turn.first_token is None and (content or calls):
+            self.turn.first_token = now
+        if self.turn.first_word is None and content.strip():
+            self.turn.first_word = now
+
+    def read_prompt(self, usage: dict[str, Any]) -> None:
+        """The first round's prompt tokens, from the usage the server reports."""
+        if self.rounds == 0 and isinstance(usage.get("prompt_tokens"), int):
+            self.turn.prompt_tokens = usage["prompt_tokens"]
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+            self.turn.cached_tokens = cached if isinstance(cached, int) else 0
 
 
 def _new_call() -> dict[str, Any]:

@@ -9,7 +9,8 @@ UI submits it. Then every request of home.yaml goes through each door with
 /api/conversation/process, and what changed in the home and what was said
 are checked. Prints a table per door; exits 1 when something that must
 never happen did (see `check`), or with --strict when a door is below
-issue 18's accuracy bar.
+issue 18's accuracy bar. With --voice, then the voice loop (voice.py):
+each door's answers spoken by a real Piper voice, timed to the first sound.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from . import processes, recorder
+from . import processes, recorder, voice
 from .home_assistant import HomeAssistant
 
 HERE = Path(__file__).parent
@@ -469,8 +470,14 @@ async def main(args: argparse.Namespace) -> int:
                     results = {}
                     for door in args.doors:
                         results[door] = await run_door(ha, door, agents[door], home, requests)
+                    heard = []
+                    if args.voice:
+                        with voice.piper(logs) as piper_port:
+                            by_door = await voice.pipelines(ha, agents, piper_port)
+                            heard = await voice.run_voice(ha, by_door, restore, home["initial"])
     report = "".join(table(door, outcomes) for door, outcomes in results.items())
     report += summary(results)
+    report += voice.voice_table(heard) if heard else ""
     print(report)
     Path(args.results).write_text(
         json.dumps(
@@ -503,6 +510,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--debug", action="store_true", help="rk-assist logs at debug level")
     parser.add_argument("--serve", action="store_true", help="set up, then keep serving to poke at")
+    parser.add_argument(
+        "--voice",
+        action="store_true",
+        help="then the voice loop: Assist pipelines to a real Piper voice, the audio timed",
+    )
     parser.add_argument("--logs", default="build/test-ha", help="folder for both services' logs")
     parser.add_argument("--results", default="build/test-ha/results.json")
     args = parser.parse_args(argv)

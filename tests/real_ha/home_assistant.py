@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -186,13 +187,36 @@ class HomeAssistant:
 
     async def agent_of(self, platform: str, timeout: float = 60.0) -> str:
         """The conversation entity an integration created (its entry reloads to make it)."""
+        return await self.entity_of(platform, "conversation", timeout)
+
+    async def entity_of(self, platform: str, domain: str, timeout: float = 60.0) -> str:
+        """The first ``domain`` entity an integration created."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             for entry in await self.ws("config/entity_registry/list"):
-                if entry["platform"] == platform and entry["entity_id"].startswith("conversation."):
+                if entry["platform"] == platform and entry["entity_id"].startswith(domain + "."):
                     return entry["entity_id"]
             await asyncio.sleep(0.5)
-        raise RuntimeError(f"no conversation agent from {platform} within {timeout:.0f} s")
+        raise RuntimeError(f"no {domain} entity from {platform} within {timeout:.0f} s")
+
+    async def pipeline_run(self, **fields: Any) -> AsyncIterator[dict[str, Any]]:
+        """An Assist pipeline's events as they come (``assist_pipeline/run``), on a
+        connection of their own, until the run ends."""
+        async with self.session.ws_connect(self.base_url + "/api/websocket") as ws:
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                raise RuntimeError("websocket auth failed")
+            await ws.send_json({"id": 1, "type": "assist_pipeline/run", **fields})
+            while True:
+                message = await ws.receive_json()
+                if message.get("type") == "result" and not message.get("success"):
+                    raise RuntimeError(f"assist_pipeline/run: {message.get('error')}")
+                if message.get("type") != "event":
+                    continue
+                yield message["event"]
+                if message["event"]["type"] == "run-end":
+                    return
 
     async def _get_json(self, path: str) -> Any:
         async with self.session.get(self.base_url + path, headers=self._auth()) as response:
