@@ -133,3 +133,25 @@ def test_a_live_context_read_by_name_is_the_devices_state_read():
     answer = door._run(call, BUILT, tools, turn)
     assert [(a.intent, a.entity_id) for a in turn.actions] == [("HassGetState", "fan.desk_fan")]
     assert "names: Desk Fan" in json.loads(answer["content"])["data"]["result"]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("door_name", ["ollama", "openai"])
+async def test_a_turn_is_timed_to_its_first_token_and_first_word_with_its_prompt_counted(
+    service: Service, door_name: str
+):
+    # What bench-http reports: a settled command (no model: no prompt tokens counted), then
+    # a question the model answers (its prompt counted, words streamed before the end).
+    recorded = load_recorded(door_name, RECORDED)
+    async with HttpDoor(
+        base_url(service), model_name(service), recorded, door_name, temperature=0, usage=True
+    ) as door:
+        settled = await door.turn(BUILT, [], "lock the smart lock")
+        asked = await door.turn(BUILT, [], "what is the capital of France")
+    assert settled.calls == 1 and settled.prompt_tokens == 0
+    assert settled.first_token is not None and settled.first_word is not None
+    assert settled.first_token <= settled.first_word <= settled.seconds
+    assert asked.calls == 0 and asked.spoken
+    assert asked.prompt_tokens > 0  # the model ran: its prompt counted
+    assert asked.first_token is not None and asked.first_word is not None
+    assert asked.first_token <= asked.first_word <= asked.seconds

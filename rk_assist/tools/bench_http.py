@@ -230,6 +230,14 @@ class Timed:
         return self.turn.prompt_tokens > 0
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """What one server did with the stream, and with the prompt of a device exposed since."""
+
+    stream: list[Timed]
+    exposed: DoorTurn
+
+
 def request_stream(turns: int) -> Iterator[tuple[int, int, str]]:
     """(conversation, turn, what is said), interleaved turn by turn."""
     for turn in range(turns):
@@ -241,7 +249,7 @@ def _seconds(value: float | None) -> str:
     return f"{value:6.2f} s" if value is not None else "   --   "
 
 
-async def replay(name: str, command: list[str], port: int, args: argparse.Namespace) -> list:
+async def replay(name: str, command: list[str], port: int, args: argparse.Namespace) -> Replayed:
     """The request stream against one server, as Home Assistant's llama_cpp integration
     asks it, each conversation with its own history (the server's own calls and words)."""
     home = load_home(Path(args.home))
@@ -253,8 +261,9 @@ async def replay(name: str, command: list[str], port: int, args: argparse.Namesp
         service_process(command, Path(tmp)) as process,
     ):
         model = await wait_ready(url, process, args.start_timeout)
-        door = HttpDoor(url, model, recorded, "openai", temperature=0.0, usage=True)
-        door.max_tokens = args.max_tokens
+        door = HttpDoor(
+            url, model, recorded, "openai", temperature=0.0, max_tokens=args.max_tokens, usage=True
+        )
         async with door:
             histories: list[list[dict[str, Any]]] = [[] for _ in CONVERSATIONS]
             for index, (conversation, turn, text) in enumerate(request_stream(args.turns)):
@@ -270,14 +279,13 @@ async def replay(name: str, command: list[str], port: int, args: argparse.Namesp
                 )
             # A device exposed since: Home Assistant's prompt lists one more.
             exposed = await door.turn(with_one_more_device(home), [], EXPOSED_ASK)
-            results.append(Timed(len(results), -1, exposed))
             print(
                 f"{name:<16} one device exposed since: first token "
                 f"{_seconds(exposed.first_token)}, prompt {exposed.prompt_tokens or '?'} tok "
                 f"({exposed.cached_tokens} of them computed before)",
                 flush=True,
             )
-    return results
+    return Replayed(results, exposed)
 
 
 #: Asked after a device was exposed: a question only the model answers.
@@ -343,16 +351,15 @@ def _ratio(theirs: float | None, mine: float | None) -> str:
     return f"{theirs / mine:5.1f}x" if theirs and mine else "   --"
 
 
-def report(mine: list[Timed], theirs: list[Timed]) -> None:
+def report(ours: Replayed, peers: Replayed) -> None:
     """Medians over the requests rk-assist's model answered (the same requests for both),
     each server's first model request apart (Home Assistant's prompt read cold); then
-    those rk-assist settled without its model."""
-    exposed = (mine.pop(), theirs.pop())
+    those rk-assist settled without its model (but request 1, the peer's cold start)."""
+    mine, theirs = ours.stream, peers.stream
     ran = [t.index for t in mine if t.model_ran]
-    model_path = ran[1:]
+    model_path = ran[1:]  # (request 1, llama_cpp.server's cold start, is never among them)
     cold = {"rk-assist": mine[ran[0]] if ran else None, "llama_cpp.server": theirs[0]}
-    model_path = [i for i in model_path if i != 0]
-    settled = [t.index for t in mine if not t.model_ran]
+    settled = [t.index for t in mine if not t.model_ran and t.index > 0]
     groups = (
         ("first turn of a conversation", [i for i in model_path if i < len(CONVERSATIONS)]),
         ("turns after the first", [i for i in model_path if i >= len(CONVERSATIONS)]),
@@ -367,22 +374,24 @@ def report(mine: list[Timed], theirs: list[Timed]) -> None:
                 f"({timed.turn.prompt_tokens or '?'} tokens): first token "
                 f"{_seconds(timed.turn.first_token).strip()}"
             )
-    ours, peer = (timed.turn for timed in exposed)
+    ours_exposed, peer = ours.exposed, peers.exposed
     print(
         f"one device exposed since (Home Assistant's new prompt): first token "
-        f"{_seconds(ours.first_token).strip()} rk-assist ({ours.prompt_tokens - ours.cached_tokens}"
-        f" of {ours.prompt_tokens} tokens computed), {_seconds(peer.first_token).strip()} "
-        f"llama_cpp.server, ratio {_ratio(peer.first_token, ours.first_token).strip()}"
+        f"{_seconds(ours_exposed.first_token).strip()} rk-assist "
+        f"({ours_exposed.prompt_tokens - ours_exposed.cached_tokens} of "
+        f"{ours_exposed.prompt_tokens} tokens computed), {_seconds(peer.first_token).strip()} "
+        f"llama_cpp.server, ratio {_ratio(peer.first_token, ours_exposed.first_token).strip()}"
     )
     print(f"{'median seconds':<30} {'':>15} {'rk-assist':>9} {'llama_cpp.server':>16} {'ratio':>6}")
     for label, indexes in groups:
         for what in ("first_token", "first_word"):
-            ours = _median([getattr(mine[i].turn, what) for i in indexes])
-            peer = _median([getattr(theirs[i].turn, what) for i in indexes])
+            our_median = _median([getattr(mine[i].turn, what) for i in indexes])
+            peer_median = _median([getattr(theirs[i].turn, what) for i in indexes])
             print(
                 f"{label if what == 'first_token' else '':<30} "
                 f"{what.replace('_', ' '):>10} ({len(indexes):>2}) "
-                f"{_seconds(ours):>9} {_seconds(peer):>16} {_ratio(peer, ours):>6}"
+                f"{_seconds(our_median):>9} {_seconds(peer_median):>16} "
+                f"{_ratio(peer_median, our_median):>6}"
             )
 
 

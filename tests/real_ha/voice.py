@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,10 @@ async def _listen(ha: HomeAssistant, url: str, started: float, heard: Heard) -> 
 
 
 async def run_voice(
-    ha: HomeAssistant, pipelines_by_door: dict[str, str], restore: Any, initial: dict
+    ha: HomeAssistant,
+    pipelines_by_door: dict[str, str],
+    restore: Callable[[HomeAssistant, dict[str, Any]], Awaitable[None]],
+    initial: dict[str, Any],
 ) -> list[Heard]:
     """Every voice request through every door, the home put back before each."""
     heard = []
