@@ -390,7 +390,7 @@ def test_a_system_block_cut_short_resumes_where_it_stopped(tmp_path: Path):
     computed = cut.reused_tokens + cut.prefill_tokens
     assert cut.prefill_tokens == 8 * 64  # every batch before the hang-up, none after
     assert cut.prompt_tokens > computed + 500  # the block was far from done
-    assert runtime.cut_prefix is not None and runtime.cut_prefix[0] == LONG_SYSTEM
+    assert runtime.cut_prefix is not None and runtime.cut_prefix[0].system_prompt == LONG_SYSTEM
     # Another client in between uses the KV cache; the cut block's state was kept apart.
     answer(runtime, request())
     text, retry = answer(runtime, request(LONG_SYSTEM))

@@ -113,6 +113,8 @@ def generation_request(
     system = default_system
     if messages and messages[0].role == "system":
         system = messages.pop(0).content
+    # The calls are held to the home the client's whole prompt lists.
+    constraint = _tools_constraint(chat, system)
     # Home Assistant's device overview after its tools: a device exposed since recomputes
     # the overview alone, not the 3,000 tokens of tools the template writes after it.
     apart = overview_apart(system) if chat.tools else None
@@ -132,7 +134,7 @@ def generation_request(
         max_new_tokens=max(limit, 1),
         tools_json=json.dumps(list(chat.tools)) if chat.tools else None,
         sampling=chat.sampling,
-        constraint=_tools_constraint(chat, chat.messages[0].content if apart else system),
+        constraint=constraint,
         context=context,
     )
 

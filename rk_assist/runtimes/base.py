@@ -92,6 +92,22 @@ class OutputConstraint:
 
 
 @dataclass(frozen=True)
+class SystemBlock:
+    """What a runtime keeps the model's state after: the system prompt, the tools the
+    template writes into it, and a context written after them (``GenerationRequest.
+    context``) where the runtime caches one."""
+
+    system_prompt: str
+    tools_json: str | None = None
+    context: str | None = None
+
+    def messages(self) -> list[ChatMessage]:
+        """The block as the chat's first messages: the system prompt, then the context."""
+        head = [ChatMessage("system", self.system_prompt)]
+        return head + ([ChatMessage("system", self.context)] if self.context else [])
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One turn to answer.
 
@@ -126,9 +142,7 @@ class GenerationRequest:
         history = list(self.history)
         if keep_turns is not None:
             history = history[len(history) - keep_turns :] if keep_turns > 0 else []
-        messages = [ChatMessage("system", self.system_prompt)]
-        if self.context:
-            messages.append(ChatMessage("system", self.context))
+        messages = SystemBlock(self.system_prompt, context=self.context).messages()
         for past_turn in history:
             messages.extend(past_turn)
         messages.extend(self.turn)
@@ -245,14 +259,14 @@ class Runtime(ABC):
     prefix_source: str = "off"
     #: The system prompt and tools whose state is ready; None before the first and
     #: after :meth:`close` (a loaded model prepares its prompt again).
-    _prepared: tuple[str, str | None, str | None] | None = None
+    _prepared: SystemBlock | None = None
     #: Called on the worker thread whenever the model makes progress (a step of a
     #: prefill, a token); the worker tells a stuck generation from a long one by it.
     on_progress: Callable[[], None] = staticmethod(lambda: None)
-    #: A system block (prompt, tools, cache name, context) whose prefill was cut short:
-    #: what was computed is kept, and the worker finishes the rest while the model is
-    #: idle, so a client that gave up and retries finds it ready.
-    cut_prefix: tuple[str, str | None, str, str | None] | None = None
+    #: A system block (and its cache name) whose prefill was cut short: what was
+    #: computed is kept, and the worker finishes the rest while the model is idle, so a
+    #: client that gave up and retries finds it ready.
+    cut_prefix: tuple[SystemBlock, str] | None = None
     #: Whether the saved system block takes in a request's context (the runtime renders
     #: the prompt itself); RKLLM's keeps the system block alone and reuses the rest itself.
     caches_context = False
@@ -265,7 +279,7 @@ class Runtime(ABC):
     @property
     def system_prompt(self) -> str | None:
         """The system prompt the runtime is prepared for; None before the first."""
-        return self._prepared[0] if self._prepared is not None else None
+        return self._prepared.system_prompt if self._prepared is not None else None
 
     @property
     @abstractmethod
@@ -283,7 +297,8 @@ class Runtime(ABC):
         when the prompt and tools are the ones already prepared (a Home Assistant
         reconnect with the same home).
         """
-        self._prepare(system_prompt, tools_json, service_cache_name(system_prompt, tools_json))
+        block = SystemBlock(system_prompt, tools_json)
+        self._prepare(block, service_cache_name(system_prompt, tools_json))
 
     def _prepare_for_request(self, request: GenerationRequest) -> None:
         """A request's own prompt (the HTTP API) gets a cache of its own, beside the service's,
@@ -292,26 +307,20 @@ class Runtime(ABC):
         system_prompt, tools_json = request.system_prompt, request.tools_json
         context = request.context if self.caches_context else None
         named = f"{system_prompt}\n\n{context}" if context else system_prompt
-        self._prepare(system_prompt, tools_json, client_cache_name(named, tools_json), context)
+        block = SystemBlock(system_prompt, tools_json, context)
+        self._prepare(block, client_cache_name(named, tools_json))
 
-    def _prepare(
-        self,
-        system_prompt: str,
-        tools_json: str | None,
-        cache_name: str,
-        context: str | None = None,
-    ) -> None:
-        if self._prepared == (system_prompt, tools_json, context):
+    def _prepare(self, block: SystemBlock, cache_name: str) -> None:
+        if self._prepared == block:
             return
         self._prepared = None  # until the new state is ready: a failure leaves none prepared
         try:
-            self._use_prefix(system_prompt, tools_json, cache_name, context)
+            self._use_prefix(block, cache_name)
         except PrefillInterrupted:
-            self.cut_prefix = (system_prompt, tools_json, cache_name, context)
+            self.cut_prefix = (block, cache_name)
             raise
-        self._prepared = (system_prompt, tools_json, context)
-        cut = self.cut_prefix
-        if cut is not None and (cut[0], cut[1], cut[3]) == self._prepared:
+        self._prepared = block
+        if self.cut_prefix is not None and self.cut_prefix[0] == block:
             self.cut_prefix = None
 
     def finish_cut_prefix(self, stop: threading.Event) -> bool:
@@ -336,13 +345,7 @@ class Runtime(ABC):
         return True
 
     @abstractmethod
-    def _use_prefix(
-        self,
-        system_prompt: str,
-        tools_json: str | None,
-        cache_name: str,
-        context: str | None = None,
-    ) -> None:
+    def _use_prefix(self, block: SystemBlock, cache_name: str) -> None:
         """Make the state after this system block (and its context) the one turns start
         from, saved as ``cache_name`` (memory, disk, or computed)."""
 

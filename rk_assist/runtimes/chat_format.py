@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from jinja2 import TemplateError
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from .base import ChatMessage
+from .base import ChatMessage, SystemBlock
 
 # ChatML, the format of Qwen and SmolLM2; used when a GGUF carries no template.
 CHATML_TEMPLATE = (
@@ -106,8 +106,8 @@ class ChatRenderer:
         key = (system_prompt, tools_json, context)
         if self._prefix_memo is not None and self._prefix_memo[0] == key:
             return self._prefix_memo[1]
-        head = [{"role": "system", "content": system_prompt}]
-        head += [{"role": "system", "content": context}] if context else []
+        block = SystemBlock(system_prompt, tools_json, context)
+        head = [message.template_dict() for message in block.messages()]
         first = self._render_dicts([*head, {"role": "user", "content": "\x01"}], tools_json)
         second = self._render_dicts([*head, {"role": "system", "content": "\x02"}], tools_json)
         length = 0

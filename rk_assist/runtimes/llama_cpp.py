@@ -29,6 +29,7 @@ from .base import (
     OutputConstraint,
     Runtime,
     Sampling,
+    SystemBlock,
     TextSink,
     fit_history,
     read_model_head,
@@ -183,21 +184,15 @@ class LlamaCppRuntime(Runtime):
             else f" of {available_cores()} cores: one is left for other work, --threads to change",
         )
 
-    def _use_prefix_state(
-        self,
-        system_prompt: str,
-        tools_json: str | None,
-        cache_name: str,
-        context: str | None = None,
-    ) -> None:
+    def _use_prefix_state(self, block: SystemBlock, cache_name: str) -> None:
         """Make the state after this system block the one to start from: memory, disk or
         built (from the longest part of it already computed: a device exposed since changed
         only the context's end)."""
         llm = self._require_llm()
         renderer = self._require_renderer()
-        head = [ChatMessage("system", system_prompt)]
-        head += [ChatMessage("system", context)] if context else []
-        probe = renderer.render([*head, ChatMessage("user", ".")], tools_json, context)
+        probe = renderer.render(
+            [*block.messages(), ChatMessage("user", ".")], block.tools_json, block.context
+        )
         self._prefix_text = probe.prefix
         self._prefix_tokens = self._tokenize(probe.prefix, first=True) if probe.prefix else []
         self._prefix_state = None
@@ -275,15 +270,9 @@ class LlamaCppRuntime(Runtime):
         self._halt.clear()
         super().prepare_system_prompt(system_prompt, tools_json)
 
-    def _use_prefix(
-        self,
-        system_prompt: str,
-        tools_json: str | None,
-        cache_name: str,
-        context: str | None = None,
-    ) -> None:
+    def _use_prefix(self, block: SystemBlock, cache_name: str) -> None:
         try:
-            self._use_prefix_state(system_prompt, tools_json, cache_name, context)
+            self._use_prefix_state(block, cache_name)
         except RuntimeError as err:  # llama_decode's non-zero return
             if self._halt.is_set():
                 raise self._keep_cut_prefix() from err

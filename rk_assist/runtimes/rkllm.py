@@ -56,6 +56,7 @@ from .base import (
     GenerationRequest,
     GenerationStats,
     Runtime,
+    SystemBlock,
     TextSink,
     fit_history,
     read_model_head,
@@ -263,16 +264,11 @@ class RkllmRuntime(Runtime):
         """Exact with the model's tokenizer files, else estimated from its length."""
         return self._count(self._prefix_text) if self._prefix_text else 0
 
-    def _use_prefix(
-        self,
-        system_prompt: str,
-        tools_json: str | None,
-        cache_name: str,
-        context: str | None = None,
-    ) -> None:
+    def _use_prefix(self, block: SystemBlock, cache_name: str) -> None:
         """Set the runtime's system block; its prompt cache is one file per prefix. A
         context goes in the prompt after it (``request.messages``): the runtime's own KV
         reuse keeps it from one turn to the next."""
+        system_prompt, tools_json = block.system_prompt, block.tools_json
         library = self._require_library()
         with self._call_lock:
             if tools_json is not None:
@@ -287,16 +283,14 @@ class RkllmRuntime(Runtime):
                 # We render the prompt with the model's own template. The runtime is
                 # given the rendered system part as its "system prompt" (so it can keep
                 # it when clearing the KV cache) and wraps nothing else.
-                probe = self._renderer.render(
-                    [ChatMessage("system", system_prompt), ChatMessage("user", ".")]
-                )
+                probe = self._renderer.render([*block.messages(), ChatMessage("user", ".")])
                 self._prefix_text, self._seed_prompt = probe.prefix, probe.rest
                 library.set_chat_template(self._handle, probe.prefix, "", "")
             if self._vocab is not None and self._token_renderer is not None:
                 # Requests held to the grammar start with this system part in tokens of
                 # our own rendering: the prompt cache holds exactly those.
                 probe = self._token_renderer.render(
-                    [ChatMessage("system", system_prompt), ChatMessage("user", ".")], tools_json
+                    [*block.messages(), ChatMessage("user", ".")], tools_json
                 )
                 self._seed_prompt = self._vocab.tokenize(probe.prefix, special=True)
             self._system_prompt, self._tools_json = system_prompt, tools_json
